@@ -1,0 +1,134 @@
+//! The contents of one filesystem: its directories and files, as the dcache sees them.
+//!
+//! What it models: the part of fs/dcache.c and fs/namei.c that mount lifecycles touch:
+//! lookup of a name in a directory, `mkdir`, `rmdir`, file creation, and the identity of a dentry
+//! (an inode number that a removed and re-created directory does not get back, which is what
+//! `d_unhashed` tells `graft_tree`). A ramfs/tmpfs-like store: a new super_block starts empty.
+//!
+//! Invariant: every entry's parent directory exists; `/` (inode 1) always exists. The contents
+//! sit behind a std mutex on purpose: directory operations are atomic steps of the model, below
+//! the mount protocol it checks, so they add no interleavings.
+
+use std::collections::BTreeMap;
+
+/// A dentry: a path inside one filesystem and the inode it named when it was looked up.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Dentry {
+    /// Path from the filesystem's root, `/` for the root itself.
+    pub path: String,
+    /// Inode number; never reused within one filesystem.
+    pub ino: u64,
+}
+
+impl Dentry {
+    /// The root dentry of every filesystem.
+    pub fn root() -> Self {
+        Dentry {
+            path: "/".into(),
+            ino: 1,
+        }
+    }
+
+    /// The path of a child named `name`.
+    pub fn child_path(&self, name: &str) -> String {
+        if self.path == "/" {
+            format!("/{name}")
+        } else {
+            format!("{}/{name}", self.path)
+        }
+    }
+}
+
+/// What an entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+}
+
+/// The entries of one filesystem.
+#[derive(Debug)]
+pub struct FsTree {
+    /// path -> (inode, kind). Invariant: the parent of every path is a `Dir` entry.
+    entries: BTreeMap<String, (u64, Kind)>,
+    next_ino: u64,
+}
+
+impl Default for FsTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn parent_of(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
+impl FsTree {
+    /// An empty filesystem: just `/`.
+    pub fn new() -> Self {
+        let mut entries = BTreeMap::new();
+        entries.insert("/".to_string(), (1, Kind::Dir));
+        FsTree {
+            entries,
+            next_ino: 2,
+        }
+    }
+
+    /// Look `path` up.
+    pub fn lookup(&self, path: &str) -> Option<(Dentry, Kind)> {
+        self.entries.get(path).map(|&(ino, kind)| {
+            (
+                Dentry {
+                    path: path.to_string(),
+                    ino,
+                },
+                kind,
+            )
+        })
+    }
+
+    /// Whether `d` is still the live entry at its path (not removed, not re-created).
+    pub fn is_live(&self, d: &Dentry) -> bool {
+        self.entries
+            .get(&d.path)
+            .is_some_and(|&(ino, _)| ino == d.ino)
+    }
+
+    /// Create `path` (its parent must exist and be a directory). Returns false if it exists.
+    pub fn create(&mut self, path: &str, kind: Kind) -> bool {
+        if self.entries.contains_key(path) {
+            return false;
+        }
+        debug_assert!(matches!(
+            self.entries.get(parent_of(path)),
+            Some((_, Kind::Dir))
+        ));
+        let ino = self.next_ino;
+        self.next_ino += 1;
+        self.entries.insert(path.to_string(), (ino, kind));
+        true
+    }
+
+    /// Whether directory `path` has entries.
+    pub fn has_children(&self, path: &str) -> bool {
+        let prefix = if path == "/" {
+            "/".to_string()
+        } else {
+            format!("{path}/")
+        };
+        self.entries
+            .keys()
+            .any(|k| k != path && k.starts_with(&prefix))
+    }
+
+    /// Remove `path`.
+    pub fn remove(&mut self, path: &str) {
+        self.entries.remove(path);
+    }
+}

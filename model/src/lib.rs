@@ -1,0 +1,33 @@
+//! mountcheck-model: the Linux 2.4 mount lifecycle as real concurrent Rust.
+//!
+//! What it models: the protocol of Al Viro's per-process namespaces patch (namespaces-S2, Feb
+//! 2001, as merged by 2.4.17): refcounted super_blocks (`s_count`, `s_active`, `s_umount`), garbage
+//! collected vfsmounts (`mnt_count`), the fixed `get_super`, lazy umount (`MNT_DETACH`) and
+//! per-process namespaces, following fs/super.c, fs/namespace.c and fs/namei.c. Every shared
+//! primitive comes from [`sync`], which is loom, shuttle or std; every object's lifetime is
+//! followed by the [`oracle`], which flags use after free, double free, underflow and leaks.
+//!
+//! Invariant of the crate: no I/O, no reporting, no choice of checker outside [`sync`]. A
+//! finding is data in the [`oracle::Ledger`]; the harness decides what to print.
+//!
+//! Entry points: [`program::execute`] runs one execution of a [`program::Program`];
+//! [`task::Task`] is the system call API for tests and the conformance check.
+
+pub mod error;
+pub mod fs;
+pub mod kernel;
+pub mod mount;
+pub mod namei;
+pub mod namespace;
+pub mod oracle;
+pub mod program;
+pub mod super_block;
+pub mod sync;
+pub mod task;
+pub mod variant;
+
+pub use error::{MResult, MountError};
+pub use kernel::{Config, LockDesign};
+pub use oracle::{Finding, FindingClass, Ledger};
+pub use program::{execute, parse_op, EndState, Op, Program};
+pub use variant::{Mutant, Variant};

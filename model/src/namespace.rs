@@ -1,0 +1,249 @@
+//! `struct namespace`: per-process mount namespaces, their copy on `clone(CLONE_NEWNS)` and their
+//! teardown on the last task's exit.
+//!
+//! Follows fs/namespace.c of 2.4.17 (`copy_namespace`, `copy_tree`, `__put_namespace`) and
+//! include/linux/namespace.h (`get_namespace`, `put_namespace`), and 2.6.11's
+//! `mark_mounts_for_expiry` for the expiry path. `count` is one per task sharing the namespace
+//! (and one per anonymous-namespace file for `fsmount`); `sem` serialises mount, umount and copy.
+//!
+//! Invariants: the last `put_namespace` unmounts the whole tree (`umount_tree(root)`) under `sem`
+//! and frees the namespace exactly once; a new namespace's root is never NULL (a failed
+//! `copy_tree` fails the clone with ENOMEM); `get_namespace` from a mount (expiry) only succeeds
+//! on a count that is not zero, decided under the tree lock.
+
+use crate::error::{MResult, MountError};
+use crate::kernel::Kernel;
+use crate::mount::{attach_tag, Mount, Release};
+use crate::oracle::{Counter, Ctx, ObjKind, Oid};
+use crate::sync::{Arc, AtomicIsize, Ordering, RwSem};
+use crate::variant::Mutant;
+
+/// `struct namespace`.
+#[derive(Debug)]
+pub struct Namespace {
+    /// Ledger identity.
+    pub oid: Oid,
+    /// `count`: one per task (or anonymous-namespace file) using it. Invariant: `>= 0`; the put
+    /// that reaches 0 tears the tree down and frees the namespace.
+    pub count: AtomicIsize,
+    /// `root`: the root mount; its attachment reference is this namespace's. `None` only under the
+    /// `copy-namespace-null-root` mutant.
+    pub root: std::sync::Mutex<Option<Arc<Mount>>>,
+    /// `sem`: taken for write by mount, umount, copy and teardown.
+    pub sem: RwSem,
+}
+
+impl Namespace {
+    /// The root mount.
+    pub fn root(&self) -> Option<Arc<Mount>> {
+        self.root.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Kernel {
+    /// Allocate a namespace with `count` 1 held by `holder` and no root yet.
+    pub fn alloc_namespace(&self, ctx: &Ctx, holder: &str) -> Arc<Namespace> {
+        let oid = self
+            .ledger
+            .create(ctx, ObjKind::Namespace, |o| format!("ns#{}", o.0));
+        let ns = Arc::new(Namespace {
+            oid,
+            count: AtomicIsize::new(0),
+            root: std::sync::Mutex::new(None),
+            sem: RwSem::new(),
+        });
+        self.registry().namespaces.push(ns.clone());
+        self.get_namespace(ctx, &ns, holder);
+        ns
+    }
+
+    /// `get_namespace`, held by `tag`.
+    pub fn get_namespace(&self, ctx: &Ctx, ns: &Namespace, tag: &str) {
+        let now = ns.count.fetch_add(1, Ordering::SeqCst) + 1;
+        self.ledger.get(ctx, ns.oid, Counter::NsCount, tag, 1, now);
+    }
+
+    /// `down_write(&namespace->sem)`.
+    pub fn ns_down_write(&self, ctx: &Ctx, ns: &Namespace) {
+        self.ledger
+            .access(ctx, ns.oid, "down_write(namespace->sem)");
+        self.might_sleep(ctx, "down_write(namespace->sem)", Some(ns.oid));
+        ns.sem.down_write();
+        ctx.push_lock(format!("ns#{}.sem(w)", ns.oid.0));
+        ctx.step(format!("down_write(ns#{}.sem)", ns.oid.0), "");
+    }
+
+    /// `up_write(&namespace->sem)`.
+    pub fn ns_up_write(&self, ctx: &Ctx, ns: &Namespace) {
+        self.ledger.access(ctx, ns.oid, "up_write(namespace->sem)");
+        ns.sem.up_write();
+        ctx.pop_lock(&format!("ns#{}.sem(w)", ns.oid.0));
+        ctx.step(format!("up_write(ns#{}.sem)", ns.oid.0), "");
+    }
+
+    /// `put_namespace` of `tag`'s reference; the last one runs `__put_namespace`: under `sem`,
+    /// `umount_tree(root)`, then free.
+    pub fn put_namespace(&self, ctx: &Ctx, ns: &Arc<Namespace>, tag: &str) {
+        self.ledger
+            .access(ctx, ns.oid, &format!("put_namespace ({tag})"));
+        let now = ns.count.fetch_sub(1, Ordering::SeqCst) - 1;
+        self.ledger.put(ctx, ns.oid, Counter::NsCount, tag, 1, now);
+        if now != 0 {
+            return;
+        }
+        self.ns_down_write(ctx, ns);
+        let root = ns.root.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(root) = root else {
+            self.ledger.invariant(
+                ctx,
+                Some(ns.oid),
+                format!(
+                    "NULL pointer dereference: umount_tree(NULL) of ns#{}'s root",
+                    ns.oid.0
+                ),
+            );
+        };
+        let rel = {
+            let mut tree = self.tree.write(ctx);
+            self.umount_tree(ctx, &mut tree, &root)
+        };
+        self.release(ctx, rel);
+        self.ns_up_write(ctx, ns);
+        self.ledger.free(ctx, ns.oid);
+    }
+
+    /// `copy_tree` + namespace set-up of `copy_namespace`, with `old->sem` held for write: copy
+    /// every mount of `old`'s tree into a new namespace `new`. Returns (old mount, its copy)
+    /// pairs for the lockstep walk that moves the task's root and pwd. `fail` injects an
+    /// allocation failure of the copy (`-ENOMEM`).
+    pub fn copy_tree(
+        &self,
+        ctx: &Ctx,
+        old: &Namespace,
+        new: &Arc<Namespace>,
+        fail: bool,
+    ) -> MResult<Vec<(Arc<Mount>, Arc<Mount>)>> {
+        let Some(old_root) = old.root() else {
+            return Err(MountError::Invalid);
+        };
+        let mounts = {
+            let tree = self.tree.read(ctx);
+            self.subtree(&tree, &old_root)
+                .into_iter()
+                .map(|m| {
+                    let l = &tree.links[&m.oid];
+                    (m.clone(), l.parent.clone(), l.mountpoint.clone())
+                })
+                .collect::<Vec<_>>()
+        };
+        if fail {
+            ctx.step("copy_tree: allocation failed (injected)", "");
+            return Err(MountError::NoMem);
+        }
+        let mut pairs: Vec<(Arc<Mount>, Arc<Mount>)> = Vec::new();
+        for (m, parent, mountpoint) in mounts {
+            let copy = self.clone_mnt(ctx, &m, m.root.clone(), "copy_tree");
+            let mut tree = self.tree.write(ctx);
+            match (parent, mountpoint) {
+                (Some(p), Some(mp)) => {
+                    let pcopy = pairs
+                        .iter()
+                        .find(|(o, _)| o.oid == p.oid)
+                        .map(|(_, c)| c.clone());
+                    if let Some(pcopy) = pcopy {
+                        self.attach_mnt(ctx, &mut tree, &copy, &pcopy, &mp, Some(new.clone()));
+                    }
+                }
+                _ => {
+                    if let Some(l) = tree.links.get_mut(&copy.oid) {
+                        l.ns = Some(new.clone());
+                    }
+                }
+            }
+            drop(tree);
+            self.ledger.transfer(
+                ctx,
+                copy.oid,
+                Counter::MntCount,
+                "copy_tree",
+                attach_tag(&copy),
+            );
+            pairs.push((m, copy));
+        }
+        Ok(pairs)
+    }
+
+    /// `mark_mounts_for_expiry` for one mount the caller holds: take a reference on its
+    /// namespace under the tree lock (increment-not-zero, the 2005 fix), then, under the
+    /// namespace's `sem`, unmount it if nobody but the caller uses it. Returns whether it expired.
+    pub fn expire_mount(&self, ctx: &Ctx, m: &Arc<Mount>, caller_tag: &str) -> bool {
+        let tag = format!("expiry by T{}", ctx.tid);
+        let ns = {
+            let tree = self.tree.read(ctx);
+            let Some(ns) = tree.links.get(&m.oid).and_then(|l| l.ns.clone()) else {
+                return false;
+            };
+            self.ledger
+                .access(ctx, ns.oid, "mark_mounts_for_expiry: read namespace->count");
+            if self.mutant(Mutant::ExpiryGetNamespace) {
+                if ns.count.load(Ordering::SeqCst) <= 0 {
+                    return false;
+                }
+                self.get_namespace(ctx, &ns, &tag);
+            } else {
+                // atomic_inc_not_zero(&namespace->count)
+                let mut v = ns.count.load(Ordering::SeqCst);
+                loop {
+                    if v <= 0 {
+                        return false;
+                    }
+                    match ns
+                        .count
+                        .compare_exchange(v, v + 1, Ordering::SeqCst, Ordering::SeqCst)
+                    {
+                        Ok(_) => break,
+                        Err(cur) => v = cur,
+                    }
+                }
+                self.ledger
+                    .get(ctx, ns.oid, Counter::NsCount, &tag, 1, v + 1);
+            }
+            drop(tree);
+            ns
+        };
+        self.ns_down_write(ctx, &ns);
+        let rel = {
+            let mut tree = self.tree.write(ctx);
+            let attached = tree.links.get(&m.oid).is_some_and(|l| {
+                l.parent.is_some() && l.ns.as_ref().is_some_and(|n| Arc::ptr_eq(n, &ns))
+            });
+            // Busy unless only the attachment and the caller's reference remain.
+            if attached && m.mnt_count.load(Ordering::SeqCst) == 2 {
+                ctx.step(
+                    format!("expire mnt#{} (held only by {caller_tag})", m.oid.0),
+                    "mnt_count 2",
+                );
+                self.umount_tree(ctx, &mut tree, m)
+            } else {
+                Vec::new()
+            }
+        };
+        let expired = !rel.is_empty();
+        self.release(ctx, rel);
+        self.ns_up_write(ctx, &ns);
+        self.put_namespace(ctx, &ns, &tag);
+        expired
+    }
+}
+
+/// Make a list of [`Release`]s readable in a step (used by tests and the trace).
+pub fn describe(rel: &[Release]) -> String {
+    rel.iter()
+        .map(|r| match r {
+            Release::Mountpoint(p, d, _) => format!("dput {} of mnt#{}", d.path, p.oid.0),
+            Release::Parent(p, _) => format!("mntput parent mnt#{}", p.oid.0),
+            Release::Attach(m) => format!("mntput mnt#{}", m.oid.0),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

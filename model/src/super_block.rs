@@ -1,0 +1,485 @@
+//! `struct super_block` and its lifecycle: allocation, `grab_super`, `get_super`/`drop_super`,
+//! `kill_super`, `lock_super`, and the `super_blocks` walk of `sync`.
+//!
+//! Follows fs/super.c of 2.4.17 (the seed's protocol, "S2"): `s_count` is a passive count under
+//! `sb_lock` that keeps the struct (biased by `S_BIAS` while the super_block is on the list),
+//! `s_active` an active count that keeps the filesystem (one per vfsmount), `s_umount` a
+//! reader-writer semaphore that `get_super` holds for read and `kill_super` takes for write, and
+//! `s_root` the flag that says the filesystem is alive.
+//!
+//! Invariants: `s_count` changes only with `sb_lock` held (a `debug_assert!` on the thread's held
+//! locks); a super_block is freed exactly when `s_count` reaches zero; its filesystem is shut down
+//! exactly when `s_active` reaches zero; `get_super` never returns a super_block whose `s_root` is
+//! clear. The ledger checks each access against the object's state.
+
+use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
+
+use crate::fs::{Dentry, FsTree};
+use crate::kernel::{Kernel, SpinGuard, SB_LOCK};
+use crate::oracle::{Counter, Ctx, ObjKind, Oid, S_BIAS};
+use crate::sync::{self, Arc, AtomicBool, AtomicIsize, Ordering, RwSem, Semaphore};
+use crate::variant::Mutant;
+
+/// The ledger tag of the `super_blocks` list's reference.
+pub const LIST_TAG: &str = "super_blocks list";
+
+/// `struct super_block`.
+#[derive(Debug)]
+pub struct SuperBlock {
+    /// Ledger identity.
+    pub oid: Oid,
+    /// Device name (`s_dev`).
+    pub dev: String,
+    /// `s_count`: passive count, changed only under `sb_lock`. Invariant: `>= 0`; includes
+    /// `S_BIAS` while on the `super_blocks` list.
+    pub s_count: AtomicIsize,
+    /// `s_active`: one per vfsmount of this filesystem. Invariant: `>= 0`; zero means shut down.
+    pub s_active: AtomicIsize,
+    /// `s_umount`: read by `get_super` holders, written by set-up and `kill_super`.
+    pub s_umount: RwSem,
+    /// `s_lock` (`lock_super`), the seed's SMP-safe version.
+    pub s_lock: Semaphore,
+    /// The directory inode semaphore (`i_sem`/`i_zombie`), one per filesystem here: `rmdir`'s
+    /// mountpoint check and `graft_tree`'s deleted-mountpoint check each run under it.
+    pub i_sem: Semaphore,
+    /// The pre-seed `lock_super` flag (used by the `lock-super-unlocked` mutant only).
+    s_lock_flag: AtomicBool,
+    /// Threads inside the `lock_super` critical section (std: the oracle's view). Invariant: <= 1.
+    s_lock_inside: StdAtomicUsize,
+    /// `s_root != NULL`: the filesystem is alive. Cleared by `kill_super` under `s_umount` write.
+    pub s_root: AtomicBool,
+    /// On the `super_blocks` list. Changed under `sb_lock`.
+    pub on_list: AtomicBool,
+    /// Dentry references into this filesystem ("busy inodes").
+    pub dentries: AtomicIsize,
+    /// The filesystem's contents.
+    pub fs: std::sync::Mutex<FsTree>,
+}
+
+impl SuperBlock {
+    /// The ledger access check for a touch of the struct.
+    pub fn touch(&self, k: &Kernel, ctx: &Ctx, what: &str) {
+        k.ledger.access(ctx, self.oid, what);
+    }
+
+    /// The ledger access check for a use of the filesystem behind it.
+    pub fn touch_fs(&self, k: &Kernel, ctx: &Ctx, what: &str) {
+        k.ledger.access_fs(ctx, self.oid, what);
+    }
+
+    /// The filesystem's contents, after an access check.
+    pub fn contents(&self, k: &Kernel, ctx: &Ctx, what: &str) -> std::sync::MutexGuard<'_, FsTree> {
+        self.touch_fs(k, ctx, what);
+        self.fs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn assert_sb_lock(ctx: &Ctx) {
+    debug_assert!(
+        ctx.locks().iter().any(|l| l == SB_LOCK),
+        "s_count changed without sb_lock"
+    );
+}
+
+impl Kernel {
+    /// `s_count++` with `sb_lock` held.
+    pub fn sb_get(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str, weight: isize) {
+        assert_sb_lock(ctx);
+        let now = sb.s_count.fetch_add(weight, Ordering::SeqCst) + weight;
+        self.ledger
+            .get(ctx, sb.oid, Counter::SCount, tag, weight, now);
+    }
+
+    /// `__put_super`: `s_count--` with `sb_lock` held; frees the struct at zero. Returns whether it
+    /// was freed.
+    pub fn sb_put_locked(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str, weight: isize) -> bool {
+        assert_sb_lock(ctx);
+        let now = sb.s_count.fetch_sub(weight, Ordering::SeqCst) - weight;
+        self.ledger
+            .put(ctx, sb.oid, Counter::SCount, tag, weight, now);
+        if now == 0 {
+            self.ledger.free(ctx, sb.oid);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// `put_super`: take `sb_lock`, `__put_super`.
+    pub fn put_super(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str) {
+        let _g = self.sb_lock.lock(ctx);
+        self.sb_put_locked(ctx, sb, tag, 1);
+    }
+
+    /// `down_read(s_umount)`.
+    pub fn down_read_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
+        sb.touch(self, ctx, "down_read(s_umount)");
+        self.might_sleep(ctx, "down_read(s_umount)", Some(sb.oid));
+        sb.s_umount.down_read();
+        ctx.push_lock(format!("sb#{}.s_umount(r)", sb.oid.0));
+        ctx.step(format!("down_read(sb#{}.s_umount)", sb.oid.0), "");
+    }
+
+    /// `up_read(s_umount)`.
+    pub fn up_read_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
+        sb.touch(self, ctx, "up_read(s_umount)");
+        if !sb.s_umount.up_read() {
+            self.ledger.invariant(
+                ctx,
+                Some(sb.oid),
+                format!("up_read of sb#{}.s_umount not held for read", sb.oid.0),
+            );
+        }
+        ctx.pop_lock(&format!("sb#{}.s_umount(r)", sb.oid.0));
+        ctx.step(format!("up_read(sb#{}.s_umount)", sb.oid.0), "");
+    }
+
+    /// `down_write(s_umount)`.
+    pub fn down_write_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
+        sb.touch(self, ctx, "down_write(s_umount)");
+        self.might_sleep(ctx, "down_write(s_umount)", Some(sb.oid));
+        sb.s_umount.down_write();
+        ctx.push_lock(format!("sb#{}.s_umount(w)", sb.oid.0));
+        ctx.step(format!("down_write(sb#{}.s_umount)", sb.oid.0), "");
+    }
+
+    /// `up_write(s_umount)`.
+    pub fn up_write_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
+        sb.touch(self, ctx, "up_write(s_umount)");
+        sb.s_umount.up_write();
+        ctx.pop_lock(&format!("sb#{}.s_umount(w)", sb.oid.0));
+        ctx.step(format!("up_write(sb#{}.s_umount)", sb.oid.0), "");
+    }
+
+    /// `get_sb_bdev` / `get_sb_nodev` for a named device: return the device's live super_block
+    /// with one more `s_active` reference held by `holder` (via `grab_super`), or allocate,
+    /// fill and list a new one (`alloc_super`, `insert_super`, `read_super`). Follows the
+    /// restart of `get_sb_bdev`: the list is searched again after the allocation slept.
+    pub fn get_sb(&self, ctx: &Ctx, dev: &str, holder: &str) -> Arc<SuperBlock> {
+        let mut fresh: Option<Arc<SuperBlock>> = None;
+        loop {
+            let list = self.sb_lock.lock(ctx);
+            let found = list.iter().find(|s| s.dev == dev).cloned();
+            match (found, fresh.take()) {
+                (Some(sb), spare) => {
+                    if let Some(spare) = spare {
+                        // Lost the race with another mount of the same device: the spare was
+                        // never listed; destroy it (`destroy_super`).
+                        self.sb_put_locked(ctx, &spare, "alloc_super", 1);
+                    }
+                    if self.grab_super(ctx, list, &sb, holder) {
+                        return sb;
+                    }
+                }
+                (None, Some(sb)) => {
+                    self.insert_super(ctx, list, &sb, holder);
+                    return sb;
+                }
+                (None, None) => {
+                    drop(list);
+                    fresh = Some(self.alloc_super(ctx, dev));
+                }
+            }
+        }
+    }
+
+    fn alloc_super(&self, ctx: &Ctx, dev: &str) -> Arc<SuperBlock> {
+        let oid = self
+            .ledger
+            .create(ctx, ObjKind::SuperBlock, |o| format!("sb#{} ({dev})", o.0));
+        let sb = Arc::new(SuperBlock {
+            oid,
+            dev: dev.to_string(),
+            s_count: AtomicIsize::new(0),
+            s_active: AtomicIsize::new(0),
+            s_umount: RwSem::new(),
+            s_lock: Semaphore::new(),
+            i_sem: Semaphore::new(),
+            s_lock_flag: AtomicBool::new(false),
+            s_lock_inside: StdAtomicUsize::new(0),
+            s_root: AtomicBool::new(false),
+            on_list: AtomicBool::new(false),
+            dentries: AtomicIsize::new(0),
+            fs: std::sync::Mutex::new(FsTree::new()),
+        });
+        self.registry().sbs.push(sb.clone());
+        {
+            let _g = self.sb_lock.lock(ctx);
+            self.sb_get(ctx, &sb, "alloc_super", 1);
+        }
+        sb
+    }
+
+    /// `insert_super` + `read_super`: list the new super_block (the allocation reference becomes
+    /// the list's `S_BIAS`), fill it under `s_umount` write and give `holder` its `s_active`.
+    fn insert_super(
+        &self,
+        ctx: &Ctx,
+        mut list: SpinGuard<'_, Vec<Arc<SuperBlock>>>,
+        sb: &Arc<SuperBlock>,
+        holder: &str,
+    ) {
+        self.sb_get(ctx, sb, LIST_TAG, S_BIAS);
+        self.sb_put_locked(ctx, sb, "alloc_super", 1);
+        sb.on_list.store(true, Ordering::SeqCst);
+        list.push(sb.clone());
+        drop(list);
+        self.down_write_umount(ctx, sb);
+        let now = sb.s_active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.ledger
+            .get(ctx, sb.oid, Counter::SActive, holder, 1, now);
+        sb.s_root.store(true, Ordering::SeqCst);
+        self.dget(
+            ctx,
+            sb,
+            &Dentry::root(),
+            &format!("s_root of sb#{}", sb.oid.0),
+        );
+        self.up_write_umount(ctx, sb);
+    }
+
+    /// `grab_super`: called with `sb_lock` held; pins, sleeps on `s_umount` for write, and
+    /// succeeds only if the filesystem is alive and still listed (`s_count > S_BIAS`). On
+    /// success `holder` has an `s_active` reference.
+    fn grab_super(
+        &self,
+        ctx: &Ctx,
+        list: SpinGuard<'_, Vec<Arc<SuperBlock>>>,
+        sb: &Arc<SuperBlock>,
+        holder: &str,
+    ) -> bool {
+        let tag = format!("grab_super by T{}", ctx.tid);
+        self.sb_get(ctx, sb, &tag, 1);
+        drop(list);
+        self.down_write_umount(ctx, sb);
+        if sb.s_root.load(Ordering::SeqCst) {
+            let _g = self.sb_lock.lock(ctx);
+            if sb.s_count.load(Ordering::SeqCst) > S_BIAS {
+                let now = sb.s_active.fetch_add(1, Ordering::SeqCst) + 1;
+                self.ledger
+                    .get(ctx, sb.oid, Counter::SActive, holder, 1, now);
+                self.sb_put_locked(ctx, sb, &tag, 1);
+                drop(_g);
+                self.up_write_umount(ctx, sb);
+                return true;
+            }
+        }
+        self.up_write_umount(ctx, sb);
+        self.put_super(ctx, sb, &tag);
+        false
+    }
+
+    /// `get_super(dev)`: find the live super_block of `dev`, pinned by `s_count` (tag `tag`) and
+    /// with `s_umount` held for read; `None` if the device has no live filesystem. Rescans when
+    /// the super_block died before `s_umount` was won.
+    pub fn get_super(&self, ctx: &Ctx, dev: &str, tag: &str) -> Option<Arc<SuperBlock>> {
+        loop {
+            let list = self.sb_lock.lock(ctx);
+            let sb = list.iter().find(|s| s.dev == dev).cloned()?;
+            if !self.mutant(Mutant::GetSuperNoPin) {
+                self.sb_get(ctx, &sb, tag, 1);
+            }
+            drop(list);
+            self.down_read_umount(ctx, &sb);
+            if sb.s_root.load(Ordering::SeqCst) || self.mutant(Mutant::GetSuperNoRecheck) {
+                return Some(sb);
+            }
+            self.drop_super(ctx, &sb, tag);
+        }
+    }
+
+    /// `drop_super`: `up_read(s_umount)` and drop the `s_count` pin taken as `tag`.
+    pub fn drop_super(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str) {
+        self.up_read_umount(ctx, sb);
+        if !self.mutant(Mutant::GetSuperNoPin) {
+            self.put_super(ctx, sb, tag);
+        }
+    }
+
+    /// `deactivate_super` / `kill_super` (2.4.17): drop `holder`'s `s_active`; the last one
+    /// shuts the filesystem down under `s_umount` write, unlinks it from `super_blocks` and drops
+    /// the list's `S_BIAS`, the struct staying allocated while `get_super` holders pin it.
+    pub fn deactivate_super(&self, ctx: &Ctx, sb: &Arc<SuperBlock>, holder: &str) {
+        sb.touch(self, ctx, "deactivate_super");
+        // atomic_dec_and_lock(&s->s_active, &sb_lock)
+        let list = loop {
+            let v = sb.s_active.load(Ordering::SeqCst);
+            if v > 1 {
+                if sb
+                    .s_active
+                    .compare_exchange(v, v - 1, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    self.ledger
+                        .put(ctx, sb.oid, Counter::SActive, holder, 1, v - 1);
+                    return;
+                }
+                continue;
+            }
+            let list = self.sb_lock.lock(ctx);
+            let now = sb.s_active.fetch_sub(1, Ordering::SeqCst) - 1;
+            self.ledger
+                .put(ctx, sb.oid, Counter::SActive, holder, 1, now);
+            if now != 0 {
+                return;
+            }
+            break list;
+        };
+        // s->s_count -= S_BIAS - 1: the list's bias goes, kill_super keeps one pin.
+        self.sb_get(ctx, sb, "kill_super", 1);
+        self.sb_put_locked(ctx, sb, LIST_TAG, S_BIAS);
+        drop(list);
+        let locked = !self.mutant(Mutant::KillSuperNoUmountLock);
+        if locked {
+            self.down_write_umount(ctx, sb);
+        }
+        sb.s_root.store(false, Ordering::SeqCst);
+        self.dput(
+            ctx,
+            sb,
+            &Dentry::root(),
+            &format!("s_root of sb#{}", sb.oid.0),
+        );
+        let busy = sb.dentries.load(Ordering::SeqCst);
+        if busy != 0 {
+            ctx.step(
+                format!("VFS: Busy inodes after unmount of sb#{}", sb.oid.0),
+                format!("dentry refs {busy}"),
+            );
+        }
+        self.ledger.shut_down(ctx, sb.oid);
+        {
+            let mut list = self.sb_lock.lock(ctx);
+            list.retain(|s| !Arc::ptr_eq(s, sb));
+            sb.on_list.store(false, Ordering::SeqCst);
+        }
+        if locked {
+            self.up_write_umount(ctx, sb);
+        }
+        self.put_super(ctx, sb, "kill_super");
+    }
+
+    /// `dget` on a dentry of `sb`'s filesystem, held by `tag`.
+    pub fn dget(&self, ctx: &Ctx, sb: &SuperBlock, d: &Dentry, tag: &str) {
+        sb.touch_fs(self, ctx, &format!("dget({})", d.path));
+        let now = sb.dentries.fetch_add(1, Ordering::SeqCst) + 1;
+        self.ledger.get(ctx, sb.oid, Counter::Dentries, tag, 1, now);
+    }
+
+    /// `dput` of a dentry of `sb`'s filesystem held by `tag`.
+    pub fn dput(&self, ctx: &Ctx, sb: &SuperBlock, d: &Dentry, tag: &str) {
+        sb.touch_fs(self, ctx, &format!("dput({})", d.path));
+        let now = sb.dentries.fetch_sub(1, Ordering::SeqCst) - 1;
+        self.ledger.put(ctx, sb.oid, Counter::Dentries, tag, 1, now);
+    }
+
+    /// `->statfs` on a super_block the caller holds (`ustat`, `statfs` on a `get_super` handle).
+    pub fn statfs(&self, ctx: &Ctx, sb: &SuperBlock) {
+        sb.touch_fs(self, ctx, "statfs");
+        ctx.step(format!("sb#{}->s_op->statfs", sb.oid.0), "");
+    }
+
+    /// `down(&dir->i_sem)` of the filesystem's directories.
+    pub fn down_i_sem(&self, ctx: &Ctx, sb: &SuperBlock) {
+        sb.touch_fs(self, ctx, "down(i_sem)");
+        self.might_sleep(ctx, "down(i_sem)", Some(sb.oid));
+        sb.i_sem.down();
+        ctx.push_lock(format!("sb#{}.i_sem", sb.oid.0));
+    }
+
+    /// `up(&dir->i_sem)`.
+    pub fn up_i_sem(&self, ctx: &Ctx, sb: &SuperBlock) {
+        sb.i_sem.up();
+        ctx.pop_lock(&format!("sb#{}.i_sem", sb.oid.0));
+    }
+
+    /// `lock_super`: the seed's semaphore, or the pre-seed flag under the mutant.
+    pub fn lock_super(&self, ctx: &Ctx, sb: &SuperBlock) {
+        sb.touch(self, ctx, "lock_super");
+        if self.mutant(Mutant::LockSuperUnlocked) {
+            while sb.s_lock_flag.load(Ordering::SeqCst) {
+                sync::yield_now();
+            }
+            sb.s_lock_flag.store(true, Ordering::SeqCst);
+        } else {
+            self.might_sleep(ctx, "lock_super", Some(sb.oid));
+            sb.s_lock.down();
+        }
+        ctx.push_lock(format!("sb#{}.s_lock", sb.oid.0));
+        ctx.step(format!("lock_super(sb#{})", sb.oid.0), "");
+        let inside = sb.s_lock_inside.fetch_add(1, StdOrdering::SeqCst) + 1;
+        if inside > 1 {
+            self.ledger.invariant(
+                ctx,
+                Some(sb.oid),
+                format!(
+                    "lock_super: {inside} threads inside sb#{}'s s_lock at once",
+                    sb.oid.0
+                ),
+            );
+        }
+    }
+
+    /// `unlock_super`.
+    pub fn unlock_super(&self, ctx: &Ctx, sb: &SuperBlock) {
+        sb.touch(self, ctx, "unlock_super");
+        sb.s_lock_inside.fetch_sub(1, StdOrdering::SeqCst);
+        if self.mutant(Mutant::LockSuperUnlocked) {
+            sb.s_lock_flag.store(false, Ordering::SeqCst);
+        } else if !sb.s_lock.up() {
+            self.ledger.invariant(
+                ctx,
+                Some(sb.oid),
+                format!("unlock_super of sb#{} that is not locked", sb.oid.0),
+            );
+        }
+        ctx.pop_lock(&format!("sb#{}.s_lock", sb.oid.0));
+        ctx.step(format!("unlock_super(sb#{})", sb.oid.0), "");
+    }
+
+    /// `sync_supers` / `writeback_inodes`: walk `super_blocks`, pinning each super_block while
+    /// `sb_lock` is dropped. After the pin is put, a super_block that was unlinked meanwhile
+    /// restarts the walk (`__put_super_and_need_restart`); the mutant follows its stale link.
+    pub fn sync_filesystems(&self, ctx: &Ctx) {
+        let tag = format!("sync walk by T{}", ctx.tid);
+        let mut list = self.sb_lock.lock(ctx);
+        let mut idx = 0;
+        while idx < list.len() {
+            let sb = list[idx].clone();
+            self.sb_get(ctx, &sb, &tag, 1);
+            drop(list);
+            self.down_read_umount(ctx, &sb);
+            if sb.s_root.load(Ordering::SeqCst) {
+                sb.touch_fs(self, ctx, "sync_fs");
+                ctx.step(format!("sb#{}->s_op->write_super", sb.oid.0), "");
+            }
+            self.up_read_umount(ctx, &sb);
+            list = self.sb_lock.lock(ctx);
+            if self.mutant(Mutant::SyncPoisonedWalk) {
+                self.sb_put_locked(ctx, &sb, &tag, 1);
+                sb.touch(self, ctx, "sync: follow s_list.next");
+                if !sb.on_list.load(Ordering::SeqCst) {
+                    self.ledger.fail(
+                        ctx,
+                        crate::oracle::FindingClass::UseAfterFree,
+                        format!("sync follows the poisoned s_list link of sb#{}, unlinked by kill_super", sb.oid.0),
+                        Some(sb.oid),
+                        Vec::new(),
+                    );
+                }
+                idx = list
+                    .iter()
+                    .position(|s| Arc::ptr_eq(s, &sb))
+                    .map_or(list.len(), |p| p + 1);
+            } else {
+                let unlinked = !sb.on_list.load(Ordering::SeqCst);
+                let pos = list.iter().position(|s| Arc::ptr_eq(s, &sb));
+                self.sb_put_locked(ctx, &sb, &tag, 1);
+                idx = match (unlinked, pos) {
+                    (false, Some(p)) => p + 1,
+                    _ => 0,
+                };
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The one place that chooses the concurrency backend.
+//!
+//! What it models: nothing of the kernel; it is the facade every model type is written against,
+//! in the shape of crossbeam-epoch's `primitive` module and tokio's `loom` shim. Under
+//! `--cfg loom` it re-exports loom's primitives (exhaustive, DPOR-style exploration), under the
+//! cargo feature `shuttle` it re-exports shuttle's (random, PCT and DFS schedulers), and otherwise
+//! std's (real threads, for stress runs and criterion benchmarks).
+//!
+//! Invariant: no other module of the model names loom, shuttle or `std::sync`/`std::thread` for
+//! state that threads share inside an explored execution. The lifetime oracle
+//! ([`crate::oracle`]) is the one deliberate exception: it uses std types so that the checkers
+//! never see it and its bookkeeping adds no interleavings.
+//!
+//! On top of the primitives this module builds the kernel's sleeping locks
+//! ([`RwSem`], [`Semaphore`]) from a mutex and a condition variable, so that `down_read` and
+//! `up_read` can be separate calls, as `get_super` / `drop_super` need (include/linux/rwsem.h).
+
+#[cfg(all(loom, feature = "shuttle"))]
+compile_error!("choose one backend: `--cfg loom` or the `shuttle` feature, not both");
+
+#[cfg(loom)]
+mod imp {
+    pub use loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+    pub use loom::sync::{
+        Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    };
+    pub use loom::thread::{spawn, yield_now, JoinHandle};
+    /// The backend this build was compiled for.
+    pub const BACKEND: &str = "loom";
+}
+
+#[cfg(all(feature = "shuttle", not(loom)))]
+mod imp {
+    pub use shuttle::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+    pub use shuttle::sync::{
+        Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    };
+    pub use shuttle::thread::{spawn, yield_now, JoinHandle};
+    /// The backend this build was compiled for.
+    pub const BACKEND: &str = "shuttle";
+}
+
+#[cfg(not(any(loom, feature = "shuttle")))]
+mod imp {
+    pub use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+    pub use std::sync::{
+        Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    };
+    pub use std::thread::{spawn, yield_now, JoinHandle};
+    /// The backend this build was compiled for.
+    pub const BACKEND: &str = "std";
+}
+
+pub use imp::*;
+
+mod sem;
+pub use sem::{RwSem, Semaphore};
+
+/// Lock a facade mutex, ignoring poisoning: a poisoned lock means another thread of the same
+/// execution already panicked with a finding, and that first finding is the one reported.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}

@@ -1,0 +1,763 @@
+//! A task (process) and the system calls the model offers it.
+//!
+//! Follows fs/namespace.c (`sys_mount` → `do_add_mount` / `do_loopback`, `sys_umount` →
+//! `do_umount`, `copy_namespace`, `exit_namespace`), fs/open.c (`sys_open`, `sys_close`,
+//! `sys_chdir`, `sys_chroot`, `sys_ustat`), fs/namei.c (`sys_mkdir`, `sys_rmdir`), fs/super.c
+//! (`get_super`, `drop_super`, `sync_supers`), kernel/exit.c (`exit_fs`, `exit_namespace`) and,
+//! for catalog bug 11, the modern `fsmount` (fs/namespace.c, 5.2+).
+//!
+//! Invariants: a task's root and cwd each hold one mount and one dentry reference; an open
+//! file holds one of each; a task holds one reference on its namespace until it exits; every
+//! operation returns an errno-like [`MountError`] on failure and leaves no reference behind.
+
+use std::collections::BTreeMap;
+
+use crate::error::{MResult, MountError};
+use crate::fs::{Dentry, Kind};
+use crate::kernel::{Config, Kernel};
+use crate::mount::attach_tag;
+use crate::namei::PathRef;
+use crate::namespace::Namespace;
+use crate::oracle::{Counter, Ctx, Ledger};
+use crate::super_block::SuperBlock;
+use crate::sync::{Arc, Ordering};
+use crate::variant::Mutant;
+
+/// `struct fs_struct`: root and cwd.
+#[derive(Debug)]
+pub struct FsStruct {
+    /// `root`/`rootmnt`.
+    pub root: PathRef,
+    /// `pwd`/`pwdmnt`.
+    pub pwd: PathRef,
+}
+
+/// An open file.
+#[derive(Debug)]
+pub struct OpenFile {
+    /// `f_vfsmnt`, `f_dentry`.
+    pub path: PathRef,
+    /// The anonymous namespace of an `fsmount` file.
+    pub anon_ns: Option<Arc<Namespace>>,
+}
+
+/// A super_block returned by `get_super`, until `drop_super`.
+#[derive(Debug)]
+pub struct SbHandle {
+    /// The super_block.
+    pub sb: Arc<SuperBlock>,
+    /// Ledger tag of its `s_count` pin.
+    pub tag: String,
+}
+
+/// `umount(2)` flags.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct UmountFlags {
+    /// `MNT_DETACH`: lazy umount.
+    pub detach: bool,
+    /// `MNT_FORCE`: call `->umount_begin` first.
+    pub force: bool,
+}
+
+/// One line of a task's view of the mount table (what `/proc/<pid>/mountinfo` shows).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct MountEntry {
+    /// Mountpoint, absolute from the task's root.
+    pub mountpoint: String,
+    /// Device.
+    pub dev: String,
+    /// Root of the mount within its filesystem.
+    pub root: String,
+}
+
+/// A task.
+pub struct Task {
+    /// The kernel.
+    pub k: Arc<Kernel>,
+    /// This task's thread context for the ledger.
+    pub ctx: Ctx,
+    /// `T<n>` or `init`.
+    pub name: String,
+    /// `fs_struct` (None after exit).
+    pub fs: Option<FsStruct>,
+    /// `task->namespace` (None after exit).
+    pub ns: Option<Arc<Namespace>>,
+    /// Open files by handle.
+    pub files: BTreeMap<String, OpenFile>,
+    /// `get_super` results by handle.
+    pub sbs: BTreeMap<String, SbHandle>,
+    /// CAP_SYS_ADMIN.
+    pub cap_sys_admin: bool,
+}
+
+impl Task {
+    /// Boot: a kernel with `rootfs` mounted as the root of an initial namespace, and the init task
+    /// (thread 0) using it as root and cwd (`init_mount_tree`).
+    pub fn boot(cfg: Config, ledger: Ledger) -> Task {
+        let k = Arc::new(Kernel::new(cfg, ledger.clone()));
+        let ctx = Ctx::new(0, ledger);
+        ctx.set_op("boot");
+        let sb = k.get_sb(&ctx, "rootfs", "mnt#?");
+        let mnt = k.alloc_vfsmnt(&ctx, &sb, Dentry::root(), "alloc");
+        k.ledger
+            .transfer(&ctx, mnt.oid, Counter::MntCount, "alloc", attach_tag(&mnt));
+        let ns = k.alloc_namespace(&ctx, "task init");
+        *ns.root.lock().unwrap_or_else(|p| p.into_inner()) = Some(mnt.clone());
+        k.tree
+            .write(&ctx)
+            .links
+            .get_mut(&mnt.oid)
+            .expect("root links")
+            .ns = Some(ns.clone());
+        k.ledger
+            .relabel(mnt.oid, format!("mnt#{} (rootfs on /)", mnt.oid.0));
+        let base = PathRef {
+            mnt: mnt.clone(),
+            dentry: Dentry::root(),
+            tag: String::new(),
+        };
+        let root = k.path_get(&ctx, &base, "root of init");
+        let pwd = k.path_get(&ctx, &base, "cwd of init");
+        Task {
+            k,
+            ctx,
+            name: "init".into(),
+            fs: Some(FsStruct { root, pwd }),
+            ns: Some(ns),
+            files: BTreeMap::new(),
+            sbs: BTreeMap::new(),
+            cap_sys_admin: true,
+        }
+    }
+
+    /// `fork` (no CLONE_NEWNS): a child task for thread `tid` sharing the namespace, with its own
+    /// references on root and cwd. Runs in the parent's context.
+    pub fn fork(&self, tid: usize) -> MResult<Task> {
+        let name = format!("T{tid}");
+        let (fs, ns) = (
+            self.fs.as_ref().ok_or(MountError::Invalid)?,
+            self.ns.as_ref().ok_or(MountError::Invalid)?,
+        );
+        let root = self
+            .k
+            .path_get(&self.ctx, &fs.root, &format!("root of {name}"));
+        let pwd = self
+            .k
+            .path_get(&self.ctx, &fs.pwd, &format!("cwd of {name}"));
+        self.k.get_namespace(&self.ctx, ns, &format!("task {name}"));
+        Ok(Task {
+            k: self.k.clone(),
+            ctx: Ctx::new(tid, self.k.ledger.clone()),
+            name,
+            fs: Some(FsStruct { root, pwd }),
+            ns: Some(ns.clone()),
+            files: BTreeMap::new(),
+            sbs: BTreeMap::new(),
+            cap_sys_admin: self.cap_sys_admin,
+        })
+    }
+
+    /// Whether the task has exited.
+    pub fn exited(&self) -> bool {
+        self.fs.is_none()
+    }
+
+    fn tag(&self, what: &str) -> String {
+        format!("{what} by {}", self.name)
+    }
+
+    fn fs(&self) -> MResult<&FsStruct> {
+        self.fs.as_ref().ok_or(MountError::Invalid)
+    }
+
+    fn walk(&self, path: &str, tag: &str) -> MResult<(PathRef, Kind)> {
+        let fs = self.fs()?;
+        self.k.path_walk(&self.ctx, &fs.root, &fs.pwd, path, tag)
+    }
+
+    fn walk_parent(&self, path: &str, tag: &str) -> MResult<(PathRef, String)> {
+        let fs = self.fs()?;
+        self.k
+            .path_walk_parent(&self.ctx, &fs.root, &fs.pwd, path, tag)
+    }
+
+    fn check_cap(&self) -> MResult<()> {
+        if self.cap_sys_admin {
+            Ok(())
+        } else {
+            Err(MountError::Perm)
+        }
+    }
+
+    /// `check_mnt`: the mount belongs to the caller's namespace.
+    fn check_mnt(&self, p: &PathRef) -> bool {
+        let ns = self.k.mnt_ns(&self.ctx, &p.mnt);
+        match (ns, &self.ns) {
+            (Some(a), Some(b)) => Arc::ptr_eq(&a, b),
+            _ => false,
+        }
+    }
+
+    /// Drop CAP_SYS_ADMIN.
+    pub fn drop_cap(&mut self) {
+        self.cap_sys_admin = false;
+    }
+
+    /// `mkdir(path)`.
+    pub fn mkdir(&mut self, path: &str) -> MResult<()> {
+        let (parent, name) = self.walk_parent(path, &self.tag("mkdir"))?;
+        let full = parent.dentry.child_path(&name);
+        let k = &self.k;
+        let sb = parent.mnt.sb.clone();
+        k.down_i_sem(&self.ctx, &sb);
+        let created = sb.contents(k, &self.ctx, "mkdir").create(&full, Kind::Dir);
+        k.up_i_sem(&self.ctx, &sb);
+        k.path_release(&self.ctx, parent);
+        if created {
+            Ok(())
+        } else {
+            Err(MountError::Exists)
+        }
+    }
+
+    /// `rmdir(path)`: EBUSY on a mountpoint or a mount root, ENOTEMPTY on a non-empty directory.
+    pub fn rmdir(&mut self, path: &str) -> MResult<()> {
+        let (parent, name) = self.walk_parent(path, &self.tag("rmdir"))?;
+        let full = parent.dentry.child_path(&name);
+        let k = &self.k;
+        let sb = parent.mnt.sb.clone();
+        k.down_i_sem(&self.ctx, &sb);
+        let res = (|| {
+            let found = sb.contents(k, &self.ctx, "rmdir").lookup(&full);
+            let (d, kind) = found.ok_or(MountError::NoEntry)?;
+            if kind != Kind::Dir {
+                return Err(MountError::NotDir);
+            }
+            let tree = k.tree.read(&self.ctx);
+            let mounted = tree.hash.iter().any(|((p, ino), v)| {
+                *ino == d.ino
+                    && !v.is_empty()
+                    && tree
+                        .links
+                        .get(p)
+                        .is_some_and(|l| Arc::ptr_eq(&l.mnt.sb, &sb))
+            });
+            drop(tree);
+            if mounted {
+                return Err(MountError::Busy);
+            }
+            let mut fs = sb.contents(k, &self.ctx, "rmdir");
+            if fs.has_children(&full) {
+                return Err(MountError::NotEmpty);
+            }
+            fs.remove(&full);
+            Ok(())
+        })();
+        k.up_i_sem(&self.ctx, &sb);
+        k.path_release(&self.ctx, parent);
+        res
+    }
+
+    /// `mount(dev, path)`: a new mount of `dev`'s filesystem (shared with any existing mount of
+    /// `dev` via `grab_super`) on `path`.
+    pub fn mount(&mut self, dev: &str, path: &str) -> MResult<()> {
+        self.check_cap()?;
+        let tag = self.tag("mount");
+        let (nd, kind) = self.walk(path, &tag)?;
+        if kind != Kind::Dir {
+            self.k.path_release(&self.ctx, nd);
+            return Err(MountError::NotDir);
+        }
+        let sb = self.k.get_sb(&self.ctx, dev, "mnt#?");
+        let newmnt = self.k.alloc_vfsmnt(&self.ctx, &sb, Dentry::root(), &tag);
+        self.do_add_mount(newmnt, nd, &tag)
+    }
+
+    /// `mount --bind src dst` (`do_loopback`, non-recursive).
+    pub fn bind(&mut self, src: &str, dst: &str) -> MResult<()> {
+        self.check_cap()?;
+        let tag = self.tag("bind");
+        let (old, _) = self.walk(src, &tag)?;
+        if !self.check_mnt(&old) {
+            self.k.path_release(&self.ctx, old);
+            return Err(MountError::Invalid);
+        }
+        let nd = match self.walk(dst, &tag) {
+            Ok((nd, _)) => nd,
+            Err(e) => {
+                self.k.path_release(&self.ctx, old);
+                return Err(e);
+            }
+        };
+        let newmnt = self.k.clone_mnt(
+            &self.ctx,
+            &old.mnt,
+            old.dentry.clone(),
+            &format!("{tag} (new)"),
+        );
+        self.k.path_release(&self.ctx, old);
+        self.do_add_mount(newmnt, nd, &format!("{tag} (new)"))
+    }
+
+    /// `do_add_mount` + `graft_tree`: under `namespace->sem`, follow whatever was mounted on `nd`
+    /// while we slept, check the namespace and the same-root rule, and graft `newmnt` (refusing a
+    /// deleted mountpoint). Drops `newmnt`'s creator reference and `nd` in every case.
+    fn do_add_mount(
+        &mut self,
+        newmnt: Arc<crate::mount::Mount>,
+        mut nd: PathRef,
+        creator: &str,
+    ) -> MResult<()> {
+        let k = self.k.clone();
+        let ctx = &self.ctx;
+        let ns = self.ns.clone().ok_or(MountError::Invalid)?;
+        k.ns_down_write(ctx, &ns);
+        if !k.mutant(Mutant::NoFollowDownInMount) {
+            while k.follow_down(ctx, &mut nd) {}
+        }
+        let res = (|| {
+            if !self.check_mnt(&nd) {
+                return Err(MountError::Invalid);
+            }
+            if Arc::ptr_eq(&nd.mnt.sb, &newmnt.sb) && nd.mnt.root == nd.dentry {
+                return Err(MountError::Busy);
+            }
+            let psb = nd.mnt.sb.clone();
+            k.down_i_sem(ctx, &psb);
+            let live = psb.contents(&k, ctx, "graft_tree").is_live(&nd.dentry)
+                || nd.dentry == Dentry::root();
+            let res = if !live && !k.mutant(Mutant::GraftDeletedMountpoint) {
+                Err(MountError::NoEntry)
+            } else {
+                let mut tree = k.tree.write(ctx);
+                k.attach_mnt(
+                    ctx,
+                    &mut tree,
+                    &newmnt,
+                    &nd.mnt,
+                    &nd.dentry,
+                    Some(ns.clone()),
+                );
+                k.mntget(ctx, &newmnt, &attach_tag(&newmnt));
+                Ok(())
+            };
+            k.up_i_sem(ctx, &psb);
+            res
+        })();
+        k.ns_up_write(ctx, &ns);
+        k.mntput(ctx, &newmnt, creator);
+        k.path_release(ctx, nd);
+        res
+    }
+
+    /// `umount(path, flags)` (`sys_umount` + `do_umount` of 2.4.17).
+    pub fn umount(&mut self, path: &str, flags: UmountFlags) -> MResult<()> {
+        self.check_cap()?;
+        let (nd, _) = self.walk(path, &self.tag("umount"))?;
+        let res = if nd.dentry != nd.mnt.root || !self.check_mnt(&nd) {
+            Err(MountError::Invalid)
+        } else {
+            self.do_umount(&nd, flags)
+        };
+        self.k.path_release(&self.ctx, nd);
+        res
+    }
+
+    fn do_umount(&self, nd: &PathRef, flags: UmountFlags) -> MResult<()> {
+        let k = &self.k;
+        let ctx = &self.ctx;
+        let mnt = &nd.mnt;
+        if flags.force {
+            mnt.sb.touch_fs(k, ctx, "umount_begin");
+            ctx.step(format!("sb#{}->s_op->umount_begin", mnt.sb.oid.0), "");
+        }
+        let is_root = self
+            .fs
+            .as_ref()
+            .is_some_and(|fs| Arc::ptr_eq(&fs.root.mnt, mnt));
+        if is_root && !flags.detach {
+            // Unmounting the caller's root without MNT_DETACH remounts it read-only.
+            ctx.step(format!("do_remount_sb(sb#{}, MS_RDONLY)", mnt.sb.oid.0), "");
+            return Ok(());
+        }
+        let early = mnt.mnt_count.load(Ordering::SeqCst);
+        let ns = self.ns.clone().ok_or(MountError::Invalid)?;
+        k.ns_down_write(ctx, &ns);
+        let mut tree = k.tree.write(ctx);
+        let count = if k.mutant(Mutant::UmountCheckBeforeLock) {
+            early
+        } else {
+            mnt.mnt_count.load(Ordering::SeqCst)
+        };
+        ctx.step(
+            format!("do_umount: read mnt#{}.mnt_count", mnt.oid.0),
+            format!("mnt_count {count}"),
+        );
+        let mut rel = Vec::new();
+        let res = if count == 2 || flags.detach {
+            let attached = tree.links.get(&mnt.oid).is_some_and(|l| l.parent.is_some());
+            if attached {
+                let now = mnt.mnt_count.load(Ordering::SeqCst);
+                if !flags.detach && now != 2 {
+                    drop(tree);
+                    let holders = k
+                        .ledger
+                        .report(mnt.oid)
+                        .holders
+                        .iter()
+                        .map(|h| h.tag.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    k.ledger.invariant(
+                        ctx,
+                        Some(mnt.oid),
+                        format!(
+                            "plain umount detached busy mnt#{} (mnt_count {now}: {holders})",
+                            mnt.oid.0
+                        ),
+                    );
+                }
+                rel = k.umount_tree(ctx, &mut tree, mnt);
+            }
+            Ok(())
+        } else {
+            Err(MountError::Busy)
+        };
+        if k.mutant(Mutant::MntputUnderSpinlock) {
+            k.release(ctx, std::mem::take(&mut rel));
+        }
+        drop(tree);
+        k.release(ctx, rel);
+        k.ns_up_write(ctx, &ns);
+        res
+    }
+
+    /// `open(path, O_CREAT)` as handle `h`.
+    pub fn open(&mut self, path: &str, h: &str) -> MResult<()> {
+        let tag = format!("file {h} of {}", self.name);
+        let nd = match self.walk(path, &tag) {
+            Ok((nd, _)) => nd,
+            Err(MountError::NoEntry) => {
+                let (parent, name) = self.walk_parent(path, &self.tag("open"))?;
+                let full = parent.dentry.child_path(&name);
+                let sb = parent.mnt.sb.clone();
+                self.k.down_i_sem(&self.ctx, &sb);
+                sb.contents(&self.k, &self.ctx, "open O_CREAT")
+                    .create(&full, Kind::File);
+                self.k.up_i_sem(&self.ctx, &sb);
+                self.k.path_release(&self.ctx, parent);
+                self.walk(path, &tag)?.0
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(old) = self.files.insert(
+            h.to_string(),
+            OpenFile {
+                path: nd,
+                anon_ns: None,
+            },
+        ) {
+            self.release_file(old);
+        }
+        Ok(())
+    }
+
+    fn release_file(&self, f: OpenFile) {
+        if let Some(ns) = f.anon_ns {
+            // dissolve_on_fput: the anonymous namespace goes first.
+            self.k.put_namespace(&self.ctx, &ns, &f.path.tag);
+        }
+        self.k.path_release(&self.ctx, f.path);
+    }
+
+    /// `close(h)`.
+    pub fn close(&mut self, h: &str) -> MResult<()> {
+        let f = self.files.remove(h).ok_or(MountError::BadHandle)?;
+        self.release_file(f);
+        Ok(())
+    }
+
+    /// `stat(path)`: a path walk and release.
+    pub fn stat(&mut self, path: &str) -> MResult<()> {
+        let (nd, _) = self.walk(path, &self.tag("stat"))?;
+        self.k.path_release(&self.ctx, nd);
+        Ok(())
+    }
+
+    fn set_fs(&mut self, path: &str, which: &str) -> MResult<()> {
+        let tag = format!("{which} of {}", self.name);
+        let (nd, kind) = self.walk(path, &tag)?;
+        if kind != Kind::Dir {
+            self.k.path_release(&self.ctx, nd);
+            return Err(MountError::NotDir);
+        }
+        let fs = self.fs.as_mut().ok_or(MountError::Invalid)?;
+        let old = if which == "root" {
+            std::mem::replace(&mut fs.root, nd)
+        } else {
+            std::mem::replace(&mut fs.pwd, nd)
+        };
+        self.k.path_release(&self.ctx, old);
+        Ok(())
+    }
+
+    /// `chdir(path)`.
+    pub fn chdir(&mut self, path: &str) -> MResult<()> {
+        self.set_fs(path, "cwd")
+    }
+
+    /// `chroot(path)`.
+    pub fn chroot(&mut self, path: &str) -> MResult<()> {
+        self.check_cap()?;
+        self.set_fs(path, "root")
+    }
+
+    /// `clone(CLONE_NEWNS)` with the thread continuing as the child, the parent's references
+    /// released as if it exited at once (equivalently `unshare(CLONE_NEWNS)`): `copy_namespace`.
+    /// `fail` injects an allocation failure in `copy_tree`.
+    pub fn clone_newns(&mut self, fail: bool) -> MResult<()> {
+        self.check_cap()?;
+        let k = self.k.clone();
+        let ctx = &self.ctx;
+        let old = self.ns.clone().ok_or(MountError::Invalid)?;
+        let holder = format!("task {}", self.name);
+        let new = k.alloc_namespace(ctx, &holder);
+        k.ns_down_write(ctx, &old);
+        let pairs = match k.copy_tree(ctx, &old, &new, fail) {
+            Ok(p) => p,
+            Err(e) => {
+                k.ns_up_write(ctx, &old);
+                if k.mutant(Mutant::CopyNamespaceNullRoot) {
+                    self.ns = Some(new);
+                    k.put_namespace(ctx, &old, &holder);
+                    return Ok(());
+                }
+                let now = new.count.fetch_sub(1, Ordering::SeqCst) - 1;
+                k.ledger
+                    .put(ctx, new.oid, Counter::NsCount, &holder, 1, now);
+                k.ledger.free(ctx, new.oid);
+                return Err(e);
+            }
+        };
+        *new.root.lock().unwrap_or_else(|p| p.into_inner()) = pairs.first().map(|(_, c)| c.clone());
+        let fs = self.fs.as_mut().ok_or(MountError::Invalid)?;
+        for slot in [&mut fs.root, &mut fs.pwd] {
+            if let Some((_, copy)) = pairs.iter().find(|(o, _)| Arc::ptr_eq(o, &slot.mnt)) {
+                let base = PathRef {
+                    mnt: copy.clone(),
+                    dentry: slot.dentry.clone(),
+                    tag: String::new(),
+                };
+                let fresh = k.path_get(ctx, &base, &slot.tag);
+                let old_ref = std::mem::replace(slot, fresh);
+                k.path_release(ctx, old_ref);
+            }
+        }
+        k.ns_up_write(ctx, &old);
+        self.ns = Some(new);
+        k.put_namespace(ctx, &old, &holder);
+        Ok(())
+    }
+
+    /// `exit`: close every file, `exit_fs`, `exit_namespace`. `get_super` handles are not
+    /// released (the kernel has no such per-task list): a thread that ends holding one leaks it.
+    pub fn exit(&mut self) -> MResult<()> {
+        let fs = self.fs.take().ok_or(MountError::Invalid)?;
+        for (_, f) in std::mem::take(&mut self.files) {
+            self.release_file(f);
+        }
+        self.k.path_release(&self.ctx, fs.root);
+        self.k.path_release(&self.ctx, fs.pwd);
+        if let Some(ns) = self.ns.take() {
+            self.k
+                .put_namespace(&self.ctx, &ns, &format!("task {}", self.name));
+        }
+        Ok(())
+    }
+
+    /// `get_super(dev)` as handle `h`; EINVAL when the device has no live filesystem.
+    pub fn get_super(&mut self, dev: &str, h: &str) -> MResult<()> {
+        let tag = format!("get_super {h} of {}", self.name);
+        let sb = self
+            .k
+            .get_super(&self.ctx, dev, &tag)
+            .ok_or(MountError::Invalid)?;
+        self.sbs.insert(h.to_string(), SbHandle { sb, tag });
+        Ok(())
+    }
+
+    /// `drop_super(h)`.
+    pub fn drop_super(&mut self, h: &str) -> MResult<()> {
+        let hd = self.sbs.remove(h).ok_or(MountError::BadHandle)?;
+        self.k.drop_super(&self.ctx, &hd.sb, &hd.tag);
+        Ok(())
+    }
+
+    fn sb_handle(&self, h: &str) -> MResult<Arc<SuperBlock>> {
+        self.sbs
+            .get(h)
+            .map(|hd| hd.sb.clone())
+            .ok_or(MountError::BadHandle)
+    }
+
+    /// `->statfs` on a held super_block.
+    pub fn statfs(&mut self, h: &str) -> MResult<()> {
+        let sb = self.sb_handle(h)?;
+        self.k.statfs(&self.ctx, &sb);
+        Ok(())
+    }
+
+    /// `lock_super(h)`.
+    pub fn lock_super(&mut self, h: &str) -> MResult<()> {
+        let sb = self.sb_handle(h)?;
+        self.k.lock_super(&self.ctx, &sb);
+        Ok(())
+    }
+
+    /// `unlock_super(h)`.
+    pub fn unlock_super(&mut self, h: &str) -> MResult<()> {
+        let sb = self.sb_handle(h)?;
+        self.k.unlock_super(&self.ctx, &sb);
+        Ok(())
+    }
+
+    /// `ustat(dev)`: `get_super`, `->statfs`, `drop_super`.
+    pub fn ustat(&mut self, dev: &str) -> MResult<()> {
+        let tag = format!("ustat by {}", self.name);
+        let sb = self
+            .k
+            .get_super(&self.ctx, dev, &tag)
+            .ok_or(MountError::Invalid)?;
+        self.k.statfs(&self.ctx, &sb);
+        if !self.k.mutant(Mutant::MissingDropSuper) {
+            self.k.drop_super(&self.ctx, &sb, &tag);
+        }
+        Ok(())
+    }
+
+    /// `sync()`: the `super_blocks` walk.
+    pub fn sync(&mut self) -> MResult<()> {
+        self.k.sync_filesystems(&self.ctx);
+        Ok(())
+    }
+
+    /// Expire the mount whose root is `path` (`mark_mounts_for_expiry` on it); EBUSY if in use.
+    pub fn expire(&mut self, path: &str) -> MResult<()> {
+        let tag = self.tag("expire");
+        let (nd, _) = self.walk(path, &tag)?;
+        let res = if nd.dentry != nd.mnt.root {
+            Err(MountError::Invalid)
+        } else if self.k.expire_mount(&self.ctx, &nd.mnt, &tag) {
+            Ok(())
+        } else {
+            Err(MountError::Busy)
+        };
+        self.k.path_release(&self.ctx, nd);
+        res
+    }
+
+    /// `fsmount`: a new detached mount of `dev` in an anonymous namespace, as file `h`.
+    pub fn fsmount(&mut self, dev: &str, h: &str) -> MResult<()> {
+        self.check_cap()?;
+        let k = self.k.clone();
+        let ctx = &self.ctx;
+        let ftag = format!("file {h} of {}", self.name);
+        let sb = k.get_sb(ctx, dev, "mnt#?");
+        let creator = self.tag("fsmount");
+        let mnt = k.alloc_vfsmnt(ctx, &sb, Dentry::root(), &creator);
+        let anon = k.alloc_namespace(ctx, &ftag);
+        *anon.root.lock().unwrap_or_else(|p| p.into_inner()) = Some(mnt.clone());
+        k.tree.write(ctx).links.get_mut(&mnt.oid).expect("links").ns = Some(anon.clone());
+        if !k.mutant(Mutant::FsmountMissingMntget) {
+            k.mntget(ctx, &mnt, &attach_tag(&mnt));
+        }
+        k.ledger
+            .transfer(ctx, mnt.oid, Counter::MntCount, &creator, ftag.clone());
+        k.dget(ctx, &sb, &mnt.root, &ftag);
+        let path = PathRef {
+            mnt,
+            dentry: Dentry::root(),
+            tag: ftag,
+        };
+        if let Some(old) = self.files.insert(
+            h.to_string(),
+            OpenFile {
+                path,
+                anon_ns: Some(anon),
+            },
+        ) {
+            self.release_file(old);
+        }
+        Ok(())
+    }
+
+    /// The mount table this task sees: every mount reachable from its root, with its mountpoint
+    /// as an absolute path from the task's root (what `/proc/self/mountinfo` lists).
+    pub fn mount_table(&self) -> Vec<MountEntry> {
+        let Some(fs) = &self.fs else {
+            return Vec::new();
+        };
+        let tree = self.k.tree.read(&self.ctx);
+        let mut out = Vec::new();
+        let root = &fs.root;
+        // The root mount itself: shown as "/" when the task's root is its root.
+        let mut todo: Vec<(Arc<crate::mount::Mount>, String)> =
+            vec![(root.mnt.clone(), "/".into())];
+        out.push(MountEntry {
+            mountpoint: "/".into(),
+            dev: root.mnt.sb.dev.clone(),
+            root: root.mnt.root.path.clone(),
+        });
+        while let Some((m, at)) = todo.pop() {
+            let Some(l) = tree.links.get(&m.oid) else {
+                continue;
+            };
+            for c in &l.children {
+                let Some(cl) = tree.links.get(c) else {
+                    continue;
+                };
+                let Some(mp) = &cl.mountpoint else { continue };
+                // Only mountpoints below the part of `m` this task can see.
+                let base = if Arc::ptr_eq(&m, &root.mnt) {
+                    root.dentry.path.clone()
+                } else {
+                    m.root.path.clone()
+                };
+                let Some(rel) = relative(&mp.path, &base) else {
+                    continue;
+                };
+                let here = join(&at, &rel);
+                out.push(MountEntry {
+                    mountpoint: here.clone(),
+                    dev: cl.mnt.sb.dev.clone(),
+                    root: cl.mnt.root.path.clone(),
+                });
+                todo.push((cl.mnt.clone(), here));
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+fn relative(path: &str, base: &str) -> Option<String> {
+    if base == "/" {
+        return Some(path.to_string());
+    }
+    if path == base {
+        return Some("/".into());
+    }
+    path.strip_prefix(base)
+        .filter(|r| r.starts_with('/'))
+        .map(str::to_string)
+}
+
+fn join(a: &str, b: &str) -> String {
+    match (a, b) {
+        ("/", b) => b.to_string(),
+        (a, "/") => a.to_string(),
+        (a, b) => format!("{a}{b}"),
+    }
+}
