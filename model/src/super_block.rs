@@ -116,6 +116,7 @@ impl Kernel {
         sb.touch(self, ctx, "down_read(s_umount)");
         self.might_sleep(ctx, "down_read(s_umount)", Some(sb.oid));
         sb.s_umount.down_read();
+        sb.touch(self, ctx, "down_read(s_umount) woke up and");
         ctx.push_lock(format!("sb#{}.s_umount(r)", sb.oid.0));
         ctx.step(format!("down_read(sb#{}.s_umount)", sb.oid.0), "");
     }
@@ -139,6 +140,7 @@ impl Kernel {
         sb.touch(self, ctx, "down_write(s_umount)");
         self.might_sleep(ctx, "down_write(s_umount)", Some(sb.oid));
         sb.s_umount.down_write();
+        sb.touch(self, ctx, "down_write(s_umount) woke up and");
         ctx.push_lock(format!("sb#{}.s_umount(w)", sb.oid.0));
         ctx.step(format!("down_write(sb#{}.s_umount)", sb.oid.0), "");
     }

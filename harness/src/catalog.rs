@@ -1,0 +1,187 @@
+//! `mountcheck catalog`: every historical-bug mutant, and the fixed protocol, on every backend.
+//!
+//! For each mutant of `mountcheck_model::Mutant::ALL` the scenario `scenarios/<id>.toml` is
+//! explored with its mutant switched on (it must be caught: a finding of the mutant's class) and
+//! with the fixed protocol (it must be clean), under loom, PCT and DFS. DFS has no reduction and
+//! no preemption bound, so it is held to its verdict only where it finishes within its bound.
+//!
+//! Invariant: exit status 0 only when every mutant is caught by every backend that should catch it
+//! and the fixed protocol is clean everywhere; the table is printed and written to
+//! `reports/catalog.md`, each finding's report under `reports/catalog/`.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+use mountcheck_engine::Stop;
+use mountcheck_model::{Mutant, Variant};
+
+use crate::report::{self, Report};
+use crate::run::{self, Backend, BadInput, RunArgs};
+use crate::scenario::Expect;
+
+/// Options of `mountcheck catalog`.
+#[derive(Args, Clone, Debug)]
+pub struct CatalogArgs {
+    /// Backends, comma separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Backend::Loom, Backend::Pct, Backend::Dfs])]
+    pub backend: Vec<Backend>,
+    /// Only these mutants (ids), comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub mutants: Vec<String>,
+    /// loom: preemption bound.
+    #[arg(long, default_value_t = 2)]
+    pub preemption_bound: usize,
+    /// PCT: executions per exploration (the target is a catch within 10 000).
+    #[arg(long, default_value_t = 10_000)]
+    pub pct_iterations: u64,
+    /// DFS: executions per exploration.
+    #[arg(long, default_value_t = 20_000)]
+    pub dfs_iterations: u64,
+    /// loom: executions per exploration.
+    #[arg(long, default_value_t = 200_000)]
+    pub loom_iterations: u64,
+    /// PCT depth.
+    #[arg(long, default_value_t = 3)]
+    pub depth: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Time bound of one exploration, seconds.
+    #[arg(long, default_value_t = 20.0)]
+    pub time_limit: f64,
+    /// Explorations at once.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Where the scenarios live.
+    #[arg(long, default_value = "scenarios")]
+    pub scenarios_dir: PathBuf,
+    /// Where reports are written.
+    #[arg(long, default_value = "reports")]
+    pub reports: PathBuf,
+}
+
+struct Line {
+    mutant: String,
+    finding: String,
+    backend: &'static str,
+    caught: String,
+    ok: bool,
+    executions: u64,
+    secs: f64,
+    report: String,
+}
+
+fn judge(r: &Report, b: Backend, fixed: bool) -> (String, bool) {
+    let finished = !matches!(r.exploration.stop, Stop::ExecutionBound | Stop::TimeBound);
+    if fixed {
+        let clean = r.verdict == "clean";
+        (if clean { "clean".into() } else { format!("FINDING: {}", r.verdict) }, clean)
+    } else if r.as_expected {
+        ("yes".into(), true)
+    } else if r.verdict == "clean" && b == Backend::Dfs && !finished {
+        ("not finished".into(), true)
+    } else if r.verdict == "clean" {
+        ("no".into(), false)
+    } else {
+        (format!("no ({} found instead)", r.verdict), false)
+    }
+}
+
+/// `mountcheck catalog`.
+pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
+    let mutants: Vec<Mutant> = if c.mutants.is_empty() {
+        Mutant::ALL.to_vec()
+    } else {
+        c.mutants.iter().map(|id| Mutant::from_id(id).ok_or_else(|| BadInput(format!("--mutants: unknown mutant `{id}`")))).collect::<Result<_, _>>()?
+    };
+    let names: Vec<String> = mutants.iter().map(|m| m.id().to_string()).collect();
+    let scenarios = run::load_scenarios(&names, &c.scenarios_dir)?;
+    for (s, m) in scenarios.iter().zip(&mutants) {
+        if s.variant != Variant::Mutant(*m) || s.expect != Expect::Finding(m.expected()) {
+            return Err(BadInput(format!(
+                "{}: the catalog scenario of `{}` must say variant = \"{}\" and expect = \"{}\"",
+                s.file.display(),
+                m.id(),
+                m.id(),
+                m.expected().name()
+            ))
+            .into());
+        }
+    }
+    let mut fixed = scenarios.clone();
+    for s in &mut fixed {
+        run::override_variant(s, "fixed")?;
+    }
+    let reports_dir = c.reports.join("catalog");
+    let start = Instant::now();
+    let mut lines = Vec::new();
+    for &b in &c.backend {
+        let iterations = match b {
+            Backend::Loom => c.loom_iterations,
+            Backend::Pct | Backend::Random | Backend::Stress => c.pct_iterations,
+            Backend::Dfs => c.dfs_iterations,
+        };
+        let a = RunArgs {
+            scenarios: Vec::new(),
+            backend: vec![b],
+            preemption_bound: c.preemption_bound,
+            max_branches: 20_000,
+            depth: c.depth,
+            iterations: Some(iterations),
+            seed: c.seed,
+            time_limit: c.time_limit,
+            jobs: c.jobs,
+            variant: None,
+            scenarios_dir: c.scenarios_dir.clone(),
+            reports: reports_dir.clone(),
+        };
+        run::check_bounds(&a)?;
+        let both: Vec<_> = scenarios.iter().chain(fixed.iter()).cloned().collect();
+        let reps = run::explore_all(&both, &a, &format!("catalog {}", b.name()))?;
+        let (mutant_reps, fixed_reps) = reps.split_at(scenarios.len());
+        for (i, (mr, fr)) in mutant_reps.iter().zip(fixed_reps).enumerate() {
+            let m = mutants[i];
+            let path = if mr.finding.is_some() { report::write(&reports_dir, mr)?.display().to_string() } else { "—".into() };
+            let (caught, ok) = judge(mr, b, false);
+            let execs = mr.finding.as_ref().map_or(mr.exploration.executions, |f| f.execution);
+            lines.push(Line { mutant: m.id().into(), finding: m.expected().name().into(), backend: b.name(), caught, ok, executions: execs, secs: mr.timing.elapsed_secs, report: path });
+            let mut fr = fr.clone();
+            fr.scenario.name = format!("{}-fixed", m.id());
+            let fpath = if fr.finding.is_some() { report::write(&reports_dir, &fr)?.display().to_string() } else { "—".into() };
+            let (verdict, fok) = judge(&fr, b, true);
+            lines.push(Line { mutant: format!("{} (fixed)", m.id()), finding: "clean".into(), backend: b.name(), caught: verdict, ok: fok, executions: fr.exploration.executions, secs: fr.timing.elapsed_secs, report: fpath });
+        }
+    }
+    lines.sort_by(|a, b| a.mutant.cmp(&b.mutant).then(a.backend.cmp(b.backend)));
+    let all_ok = lines.iter().all(|l| l.ok);
+    let mut text = String::new();
+    let w = lines.iter().map(|l| l.mutant.len()).max().unwrap_or(6);
+    let _ = writeln!(text, "{:<w$}  {:<15} {:<7} {:<22} {:>11} {:>8}  report", "mutant", "finding", "backend", "caught", "executions", "seconds");
+    for l in &lines {
+        let _ = writeln!(text, "{:<w$}  {:<15} {:<7} {:<22} {:>11} {:>8.2}  {}", l.mutant, l.finding, l.backend, l.caught, l.executions, l.secs, l.report);
+    }
+    print!("{text}");
+    let summary = format!(
+        "{} mutants, {} rows, {} as required; whole catalog in {:.1} s",
+        mutants.len(),
+        lines.len(),
+        lines.iter().filter(|l| l.ok).count(),
+        start.elapsed().as_secs_f64()
+    );
+    println!("\n{summary}");
+    let mut md = String::from("# mountcheck catalog\n\nEvery mutant must be caught (a finding of its class) by loom and PCT, and by DFS where DFS finishes; the fixed protocol must be clean on every mutant's scenario. `executions` is the execution of the first finding (or all explored when none).\n\n| mutant | finding | backend | caught | executions | seconds | report |\n|---|---|---|---|---|---|---|\n");
+    for l in &lines {
+        let _ = writeln!(md, "| {} | {} | {} | {} | {} | {:.2} | {} |", l.mutant, l.finding, l.backend, l.caught, l.executions, l.secs, l.report);
+    }
+    let _ = writeln!(md, "\n{summary}\n");
+    for m in &mutants {
+        let _ = writeln!(md, "- `{}`: {}. See: {}", m.id(), m.description(), m.see());
+    }
+    std::fs::create_dir_all(&c.reports)?;
+    report::write_whole(&c.reports.join("catalog.md"), &md)?;
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
