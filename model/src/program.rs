@@ -555,9 +555,10 @@ pub fn execute(program: &Program, cfg: Config, ledger: Ledger) -> RunOutcome {
         .map(|op| apply(&mut init, op))
         .collect();
     init.ctx.set_op("fork");
+    // Fork every task before starting any thread, so the forks add no interleavings.
+    let children: Vec<Task> = (0..program.threads.len()).map(|i| init.fork(i + 1).expect("init is alive while forking")).collect();
     let mut handles = Vec::new();
-    for (i, ops) in program.threads.iter().enumerate() {
-        let mut task = init.fork(i + 1).expect("init is alive while forking");
+    for (mut task, ops) in children.into_iter().zip(program.threads.iter()) {
         let ops = ops.clone();
         handles.push(sync::spawn(move || {
             let outs: Vec<OpOutcome> = ops.iter().map(|op| apply(&mut task, op)).collect();

@@ -1,0 +1,167 @@
+//! Integration tests of the `mountcheck` CLI, testing the checker like a checker: a planted bug
+//! is found and replays byte for byte, an exact execution count on a tiny scenario, the same seed
+//! gives the same report, bad input exits 2 with file:line:column and writes nothing, and every
+//! bundled scenario reaches its expected verdict under loom and PCT.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mountcheck"));
+    c.current_dir(workspace());
+    c
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = bin().args(args).output().expect("run mountcheck");
+    eprintln!("--- mountcheck {}\n{}\n{}", args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+const PLANTED: &str = r#"name = "planted"
+description = "get_super without the s_count pin races with umount."
+variant = "get-super-no-pin"
+expect = "use-after-free"
+setup = ["mkdir /mnt", "mount ram0 /mnt"]
+[[thread]]
+ops = ["get_super ram0 as sb", "statfs sb", "drop_super sb"]
+[[thread]]
+ops = ["umount /mnt"]
+"#;
+
+fn index(reports: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(reports.join("index.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn planted_bug_is_found_and_replays_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write(tmp.path(), "planted.toml", PLANTED);
+    let reports = tmp.path().join("reports");
+    let out = run(&["run", &sc, "--backend", "loom,pct", "--reports", reports.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    for b in ["loom", "pct"] {
+        let json = reports.join(format!("planted--{b}.json"));
+        let md = std::fs::read_to_string(reports.join(format!("planted--{b}.md"))).unwrap();
+        assert!(md.contains("## Finding: use-after-free"), "{md}");
+        let out = run(&["replay", json.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "replay of {b} did not reproduce the finding");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), md, "replay of {b} printed a different report");
+    }
+}
+
+#[test]
+fn fixed_twin_of_the_planted_bug_is_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write(tmp.path(), "planted.toml", PLANTED);
+    let reports = tmp.path().join("reports");
+    let out = run(&["run", &sc, "--backend", "loom,pct", "--variant", "fixed", "--reports", reports.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let idx = index(&reports);
+    for row in idx.as_array().unwrap() {
+        assert_eq!(row["verdict"], "clean", "{row}");
+        assert!(row["executions"].as_u64().unwrap() > 1, "{row}");
+    }
+    assert!(!reports.join("planted--loom.json").exists());
+}
+
+#[test]
+fn same_seed_and_bounds_give_the_same_json_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write(tmp.path(), "planted.toml", PLANTED);
+    let mut texts = Vec::new();
+    for i in 0..2 {
+        let reports = tmp.path().join(format!("r{i}"));
+        let out = run(&["run", &sc, "--backend", "pct", "--seed", "7", "--reports", reports.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0));
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(reports.join("planted--pct.json")).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("timing");
+        // The replay command names the reports directory, which differs between the two runs.
+        v["replay"].as_object_mut().unwrap().remove("command");
+        texts.push(serde_json::to_string_pretty(&v).unwrap());
+    }
+    assert_eq!(texts[0], texts[1]);
+}
+
+/// Two threads that share nothing. shuttle's DFS schedules at every spawn (the spawner switches),
+/// at every join, and when a thread finishes. With M = main, which runs `spawn T1; spawn T2;
+/// join T1; join T2`, and each of T1, T2 one indivisible step (their `drop_cap` touches no
+/// shared primitive), a schedule is an order of the six events s1 < s2 < j1 < j2 (main's
+/// program order), s1 < a < j1 (T1 starts after its spawn, is joined after it ran) and
+/// s2 < b < j2. After s1: either `a` runs before s2, and then j1 and b come in either order
+/// before j2 (2 orders), or s2 comes first and a, b, j1 are ordered with a < j1 before j2
+/// (3 orders): 2 + 3 = 5 executions.
+#[test]
+fn dfs_explores_exactly_the_executions_counted_by_hand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write(
+        tmp.path(),
+        "tiny.toml",
+        "name = \"tiny\"\ndescription = \"Two threads that share nothing.\"\nend = \"as-is\"\n[[thread]]\nops = [\"drop_cap\"]\n[[thread]]\nops = [\"drop_cap\"]\n",
+    );
+    let reports = tmp.path().join("reports");
+    let out = run(&["run", &sc, "--backend", "dfs", "--reports", reports.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let idx = index(&reports);
+    assert_eq!(idx[0]["executions"], 5, "{idx}");
+}
+
+fn assert_bad_input(args: &[&str], reports: &Path, expect_pos: &str, expect_msg: &str) {
+    let out = run(args);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(expect_pos), "stderr lacks the position {expect_pos}: {err}");
+    assert!(err.contains(expect_msg), "stderr lacks `{expect_msg}`: {err}");
+    assert!(!reports.exists(), "a report directory was written on bad input");
+}
+
+#[test]
+fn bad_input_exits_2_with_position_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let reports = d.join("reports");
+    let r = reports.to_str().unwrap();
+    let f = write(d, "malformed.toml", "description = \"d\"\n[[thread]\nops = [\"sync\"]\n");
+    assert_bad_input(&["run", &f, "--reports", r], &reports, &format!("{f}:2:"), "error");
+    let f = write(d, "unknown.toml", "description = \"d\"\n[[thread]]\nops = [\"sync\", \"frob /mnt\"]\n");
+    assert_bad_input(&["run", &f, "--reports", r], &reports, &format!("{f}:3:17"), "unknown operation `frob`");
+    let f = write(d, "handle.toml", "description = \"d\"\n[[thread]]\nops = [\"statfs sb\"]\n");
+    assert_bad_input(&["run", &f, "--reports", r], &reports, &format!("{f}:3:16"), "handle `sb`");
+    let five = format!("description = \"d\"\n{}", "[[thread]]\nops = [\"sync\"]\n".repeat(5));
+    let f = write(d, "five.toml", &five);
+    assert_bad_input(&["run", &f, "--backend", "loom", "--reports", r], &reports, &format!("{f}:10:1"), "at most 4 threads");
+    let f = write(d, "ok.toml", "description = \"d\"\n[[thread]]\nops = [\"sync\"]\n");
+    assert_bad_input(&["run", &f, "--jobs", "0", "--reports", r], &reports, "--jobs", "at least 1");
+    assert_bad_input(&["run", &f, "--time-limit=0", "--reports", r], &reports, "--time-limit", "positive");
+    assert_bad_input(&["run", "no-such-scenario", "--reports", r], &reports, "no-such-scenario", "no such scenario");
+    let out = run(&["run", &f, "--backend", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_bundled_scenario_reaches_its_expected_verdict_under_loom_and_pct() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reports = tmp.path().join("reports");
+    let out = run(&["run", "--backend", "loom,pct", "--reports", reports.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "some bundled scenario missed its expected verdict");
+    let idx = index(&reports);
+    assert!(idx.as_array().unwrap().len() >= 20, "expected at least ten scenarios on two backends");
+}
+
+#[test]
+fn list_shows_every_bundled_scenario() {
+    let out = run(&["list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let n = std::fs::read_dir(workspace().join("scenarios")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "toml")).count();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), n);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every test of mountcheck, as CI runs it (.ci/run calls this script and nothing else).
+#
+# Bounds, so the whole run stays well inside CI's 90 minutes on 2 cores:
+# - loom model tests (model/tests/loom.rs) explore with a preemption bound set in that file
+#   (LOOM_PREEMPTION_BOUND there) and a branch bound; the CLI's loom explorations default to
+#   preemption bound 2, 200 000 executions and 20 s per exploration (harness/src/run.rs);
+# - shuttle tests use PCT and DFS with fixed iteration counts;
+# - the catalog test runs a scaled-down catalog (harness/tests/catalog.rs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== std build: unit tests, sequential model tests, CLI integration tests (these build the loom, shuttle and std workers)"
+cargo test --workspace
+
+echo "== benches compile"
+cargo bench --workspace --no-run
+
+echo "== shuttle model tests (PCT, DFS)"
+CARGO_TARGET_DIR=target/test-shuttle cargo test -p mountcheck-model --features shuttle --release
+
+echo "== loom model tests (exhaustive within the preemption bound)"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/test-loom cargo test -p mountcheck-model --release
