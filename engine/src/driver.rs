@@ -89,10 +89,15 @@ pub fn current_failure(replay: ReplayToken) -> Option<Failure> {
         Some(f) => f,
         None => {
             let class = classify_panic(&panic_message);
-            let last = ledger.trace().last().cloned();
+            let trace = ledger.trace();
+            let last = trace.last().cloned();
+            let mut message = panic_message.clone();
+            if class == FindingClass::Deadlock {
+                message = format!("every thread is blocked; {}", blocked_summary(&trace));
+            }
             Finding {
                 class,
-                message: panic_message.clone(),
+                message,
                 thread: last.as_ref().map(|s| s.thread),
                 op: last.map(|s| s.op).unwrap_or_default(),
                 object: None,
@@ -101,6 +106,19 @@ pub fn current_failure(replay: ReplayToken) -> Option<Failure> {
         }
     };
     Some(Failure { finding, trace: ledger.trace(), execution: EXECUTIONS.load(Ordering::SeqCst), panic_message, replay })
+}
+
+/// Each thread's last operation and the locks it held there, for a deadlock's message.
+fn blocked_summary(trace: &[mountcheck_model::oracle::Step]) -> String {
+    let mut last: std::collections::BTreeMap<usize, &mountcheck_model::oracle::Step> = std::collections::BTreeMap::new();
+    for s in trace {
+        last.insert(s.thread, s);
+    }
+    last.values()
+        .filter(|s| !s.action.ends_with("= 0") && !s.action.contains(" = -"))
+        .map(|s| format!("T{} in `{}` after {} holding [{}]", s.thread, s.op, s.action, s.locks.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Run the request with this build's checker.

@@ -226,9 +226,17 @@ pub fn explore(s: &Scenario, b: Backend, a: &RunArgs, worker_path: &Path, scratc
                 // Capture: resume from the last stored checkpoint, storing before every execution.
                 let mut cap = req.clone();
                 cap.resume_checkpoint = Some(resp.checkpoint.clone().unwrap_or_default());
-                let capture = worker::run(worker_path, &cap, &scratch.join("capture"))?;
-                if let (Some(mut cf), true) = (capture.failure, true) {
+                let cap_dir = scratch.join("capture");
+                let capture = worker::run(worker_path, &cap, &cap_dir)?;
+                if let Some(mut cf) = capture.failure {
                     cf.execution = f.execution;
+                    if cf.replay == ReplayToken::None {
+                        // The capture run aborted (loom aborts on some deadlocks) after storing
+                        // the failing execution's checkpoint: take it from the file.
+                        if let Ok(cp) = std::fs::read_to_string(cap_dir.join("loom-checkpoint.json")) {
+                            cf.replay = ReplayToken::Loom { checkpoint: cp };
+                        }
+                    }
                     resp.failure = Some(cf);
                 }
             }

@@ -56,14 +56,15 @@ pub fn ensure_worker(backend: &str, quiet: bool) -> Result<PathBuf> {
         }
         other => bail!("unknown backend build `{other}`"),
     }
-    if !quiet {
+    let exe = target.join("release").join("mountcheck-worker");
+    if !quiet && !exe.exists() {
         eprintln!("mountcheck: building the {backend} worker (first run only) in {}", target.display());
     }
     let status = cmd.status().with_context(|| "cannot run cargo to build the worker")?;
     if !status.success() {
         bail!("building the {backend} worker failed ({status})");
     }
-    Ok(target.join("release").join("mountcheck-worker"))
+    Ok(exe)
 }
 
 fn crash(req_scenario: &str, msg: String, executions: u64) -> Response {

@@ -565,6 +565,8 @@ pub fn execute(program: &Program, cfg: Config, ledger: Ledger) -> RunOutcome {
             (task, outs)
         }));
     }
+    init.ctx.set_op("wait for the threads");
+    init.ctx.step("join every thread", "");
     let mut tasks = Vec::new();
     let mut threads = Vec::new();
     for h in handles {
