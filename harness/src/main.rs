@@ -77,7 +77,8 @@ fn list(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let scenarios = run::load_scenarios(&[], dir)?;
     let w = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for s in &scenarios {
-        let first = s.description.split(". ").next().unwrap_or("").trim_end_matches('.');
+        let flat = s.description.split_whitespace().collect::<Vec<_>>().join(" ");
+        let first = flat.split(". ").next().unwrap_or("").trim_end_matches('.');
         println!("{:<w$}  {:<26} {:<15} {} thread(s)  {}", s.name, s.variant.id(), s.expect.name(), s.program.threads.len(), first);
     }
     Ok(ExitCode::SUCCESS)

@@ -105,7 +105,13 @@ impl Kernel {
         };
         let rel = {
             let mut tree = self.tree.write(ctx);
-            self.umount_tree(ctx, &mut tree, &root)
+            let rel = self.umount_tree(ctx, &mut tree, &root);
+            if self.mutant(Mutant::MntputUnderSpinlock) {
+                self.release(ctx, rel);
+                Vec::new()
+            } else {
+                rel
+            }
         };
         self.release(ctx, rel);
         self.ns_up_write(ctx, ns);

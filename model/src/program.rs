@@ -63,8 +63,8 @@ pub enum Op {
     Chroot { path: String },
     /// `clone -n [--fail]`
     CloneNewns { fail: bool },
-    /// `expire PATH`
-    Expire { path: String },
+    /// `expire DEV`
+    Expire { dev: String },
     /// `fsmount DEV as H`
     Fsmount { dev: String, handle: String },
     /// `drop_cap`
@@ -130,7 +130,7 @@ impl fmt::Display for Op {
             Op::CloneNewns { fail } => {
                 f.write_str(if *fail { "clone -n --fail" } else { "clone -n" })
             }
-            Op::Expire { path } => write!(f, "expire {path}"),
+            Op::Expire { dev } => write!(f, "expire {dev}"),
             Op::Fsmount { dev, handle } => write!(f, "fsmount {dev} as {handle}"),
             Op::DropCap => f.write_str("drop_cap"),
             Op::Exit => f.write_str("exit"),
@@ -357,7 +357,7 @@ pub fn parse_op(s: &str) -> Result<Op, OpError> {
             }
             Op::CloneNewns { fail }
         }
-        "expire" => Op::Expire { path: t.path()? },
+        "expire" => Op::Expire { dev: t.name("a device name")? },
         "fsmount" => Op::Fsmount {
             dev: t.name("a device name")?,
             handle: t.as_handle()?,
@@ -527,7 +527,7 @@ pub fn apply(task: &mut Task, op: &Op) -> OpOutcome {
         Op::Chdir { path } => task.chdir(path),
         Op::Chroot { path } => task.chroot(path),
         Op::CloneNewns { fail } => task.clone_newns(*fail),
-        Op::Expire { path } => task.expire(path),
+        Op::Expire { dev } => task.expire(dev),
         Op::Fsmount { dev, handle } => task.fsmount(dev, handle),
         Op::DropCap => {
             task.drop_cap();

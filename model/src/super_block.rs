@@ -167,6 +167,7 @@ impl Kernel {
                     if let Some(spare) = spare {
                         // Lost the race with another mount of the same device: the spare was
                         // never listed; destroy it (`destroy_super`).
+                        self.up_write_umount(ctx, &spare);
                         self.sb_put_locked(ctx, &spare, "alloc_super", 1);
                     }
                     if self.grab_super(ctx, list, &sb, holder) {
@@ -209,6 +210,9 @@ impl Kernel {
             let _g = self.sb_lock.lock(ctx);
             self.sb_get(ctx, &sb, "alloc_super", 1);
         }
+        // alloc_super returns it with s_umount held for write: nobody who finds it on the list
+        // can use it before read_super has filled it.
+        self.down_write_umount(ctx, &sb);
         sb
     }
 
@@ -226,7 +230,6 @@ impl Kernel {
         sb.on_list.store(true, Ordering::SeqCst);
         list.push(sb.clone());
         drop(list);
-        self.down_write_umount(ctx, sb);
         let now = sb.s_active.fetch_add(1, Ordering::SeqCst) + 1;
         self.ledger
             .get(ctx, sb.oid, Counter::SActive, holder, 1, now);
@@ -287,6 +290,9 @@ impl Kernel {
                 return Some(sb);
             }
             self.drop_super(ctx, &sb, tag);
+            // Rescan. In the fixed protocol the dead super_block is already unlinked; a mutant that
+            // lets readers in early may spin here, so let the checker run the others first.
+            sync::yield_now();
         }
     }
 
@@ -377,6 +383,8 @@ impl Kernel {
 
     /// `->statfs` on a super_block the caller holds (`ustat`, `statfs` on a `get_super` handle).
     pub fn statfs(&self, ctx: &Ctx, sb: &SuperBlock) {
+        // ->statfs reads the filesystem's own state: a shared read the checkers can interleave.
+        let _ = sb.dentries.load(Ordering::SeqCst);
         sb.touch_fs(self, ctx, "statfs");
         ctx.step(format!("sb#{}->s_op->statfs", sb.oid.0), "");
     }

@@ -643,19 +643,34 @@ impl Task {
         Ok(())
     }
 
-    /// Expire the mount whose root is `path` (`mark_mounts_for_expiry` on it); EBUSY if in use.
-    pub fn expire(&mut self, path: &str) -> MResult<()> {
+    /// `mark_mounts_for_expiry` over the expiry list of `dev`'s filesystem: every attached mount of
+    /// `dev`, in any namespace, is expired (unmounted) if nobody uses it. The list is walked under
+    /// the tree lock, taking a reference on each mount as `lookup_mnt` does. EINVAL when `dev` has
+    /// no attached mount, EBUSY when none could expire.
+    pub fn expire(&mut self, dev: &str) -> MResult<()> {
         let tag = self.tag("expire");
-        let (nd, _) = self.walk(path, &tag)?;
-        let res = if nd.dentry != nd.mnt.root {
-            Err(MountError::Invalid)
-        } else if self.k.expire_mount(&self.ctx, &nd.mnt, &tag) {
+        let k = self.k.clone();
+        let mounts: Vec<Arc<crate::mount::Mount>> = {
+            let tree = k.tree.read(&self.ctx);
+            let found: Vec<_> = tree.links.values().filter(|l| l.parent.is_some() && l.mnt.sb.dev == dev).map(|l| l.mnt.clone()).collect();
+            for m in &found {
+                k.mntget(&self.ctx, m, &tag);
+            }
+            found
+        };
+        if mounts.is_empty() {
+            return Err(MountError::Invalid);
+        }
+        let mut expired = false;
+        for m in mounts {
+            expired |= k.expire_mount(&self.ctx, &m, &tag);
+            k.mntput(&self.ctx, &m, &tag);
+        }
+        if expired {
             Ok(())
         } else {
             Err(MountError::Busy)
-        };
-        self.k.path_release(&self.ctx, nd);
-        res
+        }
     }
 
     /// `fsmount`: a new detached mount of `dev` in an anonymous namespace, as file `h`.
