@@ -18,9 +18,9 @@ use std::time::Instant;
 use mountcheck_model::oracle::{Finding, FindingClass};
 use mountcheck_model::{execute, Config, Ledger, Program};
 
-use crate::{Failure, ReplayToken, Request, Response, Stop};
 #[cfg(any(loom, feature = "shuttle"))]
 use crate::Strategy;
+use crate::{Failure, ReplayToken, Request, Response, Stop};
 
 /// The ledger of the execution running now.
 pub static CURRENT: Mutex<Option<Ledger>> = Mutex::new(None);
@@ -74,7 +74,10 @@ pub fn classify_panic(msg: &str) -> FindingClass {
     let m = msg.to_ascii_lowercase();
     if m.contains("deadlock") {
         FindingClass::Deadlock
-    } else if m.contains("exceeded maximum number of branches") || m.contains("max_steps") || m.contains("exceeded max") {
+    } else if m.contains("exceeded maximum number of branches")
+        || m.contains("max_steps")
+        || m.contains("exceeded max")
+    {
         FindingClass::Crash
     } else {
         FindingClass::Panic
@@ -84,7 +87,11 @@ pub fn classify_panic(msg: &str) -> FindingClass {
 /// Build the failure of the current execution from its ledger and the panic message.
 pub fn current_failure(replay: ReplayToken) -> Option<Failure> {
     let ledger = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
-    let panic_message = PANIC_MESSAGE.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default();
+    let panic_message = PANIC_MESSAGE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_default();
     let finding = match ledger.finding() {
         Some(f) => f,
         None => {
@@ -105,18 +112,33 @@ pub fn current_failure(replay: ReplayToken) -> Option<Failure> {
             }
         }
     };
-    Some(Failure { finding, trace: ledger.trace(), execution: EXECUTIONS.load(Ordering::SeqCst), panic_message, replay })
+    Some(Failure {
+        finding,
+        trace: ledger.trace(),
+        execution: EXECUTIONS.load(Ordering::SeqCst),
+        panic_message,
+        replay,
+    })
 }
 
 /// Each thread's last operation and the locks it held there, for a deadlock's message.
 fn blocked_summary(trace: &[mountcheck_model::oracle::Step]) -> String {
-    let mut last: std::collections::BTreeMap<usize, &mountcheck_model::oracle::Step> = std::collections::BTreeMap::new();
+    let mut last: std::collections::BTreeMap<usize, &mountcheck_model::oracle::Step> =
+        std::collections::BTreeMap::new();
     for s in trace {
         last.insert(s.thread, s);
     }
     last.values()
         .filter(|s| !s.action.ends_with("= 0") && !s.action.contains(" = -"))
-        .map(|s| format!("T{} in `{}` after {} holding [{}]", s.thread, s.op, s.action, s.locks.join(", ")))
+        .map(|s| {
+            format!(
+                "T{} in `{}` after {} holding [{}]",
+                s.thread,
+                s.op,
+                s.action,
+                s.locks.join(", ")
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -168,7 +190,10 @@ mod imp {
 #[cfg(all(feature = "shuttle", not(loom)))]
 mod imp {
     use super::*;
-    use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Schedule, Scheduler, Task, TaskId};
+    use shuttle::scheduler::{
+        DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Schedule, Scheduler, Task,
+        TaskId,
+    };
     use shuttle_engine::scheduler::serialization::serialize_schedule;
     use std::sync::Arc;
     use std::time::Duration;
@@ -186,14 +211,25 @@ mod imp {
             Some(s)
         }
 
-        fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+        fn next_task(
+            &mut self,
+            runnable: &[&Task],
+            current: Option<TaskId>,
+            is_yielding: bool,
+        ) -> Option<TaskId> {
             let t = self.inner.next_task(runnable, current, is_yielding)?;
-            self.current.lock().unwrap_or_else(|p| p.into_inner()).push_task(t);
+            self.current
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push_task(t);
             Some(t)
         }
 
         fn next_u64(&mut self) -> u64 {
-            self.current.lock().unwrap_or_else(|p| p.into_inner()).push_random();
+            self.current
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push_random();
             self.inner.next_u64()
         }
     }
@@ -203,7 +239,10 @@ mod imp {
         let mut config = shuttle::Config::new();
         config.max_time = Some(Duration::from_secs_f64(req.time_limit_secs));
         config.failure_persistence = shuttle::FailurePersistence::None;
-        let sched = Recording { inner, current: current.clone() };
+        let sched = Recording {
+            inner,
+            current: current.clone(),
+        };
         let program = req.program.clone();
         let cfg = req.config;
         let start = Instant::now();
@@ -222,15 +261,26 @@ mod imp {
                 };
                 (stop, None, None)
             }
-            Err(_) if PANIC_MESSAGE.lock().unwrap_or_else(|p| p.into_inner()).as_deref().is_some_and(|m| m.contains("did not exercise any concurrency")) => {
+            Err(_)
+                if PANIC_MESSAGE
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_deref()
+                    .is_some_and(|m| m.contains("did not exercise any concurrency")) =>
+            {
                 // PCT refuses a program with a single runnable thread at every step: there is
                 // exactly one schedule, and it ran without a finding.
                 *PANIC_MESSAGE.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 (Stop::Complete, None, None)
             }
             Err(_) => {
-                let schedule = serialize_schedule(&current.lock().unwrap_or_else(|p| p.into_inner()));
-                (Stop::Finding, current_failure(ReplayToken::Shuttle { schedule }), None)
+                let schedule =
+                    serialize_schedule(&current.lock().unwrap_or_else(|p| p.into_inner()));
+                (
+                    Stop::Finding,
+                    current_failure(ReplayToken::Shuttle { schedule }),
+                    None,
+                )
             }
         }
     }
@@ -238,16 +288,25 @@ mod imp {
     pub fn run(req: &Request) -> Result<Outcome, String> {
         let n = usize::try_from(req.max_executions).unwrap_or(usize::MAX);
         Ok(match &req.strategy {
-            Strategy::Pct { depth } => runner(req, PctScheduler::new_from_seed(req.seed, *depth, n)),
+            Strategy::Pct { depth } => {
+                runner(req, PctScheduler::new_from_seed(req.seed, *depth, n))
+            }
             Strategy::Random => runner(req, RandomScheduler::new_from_seed(req.seed, n)),
             Strategy::Dfs => runner(req, DfsScheduler::new(Some(n), false)),
             Strategy::ReplayShuttle { schedule } => {
-                if shuttle_engine::scheduler::serialization::deserialize_schedule(schedule).is_none() {
+                if shuttle_engine::scheduler::serialization::deserialize_schedule(schedule)
+                    .is_none()
+                {
                     return Err("the replay token is not a valid shuttle schedule".into());
                 }
                 runner(req, ReplayScheduler::new_from_encoded(schedule))
             }
-            other => return Err(format!("strategy `{}` is not a shuttle strategy", other.name())),
+            other => {
+                return Err(format!(
+                    "strategy `{}` is not a shuttle strategy",
+                    other.name()
+                ))
+            }
         })
     }
 }
@@ -263,7 +322,11 @@ mod imp {
     /// the last checkpoint with interval 1.
     pub const EXPLORE_CHECKPOINT_INTERVAL: usize = 512;
 
-    fn builder(req: &Request, max_branches: usize, preemption_bound: Option<usize>) -> loom::model::Builder {
+    fn builder(
+        req: &Request,
+        max_branches: usize,
+        preemption_bound: Option<usize>,
+    ) -> loom::model::Builder {
         let mut b = loom::model::Builder::new();
         b.max_threads = 5;
         b.max_branches = max_branches;
@@ -276,7 +339,10 @@ mod imp {
     }
 
     fn checkpoint_path(req: &Request, name: &str) -> Result<PathBuf, String> {
-        let dir = req.scratch_dir.as_ref().ok_or("loom needs a scratch directory for its checkpoint")?;
+        let dir = req
+            .scratch_dir
+            .as_ref()
+            .ok_or("loom needs a scratch directory for its checkpoint")?;
         Ok(PathBuf::from(dir).join(name))
     }
 
@@ -284,7 +350,9 @@ mod imp {
         let program = req.program.clone();
         let cfg = req.config;
         let start = Instant::now();
-        let r = catch_unwind(AssertUnwindSafe(|| b.check(move || one_execution(&program, cfg))));
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            b.check(move || one_execution(&program, cfg))
+        }));
         let stored = std::fs::read_to_string(path).ok();
         match r {
             Ok(()) => {
@@ -299,7 +367,9 @@ mod imp {
                 (stop, None, stored)
             }
             Err(_) => {
-                let token = ReplayToken::Loom { checkpoint: stored.clone().unwrap_or_default() };
+                let token = ReplayToken::Loom {
+                    checkpoint: stored.clone().unwrap_or_default(),
+                };
                 (Stop::Finding, current_failure(token), stored)
             }
         }
@@ -307,7 +377,10 @@ mod imp {
 
     pub fn run(req: &Request) -> Result<Outcome, String> {
         match &req.strategy {
-            Strategy::Loom { preemption_bound, max_branches } => {
+            Strategy::Loom {
+                preemption_bound,
+                max_branches,
+            } => {
                 let path = checkpoint_path(req, "loom-checkpoint.json")?;
                 let mut b = builder(req, *max_branches, *preemption_bound);
                 b.checkpoint_file = Some(path.clone());
@@ -319,7 +392,8 @@ mod imp {
                             // Failed before the first checkpoint: capture from the start.
                             let _ = std::fs::remove_file(&path);
                         } else {
-                            std::fs::write(&path, cp).map_err(|e| format!("cannot write the checkpoint: {e}"))?;
+                            std::fs::write(&path, cp)
+                                .map_err(|e| format!("cannot write the checkpoint: {e}"))?;
                         }
                         b.checkpoint_interval = 1;
                     }
@@ -330,12 +404,16 @@ mod imp {
                 }
                 Ok(check(req, b, &path))
             }
-            Strategy::ReplayLoom { checkpoint, max_branches } => {
+            Strategy::ReplayLoom {
+                checkpoint,
+                max_branches,
+            } => {
                 if serde_json::from_str::<serde_json::Value>(checkpoint).is_err() {
                     return Err("the replay token is not a loom checkpoint (JSON)".into());
                 }
                 let path = checkpoint_path(req, "loom-replay.json")?;
-                std::fs::write(&path, checkpoint).map_err(|e| format!("cannot write the checkpoint: {e}"))?;
+                std::fs::write(&path, checkpoint)
+                    .map_err(|e| format!("cannot write the checkpoint: {e}"))?;
                 let mut b = builder(req, *max_branches, None);
                 b.checkpoint_file = Some(path.clone());
                 b.checkpoint_interval = 1;
@@ -343,12 +421,17 @@ mod imp {
                 let (stop, failure, _) = check(req, b, &path);
                 // The token of a replay is the checkpoint it replayed, unchanged.
                 let failure = failure.map(|mut f| {
-                    f.replay = ReplayToken::Loom { checkpoint: checkpoint.clone() };
+                    f.replay = ReplayToken::Loom {
+                        checkpoint: checkpoint.clone(),
+                    };
                     f
                 });
                 Ok((stop, failure, None))
             }
-            other => Err(format!("strategy `{}` is not a loom strategy", other.name())),
+            other => Err(format!(
+                "strategy `{}` is not a loom strategy",
+                other.name()
+            )),
         }
     }
 }

@@ -58,7 +58,10 @@ impl Strategy {
     pub fn backend(&self) -> &'static str {
         match self {
             Strategy::Loom { .. } | Strategy::ReplayLoom { .. } => "loom",
-            Strategy::Pct { .. } | Strategy::Random | Strategy::Dfs | Strategy::ReplayShuttle { .. } => "shuttle",
+            Strategy::Pct { .. }
+            | Strategy::Random
+            | Strategy::Dfs
+            | Strategy::ReplayShuttle { .. } => "shuttle",
             Strategy::Stress => "std",
         }
     }

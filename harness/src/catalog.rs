@@ -79,7 +79,14 @@ fn judge(r: &Report, b: Backend, fixed: bool) -> (String, bool) {
     let finished = !matches!(r.exploration.stop, Stop::ExecutionBound | Stop::TimeBound);
     if fixed {
         let clean = r.verdict == "clean";
-        (if clean { "clean".into() } else { format!("FINDING: {}", r.verdict) }, clean)
+        (
+            if clean {
+                "clean".into()
+            } else {
+                format!("FINDING: {}", r.verdict)
+            },
+            clean,
+        )
     } else if r.as_expected {
         ("yes".into(), true)
     } else if r.verdict == "clean" && b == Backend::Dfs && !finished {
@@ -96,7 +103,13 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
     let mutants: Vec<Mutant> = if c.mutants.is_empty() {
         Mutant::ALL.to_vec()
     } else {
-        c.mutants.iter().map(|id| Mutant::from_id(id).ok_or_else(|| BadInput(format!("--mutants: unknown mutant `{id}`")))).collect::<Result<_, _>>()?
+        c.mutants
+            .iter()
+            .map(|id| {
+                Mutant::from_id(id)
+                    .ok_or_else(|| BadInput(format!("--mutants: unknown mutant `{id}`")))
+            })
+            .collect::<Result<_, _>>()?
     };
     let names: Vec<String> = mutants.iter().map(|m| m.id().to_string()).collect();
     let scenarios = run::load_scenarios(&names, &c.scenarios_dir)?;
@@ -145,24 +158,61 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
         let (mutant_reps, fixed_reps) = reps.split_at(scenarios.len());
         for (i, (mr, fr)) in mutant_reps.iter().zip(fixed_reps).enumerate() {
             let m = mutants[i];
-            let path = if mr.finding.is_some() { report::write(&reports_dir, mr)?.display().to_string() } else { "—".into() };
+            let path = if mr.finding.is_some() {
+                report::write(&reports_dir, mr)?.display().to_string()
+            } else {
+                "—".into()
+            };
             let (caught, ok) = judge(mr, b, false);
-            let execs = mr.finding.as_ref().map_or(mr.exploration.executions, |f| f.execution);
-            lines.push(Line { mutant: m.id().into(), finding: m.expected().name().into(), backend: b.name(), caught, ok, executions: execs, secs: mr.timing.elapsed_secs, report: path });
+            let execs = mr
+                .finding
+                .as_ref()
+                .map_or(mr.exploration.executions, |f| f.execution);
+            lines.push(Line {
+                mutant: m.id().into(),
+                finding: m.expected().name().into(),
+                backend: b.name(),
+                caught,
+                ok,
+                executions: execs,
+                secs: mr.timing.elapsed_secs,
+                report: path,
+            });
             let mut fr = fr.clone();
             fr.scenario.name = format!("{}-fixed", m.id());
-            let fpath = if fr.finding.is_some() { report::write(&reports_dir, &fr)?.display().to_string() } else { "—".into() };
+            let fpath = if fr.finding.is_some() {
+                report::write(&reports_dir, &fr)?.display().to_string()
+            } else {
+                "—".into()
+            };
             let (verdict, fok) = judge(&fr, b, true);
-            lines.push(Line { mutant: format!("{} (fixed)", m.id()), finding: "clean".into(), backend: b.name(), caught: verdict, ok: fok, executions: fr.exploration.executions, secs: fr.timing.elapsed_secs, report: fpath });
+            lines.push(Line {
+                mutant: format!("{} (fixed)", m.id()),
+                finding: "clean".into(),
+                backend: b.name(),
+                caught: verdict,
+                ok: fok,
+                executions: fr.exploration.executions,
+                secs: fr.timing.elapsed_secs,
+                report: fpath,
+            });
         }
     }
     lines.sort_by(|a, b| a.mutant.cmp(&b.mutant).then(a.backend.cmp(b.backend)));
     let all_ok = lines.iter().all(|l| l.ok);
     let mut text = String::new();
     let w = lines.iter().map(|l| l.mutant.len()).max().unwrap_or(6);
-    let _ = writeln!(text, "{:<w$}  {:<15} {:<7} {:<22} {:>11} {:>8}  report", "mutant", "finding", "backend", "caught", "executions", "seconds");
+    let _ = writeln!(
+        text,
+        "{:<w$}  {:<15} {:<7} {:<22} {:>11} {:>8}  report",
+        "mutant", "finding", "backend", "caught", "executions", "seconds"
+    );
     for l in &lines {
-        let _ = writeln!(text, "{:<w$}  {:<15} {:<7} {:<22} {:>11} {:>8.2}  {}", l.mutant, l.finding, l.backend, l.caught, l.executions, l.secs, l.report);
+        let _ = writeln!(
+            text,
+            "{:<w$}  {:<15} {:<7} {:<22} {:>11} {:>8.2}  {}",
+            l.mutant, l.finding, l.backend, l.caught, l.executions, l.secs, l.report
+        );
     }
     print!("{text}");
     let summary = format!(
@@ -175,7 +225,11 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
     println!("\n{summary}");
     let mut md = String::from("# mountcheck catalog\n\nEvery mutant must be caught (a finding of its class) by loom and PCT, and by DFS where DFS finishes; the fixed protocol must be clean on every mutant's scenario. `executions` is the execution of the first finding (or all explored when none).\n\n| mutant | finding | backend | caught | executions | seconds | report |\n|---|---|---|---|---|---|---|\n");
     for l in &lines {
-        let _ = writeln!(md, "| {} | {} | {} | {} | {} | {:.2} | {} |", l.mutant, l.finding, l.backend, l.caught, l.executions, l.secs, l.report);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {:.2} | {} |",
+            l.mutant, l.finding, l.backend, l.caught, l.executions, l.secs, l.report
+        );
     }
     let _ = writeln!(md, "\n{summary}\n");
     for m in &mutants {
@@ -183,5 +237,9 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
     }
     std::fs::create_dir_all(&c.reports)?;
     report::write_whole(&c.reports.join("catalog.md"), &md)?;
-    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

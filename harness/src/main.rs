@@ -49,7 +49,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let command = std::env::args().collect::<Vec<_>>().join(" ");
@@ -77,9 +81,20 @@ fn list(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let scenarios = run::load_scenarios(&[], dir)?;
     let w = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for s in &scenarios {
-        let flat = s.description.split_whitespace().collect::<Vec<_>>().join(" ");
+        let flat = s
+            .description
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let first = flat.split(". ").next().unwrap_or("").trim_end_matches('.');
-        println!("{:<w$}  {:<26} {:<15} {} thread(s)  {}", s.name, s.variant.id(), s.expect.name(), s.program.threads.len(), first);
+        println!(
+            "{:<w$}  {:<26} {:<15} {} thread(s)  {}",
+            s.name,
+            s.variant.id(),
+            s.expect.name(),
+            s.program.threads.len(),
+            first
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

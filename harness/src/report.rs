@@ -160,7 +160,11 @@ fn cell(s: &str) -> String {
 /// The Markdown report.
 pub fn markdown(r: &Report) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "# {} — {} ({})\n", r.scenario.name, r.verdict, r.exploration.strategy);
+    let _ = writeln!(
+        o,
+        "# {} — {} ({})\n",
+        r.scenario.name, r.verdict, r.exploration.strategy
+    );
     let _ = writeln!(o, "{}\n", r.scenario.description);
     if let Some(see) = &r.scenario.see {
         let _ = writeln!(o, "See: {see}\n");
@@ -169,10 +173,26 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(o, "| scenario file | `{}` |", r.scenario.file);
     let _ = writeln!(o, "| model variant | `{}` |", r.scenario.variant);
     let _ = writeln!(o, "| expected | {} |", r.scenario.expect);
-    let _ = writeln!(o, "| verdict | **{}** ({}) |", r.verdict, if r.as_expected { "as expected" } else { "NOT as expected" });
+    let _ = writeln!(
+        o,
+        "| verdict | **{}** ({}) |",
+        r.verdict,
+        if r.as_expected {
+            "as expected"
+        } else {
+            "NOT as expected"
+        }
+    );
     let e = &r.exploration;
-    let _ = writeln!(o, "| backend | {} (worker build: {}) |", e.strategy, e.backend);
-    let mut bounds = format!("max executions {}, time limit {} s", e.max_executions, e.time_limit_secs);
+    let _ = writeln!(
+        o,
+        "| backend | {} (worker build: {}) |",
+        e.strategy, e.backend
+    );
+    let mut bounds = format!(
+        "max executions {}, time limit {} s",
+        e.max_executions, e.time_limit_secs
+    );
     if let Some(p) = e.preemption_bound {
         let _ = write!(bounds, ", preemption bound {p}");
     }
@@ -183,39 +203,97 @@ pub fn markdown(r: &Report) -> String {
         let _ = write!(bounds, ", PCT depth {d}");
     }
     let _ = writeln!(o, "| seed, bounds | seed {}, {bounds} |", e.seed);
-    let _ = writeln!(o, "| executions explored | {} (stopped: {:?}) |", e.executions, e.stop);
+    let _ = writeln!(
+        o,
+        "| executions explored | {} (stopped: {:?}) |",
+        e.executions, e.stop
+    );
     let _ = writeln!(o, "| tool | {} {} |", r.tool.name, r.tool.version);
     let _ = writeln!(o, "| time | {:.3} s |\n", r.timing.elapsed_secs);
     if let Some(f) = &r.finding {
         let fd = &f.finding;
         let _ = writeln!(o, "## Finding: {}\n", fd.class);
         let _ = writeln!(o, "{}\n", fd.message);
-        let who = fd.thread.map_or("the main thread (quiescence)".to_string(), |t| if t == 0 { "T0 (init / quiescence)".into() } else { format!("T{t}") });
-        let _ = writeln!(o, "In execution {} by {who}, during `{}`.\n", f.execution, fd.op);
+        let who = fd
+            .thread
+            .map_or("the main thread (quiescence)".to_string(), |t| {
+                if t == 0 {
+                    "T0 (init / quiescence)".into()
+                } else {
+                    format!("T{t}")
+                }
+            });
+        let _ = writeln!(
+            o,
+            "In execution {} by {who}, during `{}`.\n",
+            f.execution, fd.op
+        );
         if !f.panic_message.is_empty() {
             let _ = writeln!(o, "Checker message: `{}`\n", cell(&f.panic_message));
         }
         if let Some(obj) = &fd.object {
-            let _ = writeln!(o, "### Object {} ({:?}, {:?})\n", obj.label, obj.kind, obj.state);
-            let counts: Vec<String> = obj.counts.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-            let _ = writeln!(o, "Counts when found: {}\n", if counts.is_empty() { "none".into() } else { counts.join(", ") });
+            let _ = writeln!(
+                o,
+                "### Object {} ({:?}, {:?})\n",
+                obj.label, obj.kind, obj.state
+            );
+            let counts: Vec<String> = obj
+                .counts
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect();
+            let _ = writeln!(
+                o,
+                "Counts when found: {}\n",
+                if counts.is_empty() {
+                    "none".into()
+                } else {
+                    counts.join(", ")
+                }
+            );
             if !obj.holders.is_empty() {
                 let _ = writeln!(o, "References still held:\n\n| count | holder | taken by | in | step |\n|---|---|---|---|---|");
                 for h in &obj.holders {
-                    let _ = writeln!(o, "| {} | {} | T{} | `{}` | {} |", h.counter.name(), cell(&h.tag), h.thread, cell(&h.op), h.step);
+                    let _ = writeln!(
+                        o,
+                        "| {} | {} | T{} | `{}` | {} |",
+                        h.counter.name(),
+                        cell(&h.tag),
+                        h.thread,
+                        cell(&h.op),
+                        h.step
+                    );
                 }
                 o.push('\n');
             }
-            let _ = writeln!(o, "Reference history:\n\n| step | thread | operation | what |\n|---|---|---|---|");
+            let _ = writeln!(
+                o,
+                "Reference history:\n\n| step | thread | operation | what |\n|---|---|---|---|"
+            );
             for h in &obj.history {
-                let _ = writeln!(o, "| {} | T{} | `{}` | {} |", h.step, h.thread, cell(&h.op), cell(&h.what));
+                let _ = writeln!(
+                    o,
+                    "| {} | T{} | `{}` | {} |",
+                    h.step,
+                    h.thread,
+                    cell(&h.op),
+                    cell(&h.what)
+                );
             }
             o.push('\n');
         }
         if !fd.unmatched.is_empty() {
             let _ = writeln!(o, "### Unmatched references\n\n| count | holder | taken by | in | step |\n|---|---|---|---|---|");
             for h in &fd.unmatched {
-                let _ = writeln!(o, "| {} | {} | T{} | `{}` | {} |", h.counter.name(), cell(&h.tag), h.thread, cell(&h.op), h.step);
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | T{} | `{}` | {} |",
+                    h.counter.name(),
+                    cell(&h.tag),
+                    h.thread,
+                    cell(&h.op),
+                    h.step
+                );
             }
             o.push('\n');
         }
@@ -263,7 +341,11 @@ pub fn markdown(r: &Report) -> String {
                 let _ = writeln!(o, "shuttle schedule: `{schedule}`\n");
             }
             ReplayToken::Loom { checkpoint } => {
-                let _ = writeln!(o, "loom checkpoint: {} bytes of JSON, in the report's JSON twin.\n", checkpoint.len());
+                let _ = writeln!(
+                    o,
+                    "loom checkpoint: {} bytes of JSON, in the report's JSON twin.\n",
+                    checkpoint.len()
+                );
             }
             ReplayToken::None => {
                 let _ = writeln!(o, "Real threads: this execution cannot be replayed.\n");
@@ -299,8 +381,17 @@ pub struct Row {
 /// The plain-text summary table.
 pub fn table(rows: &[Row]) -> String {
     let mut o = String::new();
-    let w = rows.iter().map(|r| r.scenario.len()).max().unwrap_or(8).max(8);
-    let _ = writeln!(o, "{:<w$}  {:<8} {:>11}  {:<16} {:<16} {:>8}  ok", "scenario", "backend", "executions", "verdict", "expected", "time");
+    let w = rows
+        .iter()
+        .map(|r| r.scenario.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let _ = writeln!(
+        o,
+        "{:<w$}  {:<8} {:>11}  {:<16} {:<16} {:>8}  ok",
+        "scenario", "backend", "executions", "verdict", "expected", "time"
+    );
     for r in rows {
         let _ = writeln!(
             o,
@@ -322,11 +413,18 @@ pub fn index(rows: &[Row], command: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# mountcheck run\n\nCommand: `{command}`\n");
     let ok = rows.iter().filter(|r| r.ok).count();
-    let _ = writeln!(o, "{ok} of {} explorations reached their expected verdict.\n", rows.len());
+    let _ = writeln!(
+        o,
+        "{ok} of {} explorations reached their expected verdict.\n",
+        rows.len()
+    );
     let _ = writeln!(o, "| scenario | variant | backend | executions | verdict | expected | as expected | time (s) | report |\n|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let rep = r.report.as_ref().map_or("—".to_string(), |p| {
-            let name = Path::new(p).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = Path::new(p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let md = name.replace(".json", ".md");
             format!("[{md}]({md})")
         });

@@ -15,7 +15,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mountcheck_engine::{ReplayToken, Request, Response, Strategy};
 use mountcheck_model::{Config, Variant};
 
-use crate::report::{self, Exploration, FindingInfo, Replay, Report, Row, ScenarioInfo, Timing, Tool};
+use crate::report::{
+    self, Exploration, FindingInfo, Replay, Report, Row, ScenarioInfo, Timing, Tool,
+};
 use crate::scenario::{self, Expect, Scenario, ScenarioError, LOOM_MAX_THREADS};
 use crate::worker;
 
@@ -134,7 +136,10 @@ pub fn check_bounds(a: &RunArgs) -> Result<(), BadInput> {
         return Err(BadInput("--iterations must be at least 1".into()));
     }
     if !(a.time_limit > 0.0 && a.time_limit.is_finite()) {
-        return Err(BadInput(format!("--time-limit must be a positive number of seconds, not {}", a.time_limit)));
+        return Err(BadInput(format!(
+            "--time-limit must be a positive number of seconds, not {}",
+            a.time_limit
+        )));
     }
     if a.depth == 0 {
         return Err(BadInput("--depth must be at least 1".into()));
@@ -151,7 +156,8 @@ pub fn check_bounds(a: &RunArgs) -> Result<(), BadInput> {
 /// Resolve the scenario arguments to files and load them.
 pub fn load_scenarios(names: &[String], dir: &Path) -> Result<Vec<Scenario>, BadInput> {
     let files: Vec<PathBuf> = if names.is_empty() {
-        scenario::bundled(dir).map_err(|e| BadInput(format!("{}: cannot list scenarios: {e}", dir.display())))?
+        scenario::bundled(dir)
+            .map_err(|e| BadInput(format!("{}: cannot list scenarios: {e}", dir.display())))?
     } else {
         names
             .iter()
@@ -164,7 +170,10 @@ pub fn load_scenarios(names: &[String], dir: &Path) -> Result<Vec<Scenario>, Bad
                     if q.exists() {
                         Ok(q)
                     } else {
-                        Err(BadInput(format!("{n}: no such scenario file, and no {}", q.display())))
+                        Err(BadInput(format!(
+                            "{n}: no such scenario file, and no {}",
+                            q.display()
+                        )))
                     }
                 }
             })
@@ -173,12 +182,16 @@ pub fn load_scenarios(names: &[String], dir: &Path) -> Result<Vec<Scenario>, Bad
     if files.is_empty() {
         return Err(BadInput(format!("{}: no scenario files", dir.display())));
     }
-    files.iter().map(|f| scenario::load(f).map_err(BadInput::from)).collect()
+    files
+        .iter()
+        .map(|f| scenario::load(f).map_err(BadInput::from))
+        .collect()
 }
 
 /// Apply `--variant`: the scenario's variant and the expectation that goes with it.
 pub fn override_variant(s: &mut Scenario, v: &str) -> Result<(), BadInput> {
-    let variant = Variant::from_id(v).ok_or_else(|| BadInput(format!("--variant: unknown variant `{v}`")))?;
+    let variant =
+        Variant::from_id(v).ok_or_else(|| BadInput(format!("--variant: unknown variant `{v}`")))?;
     s.variant = variant;
     s.expect = match variant {
         Variant::Fixed => Expect::Clean,
@@ -190,7 +203,10 @@ pub fn override_variant(s: &mut Scenario, v: &str) -> Result<(), BadInput> {
 /// The request for one exploration.
 pub fn request(s: &Scenario, b: Backend, a: &RunArgs) -> Request {
     let strategy = match b {
-        Backend::Loom => Strategy::Loom { preemption_bound: Some(a.preemption_bound), max_branches: a.max_branches },
+        Backend::Loom => Strategy::Loom {
+            preemption_bound: Some(a.preemption_bound),
+            max_branches: a.max_branches,
+        },
         Backend::Pct => Strategy::Pct { depth: a.depth },
         Backend::Random => Strategy::Random,
         Backend::Dfs => Strategy::Dfs,
@@ -199,7 +215,10 @@ pub fn request(s: &Scenario, b: Backend, a: &RunArgs) -> Request {
     Request {
         scenario: s.name.clone(),
         program: s.program.clone(),
-        config: Config { variant: s.variant, ..Config::default() },
+        config: Config {
+            variant: s.variant,
+            ..Config::default()
+        },
         strategy,
         max_executions: a.iterations.unwrap_or(b.default_iterations()),
         seed: a.seed,
@@ -212,11 +231,19 @@ pub fn request(s: &Scenario, b: Backend, a: &RunArgs) -> Request {
 fn rel(p: &Path) -> String {
     let root = worker::workspace_root();
     let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    abs.strip_prefix(&root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+    abs.strip_prefix(&root)
+        .map(|r| r.display().to_string())
+        .unwrap_or_else(|_| p.display().to_string())
 }
 
 /// Explore one scenario with one backend; for loom, capture the failing execution's checkpoint.
-pub fn explore(s: &Scenario, b: Backend, a: &RunArgs, worker_path: &Path, scratch: &Path) -> Result<Report> {
+pub fn explore(
+    s: &Scenario,
+    b: Backend,
+    a: &RunArgs,
+    worker_path: &Path,
+    scratch: &Path,
+) -> Result<Report> {
     let req = request(s, b, a);
     let mut resp: Response = worker::run(worker_path, &req, scratch)?;
     let total_elapsed = resp.elapsed_secs;
@@ -233,7 +260,9 @@ pub fn explore(s: &Scenario, b: Backend, a: &RunArgs, worker_path: &Path, scratc
                     if cf.replay == ReplayToken::None {
                         // The capture run aborted (loom aborts on some deadlocks) after storing
                         // the failing execution's checkpoint: take it from the file.
-                        if let Ok(cp) = std::fs::read_to_string(cap_dir.join("loom-checkpoint.json")) {
+                        if let Ok(cp) =
+                            std::fs::read_to_string(cap_dir.join("loom-checkpoint.json"))
+                        {
                             cf.replay = ReplayToken::Loom { checkpoint: cp };
                         }
                     }
@@ -246,20 +275,36 @@ pub fn explore(s: &Scenario, b: Backend, a: &RunArgs, worker_path: &Path, scratc
 }
 
 /// Assemble a report.
-pub fn make_report(s: &Scenario, b: Backend, a: &RunArgs, req: &Request, resp: &Response, elapsed: f64) -> Report {
-    let verdict = resp.failure.as_ref().map_or("clean".to_string(), |f| f.finding.class.name().to_string());
+pub fn make_report(
+    s: &Scenario,
+    b: Backend,
+    a: &RunArgs,
+    req: &Request,
+    resp: &Response,
+    elapsed: f64,
+) -> Report {
+    let verdict = resp
+        .failure
+        .as_ref()
+        .map_or("clean".to_string(), |f| f.finding.class.name().to_string());
     let as_expected = verdict == s.expect.name();
     let stem = report::stem(&s.name, b.name());
     let replay = resp.failure.as_ref().map(|f| Replay {
         token: f.replay.clone(),
         command: match f.replay {
             ReplayToken::None => "(real threads: no replay)".to_string(),
-            _ => format!("mountcheck replay {}", a.reports.join(format!("{stem}.json")).display()),
+            _ => format!(
+                "mountcheck replay {}",
+                a.reports.join(format!("{stem}.json")).display()
+            ),
         },
     });
     Report {
         schema: report::SCHEMA.to_string(),
-        tool: Tool { name: "mountcheck".into(), version: env!("CARGO_PKG_VERSION").into() },
+        tool: Tool {
+            name: "mountcheck".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
         scenario: ScenarioInfo {
             name: s.name.clone(),
             file: rel(&s.file),
@@ -284,10 +329,20 @@ pub fn make_report(s: &Scenario, b: Backend, a: &RunArgs, req: &Request, resp: &
         },
         verdict,
         as_expected,
-        finding: resp.failure.as_ref().map(|f| FindingInfo { finding: f.finding.clone(), execution: f.execution, panic_message: f.panic_message.clone() }),
-        trace: resp.failure.as_ref().map(|f| f.trace.clone()).unwrap_or_default(),
+        finding: resp.failure.as_ref().map(|f| FindingInfo {
+            finding: f.finding.clone(),
+            execution: f.execution,
+            panic_message: f.panic_message.clone(),
+        }),
+        trace: resp
+            .failure
+            .as_ref()
+            .map(|f| f.trace.clone())
+            .unwrap_or_default(),
         replay,
-        timing: Timing { elapsed_secs: elapsed },
+        timing: Timing {
+            elapsed_secs: elapsed,
+        },
     }
 }
 
@@ -300,18 +355,27 @@ pub fn explore_all(scenarios: &[Scenario], a: &RunArgs, label: &str) -> Result<V
             workers.insert(b.build(), worker::ensure_worker(b.build(), false)?);
         }
     }
-    let tasks: Vec<(usize, &Scenario, Backend)> =
-        scenarios.iter().flat_map(|s| a.backend.iter().map(move |b| (s, *b))).enumerate().map(|(i, (s, b))| (i, s, b)).collect();
+    let tasks: Vec<(usize, &Scenario, Backend)> = scenarios
+        .iter()
+        .flat_map(|s| a.backend.iter().map(move |b| (s, *b)))
+        .enumerate()
+        .map(|(i, (s, b))| (i, s, b))
+        .collect();
     let bar = ProgressBar::new(tasks.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{spinner} {label} [{bar:30}] {pos}/{len} {elapsed} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()).with_key("label", {
-        let l = label.to_string();
-        move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-            let _ = w.write_str(&l);
-        }
-    }));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {label} [{bar:30}] {pos}/{len} {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key("label", {
+                let l = label.to_string();
+                move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = w.write_str(&l);
+                }
+            }),
+    );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let next = Mutex::new(0usize);
-    let results: Mutex<Vec<Option<Result<Report>>>> = Mutex::new((0..tasks.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<Report>>>> =
+        Mutex::new((0..tasks.len()).map(|_| None).collect());
     let scratch_root = std::env::temp_dir().join(format!("mountcheck-{}", std::process::id()));
     std::thread::scope(|scope| {
         for _ in 0..a.jobs.min(tasks.len()).max(1) {
@@ -322,7 +386,9 @@ pub fn explore_all(scenarios: &[Scenario], a: &RunArgs, label: &str) -> Result<V
                     *n += 1;
                     i
                 };
-                let Some(&(idx, s, b)) = tasks.get(i) else { break };
+                let Some(&(idx, s, b)) = tasks.get(i) else {
+                    break;
+                };
                 bar.set_message(format!("{} / {}", s.name, b.name()));
                 let scratch = scratch_root.join(format!("{idx}"));
                 let r = explore(s, b, a, &workers[b.build()], &scratch);
@@ -334,12 +400,18 @@ pub fn explore_all(scenarios: &[Scenario], a: &RunArgs, label: &str) -> Result<V
     });
     bar.finish_and_clear();
     let _ = std::fs::remove_dir_all(&scratch_root);
-    results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().map(|r| r.unwrap_or_else(|| bail!("exploration did not run"))).collect()
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| bail!("exploration did not run")))
+        .collect()
 }
 
 /// Write every report with a finding, and the index; return the summary rows.
 pub fn write_reports(reports: &[Report], a: &RunArgs, command: &str) -> Result<Vec<Row>> {
-    std::fs::create_dir_all(&a.reports).with_context(|| format!("cannot create {}", a.reports.display()))?;
+    std::fs::create_dir_all(&a.reports)
+        .with_context(|| format!("cannot create {}", a.reports.display()))?;
     let mut rows = Vec::new();
     for r in reports {
         let stem = report::stem(&r.scenario.name, &r.exploration.strategy);
@@ -364,7 +436,10 @@ pub fn write_reports(reports: &[Report], a: &RunArgs, command: &str) -> Result<V
         });
     }
     report::write_whole(&a.reports.join("index.md"), &report::index(&rows, command))?;
-    report::write_whole(&a.reports.join("index.json"), &(serde_json::to_string_pretty(&rows)? + "\n"))?;
+    report::write_whole(
+        &a.reports.join("index.json"),
+        &(serde_json::to_string_pretty(&rows)? + "\n"),
+    )?;
     Ok(rows)
 }
 
@@ -403,21 +478,56 @@ pub fn run(a: &RunArgs, command: &str) -> Result<std::process::ExitCode> {
         start.elapsed().as_secs_f64(),
         a.reports.display()
     );
-    Ok(if bad == 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
+    Ok(if bad == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    })
 }
 
 /// `mountcheck replay REPORT`: re-run the exact failing execution and print its report.
 pub fn replay(path: &Path) -> Result<std::process::ExitCode> {
-    let text = std::fs::read_to_string(path).map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
-    let orig: Report = serde_json::from_str(&text).map_err(|e| BadInput(format!("{}:{}:{}: error: not a mountcheck report: {e}", path.display(), e.line(), e.column())))?;
-    let Some(rp) = &orig.replay else { return Err(BadInput(format!("{}: the report has no finding to replay", path.display())).into()) };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
+    let orig: Report = serde_json::from_str(&text).map_err(|e| {
+        BadInput(format!(
+            "{}:{}:{}: error: not a mountcheck report: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Some(rp) = &orig.replay else {
+        return Err(BadInput(format!(
+            "{}: the report has no finding to replay",
+            path.display()
+        ))
+        .into());
+    };
     let (strategy, build) = match &rp.token {
-        ReplayToken::Shuttle { schedule } => (Strategy::ReplayShuttle { schedule: schedule.clone() }, "shuttle"),
+        ReplayToken::Shuttle { schedule } => (
+            Strategy::ReplayShuttle {
+                schedule: schedule.clone(),
+            },
+            "shuttle",
+        ),
         ReplayToken::Loom { checkpoint } => {
             let max_branches = orig.exploration.max_branches.unwrap_or(20_000);
-            (Strategy::ReplayLoom { checkpoint: checkpoint.clone(), max_branches }, "loom")
+            (
+                Strategy::ReplayLoom {
+                    checkpoint: checkpoint.clone(),
+                    max_branches,
+                },
+                "loom",
+            )
         }
-        ReplayToken::None => return Err(BadInput(format!("{}: a real-threads finding cannot be replayed", path.display())).into()),
+        ReplayToken::None => {
+            return Err(BadInput(format!(
+                "{}: a real-threads finding cannot be replayed",
+                path.display()
+            ))
+            .into())
+        }
     };
     if orig.tool.version != env!("CARGO_PKG_VERSION") {
         eprintln!("mountcheck: warning: the report was made by mountcheck {}, this is {}; a schedule may not replay on changed code", orig.tool.version, env!("CARGO_PKG_VERSION"));
@@ -440,7 +550,11 @@ pub fn replay(path: &Path) -> Result<std::process::ExitCode> {
     let mut again = orig.clone();
     match &resp.failure {
         Some(f) => {
-            again.finding = Some(FindingInfo { finding: f.finding.clone(), execution: orig.finding.as_ref().map_or(f.execution, |o| o.execution), panic_message: f.panic_message.clone() });
+            again.finding = Some(FindingInfo {
+                finding: f.finding.clone(),
+                execution: orig.finding.as_ref().map_or(f.execution, |o| o.execution),
+                panic_message: f.panic_message.clone(),
+            });
             again.trace = f.trace.clone();
             again.verdict = f.finding.class.name().to_string();
         }
@@ -451,9 +565,14 @@ pub fn replay(path: &Path) -> Result<std::process::ExitCode> {
         }
     }
     print!("{}", report::markdown(&again));
-    let same = again.finding.as_ref().map(|f| &f.finding) == orig.finding.as_ref().map(|f| &f.finding) && again.trace == orig.trace;
+    let same = again.finding.as_ref().map(|f| &f.finding)
+        == orig.finding.as_ref().map(|f| &f.finding)
+        && again.trace == orig.trace;
     if same {
-        eprintln!("mountcheck: replay reproduced the same finding and the same {}-step trace", again.trace.len());
+        eprintln!(
+            "mountcheck: replay reproduced the same finding and the same {}-step trace",
+            again.trace.len()
+        );
         Ok(std::process::ExitCode::SUCCESS)
     } else {
         eprintln!("mountcheck: replay did NOT reproduce the report's finding and trace");

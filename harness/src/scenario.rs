@@ -38,7 +38,14 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: error: {}", self.file.display(), self.line, self.col, self.msg)
+        write!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.msg
+        )
     }
 }
 
@@ -134,21 +141,35 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn err(&self, span: Range<usize>, msg: impl Into<String>) -> ScenarioError {
         let (line, col) = line_col(self.text, span.start);
-        ScenarioError { file: self.file.to_path_buf(), line, col, msg: msg.into() }
+        ScenarioError {
+            file: self.file.to_path_buf(),
+            line,
+            col,
+            msg: msg.into(),
+        }
     }
 
     /// Position of column `col` (0-based, characters) inside the string literal at `span`.
     fn err_in_str(&self, span: Range<usize>, col: usize, msg: impl Into<String>) -> ScenarioError {
         let (line, c) = line_col(self.text, span.start);
         // +1 for the opening quote of the literal.
-        ScenarioError { file: self.file.to_path_buf(), line, col: c + 1 + col, msg: msg.into() }
+        ScenarioError {
+            file: self.file.to_path_buf(),
+            line,
+            col: c + 1 + col,
+            msg: msg.into(),
+        }
     }
 }
 
 /// Read and validate a scenario file.
 pub fn load(file: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| ScenarioError { file: file.to_path_buf(), line: 1, col: 1, msg: format!("cannot read the file: {e}") })?;
+    let text = std::fs::read_to_string(file).map_err(|e| ScenarioError {
+        file: file.to_path_buf(),
+        line: 1,
+        col: 1,
+        msg: format!("cannot read the file: {e}"),
+    })?;
     parse(file, &text)
 }
 
@@ -162,24 +183,52 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let name = match &raw.name {
         Some(n) => {
             let v = n.get_ref();
-            if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(cx.err(n.span(), format!("expected a name of letters, digits, '-' or '_', found `{v}`")));
+            if v.is_empty()
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(cx.err(
+                    n.span(),
+                    format!("expected a name of letters, digits, '-' or '_', found `{v}`"),
+                ));
             }
             v.clone()
         }
-        None => file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        None => file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     };
     let variant = match &raw.variant {
         Some(v) => Variant::from_id(v.get_ref()).ok_or_else(|| {
-            let ids: Vec<&str> = std::iter::once("fixed").chain(mountcheck_model::Mutant::ALL.iter().map(|m| m.id())).collect();
-            cx.err(v.span(), format!("unknown variant `{}` (expected one of: {})", v.get_ref(), ids.join(", ")))
+            let ids: Vec<&str> = std::iter::once("fixed")
+                .chain(mountcheck_model::Mutant::ALL.iter().map(|m| m.id()))
+                .collect();
+            cx.err(
+                v.span(),
+                format!(
+                    "unknown variant `{}` (expected one of: {})",
+                    v.get_ref(),
+                    ids.join(", ")
+                ),
+            )
         })?,
         None => Variant::Fixed,
     };
     let expect = match &raw.expect {
         Some(e) => Expect::from_name(e.get_ref()).ok_or_else(|| {
-            let names: Vec<&str> = std::iter::once("clean").chain(FindingClass::ALL.iter().map(|c| c.name())).collect();
-            cx.err(e.span(), format!("unknown verdict `{}` (expected one of: {})", e.get_ref(), names.join(", ")))
+            let names: Vec<&str> = std::iter::once("clean")
+                .chain(FindingClass::ALL.iter().map(|c| c.name()))
+                .collect();
+            cx.err(
+                e.span(),
+                format!(
+                    "unknown verdict `{}` (expected one of: {})",
+                    e.get_ref(),
+                    names.join(", ")
+                ),
+            )
         })?,
         None => Expect::Clean,
     };
@@ -187,15 +236,25 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         Some(e) => match e.get_ref().as_str() {
             "exit-all" => EndState::ExitAll,
             "as-is" => EndState::AsIs,
-            other => return Err(cx.err(e.span(), format!("unknown end state `{other}` (expected exit-all or as-is)"))),
+            other => {
+                return Err(cx.err(
+                    e.span(),
+                    format!("unknown end state `{other}` (expected exit-all or as-is)"),
+                ))
+            }
         },
         None => EndState::ExitAll,
     };
     if raw.thread.is_empty() {
-        return Err(cx.err(text.len()..text.len(), "a scenario needs at least one [[thread]] with `ops`"));
+        return Err(cx.err(
+            text.len()..text.len(),
+            "a scenario needs at least one [[thread]] with `ops`",
+        ));
     }
     let parse_list = |list: &[Spanned<String>]| -> Result<Vec<Op>, ScenarioError> {
-        list.iter().map(|s| parse_op(s.get_ref()).map_err(|e| cx.err_in_str(s.span(), e.col, e.msg))).collect()
+        list.iter()
+            .map(|s| parse_op(s.get_ref()).map_err(|e| cx.err_in_str(s.span(), e.col, e.msg)))
+            .collect()
     };
     let setup = parse_list(&raw.setup)?;
     let mut threads = Vec::new();
@@ -207,30 +266,57 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         threads.push(parse_list(&t.get_ref().ops)?);
         thread_pos.push(line_col(text, t.span().start));
     }
-    let program = Program { setup, threads, end };
-    program.validate().map_err(|ProgramError { thread, index, col, msg }| {
-        let span = match thread {
-            None => raw.setup[index.min(raw.setup.len() - 1)].span(),
-            Some(i) => {
-                let ops = &raw.thread[i].get_ref().ops;
-                ops[index.min(ops.len() - 1)].span()
-            }
-        };
-        cx.err_in_str(span, col, msg)
-    })?;
+    let program = Program {
+        setup,
+        threads,
+        end,
+    };
+    program.validate().map_err(
+        |ProgramError {
+             thread,
+             index,
+             col,
+             msg,
+         }| {
+            let span = match thread {
+                None => raw.setup[index.min(raw.setup.len() - 1)].span(),
+                Some(i) => {
+                    let ops = &raw.thread[i].get_ref().ops;
+                    ops[index.min(ops.len() - 1)].span()
+                }
+            };
+            cx.err_in_str(span, col, msg)
+        },
+    )?;
     // The setup must succeed in the model.
-    let setup_only = Program { setup: program.setup.clone(), threads: Vec::new(), end: EndState::AsIs };
+    let setup_only = Program {
+        setup: program.setup.clone(),
+        threads: Vec::new(),
+        end: EndState::AsIs,
+    };
     let ledger = Ledger::new();
-    let cfg = Config { variant, ..Config::default() };
-    let run = std::panic::catch_unwind(|| mountcheck_model::execute(&setup_only, cfg, ledger.clone()));
+    let cfg = Config {
+        variant,
+        ..Config::default()
+    };
+    let run =
+        std::panic::catch_unwind(|| mountcheck_model::execute(&setup_only, cfg, ledger.clone()));
     match run {
         Ok(out) => {
-            if let Some((i, OpOutcome { op, result: Err(e) })) = out.setup.iter().cloned().enumerate().find(|(_, o)| o.result.is_err()) {
+            if let Some((i, OpOutcome { op, result: Err(e) })) = out
+                .setup
+                .iter()
+                .cloned()
+                .enumerate()
+                .find(|(_, o)| o.result.is_err())
+            {
                 return Err(cx.err_in_str(raw.setup[i].span(), 0, format!("setup operation `{op}` fails in the model with {e}; the setup must succeed")));
             }
         }
         Err(_) => {
-            let msg = ledger.finding().map_or("the model panicked".to_string(), |f| f.to_string());
+            let msg = ledger
+                .finding()
+                .map_or("the model panicked".to_string(), |f| f.to_string());
             return Err(cx.err(0..0, format!("the setup alone already fails: {msg}")));
         }
     }
@@ -277,7 +363,8 @@ mod tests {
 
     #[test]
     fn unknown_operation_points_at_it() {
-        let e = p("description = \"d\"\n[[thread]]\nops = [\"stat /\", \"frobnicate /mnt\"]\n").unwrap_err();
+        let e = p("description = \"d\"\n[[thread]]\nops = [\"stat /\", \"frobnicate /mnt\"]\n")
+            .unwrap_err();
         assert_eq!((e.line, e.col), (3, 18), "{e}");
         assert!(e.msg.contains("unknown operation `frobnicate`"), "{e}");
     }
@@ -297,16 +384,21 @@ mod tests {
 
     #[test]
     fn failing_setup_is_an_error() {
-        let e = p("description = \"d\"\nsetup = [\"mount ram0 /nope\"]\n[[thread]]\nops = [\"sync\"]\n").unwrap_err();
+        let e = p(
+            "description = \"d\"\nsetup = [\"mount ram0 /nope\"]\n[[thread]]\nops = [\"sync\"]\n",
+        )
+        .unwrap_err();
         assert_eq!((e.line, e.col), (2, 11), "{e}");
         assert!(e.msg.contains("ENOENT"), "{e}");
     }
 
     #[test]
     fn unknown_verdict_and_variant() {
-        let e = p("description = \"d\"\nexpect = \"boom\"\n[[thread]]\nops = [\"sync\"]\n").unwrap_err();
+        let e = p("description = \"d\"\nexpect = \"boom\"\n[[thread]]\nops = [\"sync\"]\n")
+            .unwrap_err();
         assert_eq!((e.line, e.col), (2, 10), "{e}");
-        let e = p("description = \"d\"\nvariant = \"nope\"\n[[thread]]\nops = [\"sync\"]\n").unwrap_err();
+        let e = p("description = \"d\"\nvariant = \"nope\"\n[[thread]]\nops = [\"sync\"]\n")
+            .unwrap_err();
         assert!(e.msg.contains("unknown variant"), "{e}");
     }
 }

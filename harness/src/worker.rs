@@ -20,7 +20,10 @@ use mountcheck_model::oracle::{Finding, FindingClass};
 
 /// The workspace root (where `Cargo.toml` and `scenarios/` live).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Address-space bound of a worker: generous, because loom and shuttle map a stack per model
@@ -42,7 +45,15 @@ pub fn ensure_worker(backend: &str, quiet: bool) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--release", "--quiet", "-p", "mountcheck-engine", "--bin", "mountcheck-worker"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "mountcheck-engine",
+            "--bin",
+            "mountcheck-worker",
+        ])
         .env("CARGO_TARGET_DIR", &target);
     match backend {
         "loom" => {
@@ -58,9 +69,14 @@ pub fn ensure_worker(backend: &str, quiet: bool) -> Result<PathBuf> {
     }
     let exe = target.join("release").join("mountcheck-worker");
     if !quiet && !exe.exists() {
-        eprintln!("mountcheck: building the {backend} worker (first run only) in {}", target.display());
+        eprintln!(
+            "mountcheck: building the {backend} worker (first run only) in {}",
+            target.display()
+        );
     }
-    let status = cmd.status().with_context(|| "cannot run cargo to build the worker")?;
+    let status = cmd
+        .status()
+        .with_context(|| "cannot run cargo to build the worker")?;
     if !status.success() {
         bail!("building the {backend} worker failed ({status})");
     }
@@ -74,7 +90,14 @@ fn crash(req_scenario: &str, msg: String, executions: u64) -> Response {
         executions,
         stop: Stop::Finding,
         failure: Some(Failure {
-            finding: Finding { class: FindingClass::Crash, message: msg.clone(), thread: None, op: String::new(), object: None, unmatched: Vec::new() },
+            finding: Finding {
+                class: FindingClass::Crash,
+                message: msg.clone(),
+                thread: None,
+                op: String::new(),
+                object: None,
+                unmatched: Vec::new(),
+            },
             trace: Vec::new(),
             execution: executions,
             panic_message: msg,
@@ -95,17 +118,26 @@ pub fn run(worker: &Path, req: &Request, scratch: &Path) -> Result<Response> {
     req.scratch_dir = Some(scratch.to_string_lossy().into_owned());
     std::fs::write(&req_path, serde_json::to_string(&req)?)?;
     let mut cmd = Command::new(worker);
-    cmd.arg(&req_path).arg(&resp_path).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.arg(&req_path)
+        .arg(&resp_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     // SAFETY: the closure only calls setrlimit, which is async-signal-safe.
     unsafe {
         use std::os::unix::process::CommandExt;
         cmd.pre_exec(|| {
-            let lim = rustix::process::Rlimit { current: Some(MEMORY_LIMIT_BYTES), maximum: Some(MEMORY_LIMIT_BYTES) };
+            let lim = rustix::process::Rlimit {
+                current: Some(MEMORY_LIMIT_BYTES),
+                maximum: Some(MEMORY_LIMIT_BYTES),
+            };
             let _ = rustix::process::setrlimit(rustix::process::Resource::As, lim);
             Ok(())
         });
     }
-    let mut child = cmd.spawn().with_context(|| format!("cannot start {}", worker.display()))?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", worker.display()))?;
     let mut stderr = child.stderr.take().expect("piped stderr");
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -126,23 +158,46 @@ pub fn run(worker: &Path, req: &Request, scratch: &Path) -> Result<Response> {
         std::thread::sleep(Duration::from_millis(5));
     };
     let err_text = reader.join().unwrap_or_default();
-    let tail: String = err_text.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-    let written: Option<Response> = std::fs::read_to_string(&resp_path).ok().and_then(|s| serde_json::from_str(&s).ok());
+    let tail: String = err_text
+        .lines()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let written: Option<Response> = std::fs::read_to_string(&resp_path)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok());
     match (status, written) {
         (Some(st), Some(resp)) if st.success() => Ok(resp),
-        (Some(st), _) if st.code() == Some(2) => bail!("the worker refused the request: {}", tail.trim()),
+        (Some(st), _) if st.code() == Some(2) => {
+            bail!("the worker refused the request: {}", tail.trim())
+        }
         (Some(st), Some(mut resp)) => {
             // Died after the panic hook wrote what it knew (loom aborts, double panics).
             use std::os::unix::process::ExitStatusExt;
-            let how = st.signal().map_or(format!("exit status {:?}", st.code()), |s| format!("signal {s}"));
+            let how = st
+                .signal()
+                .map_or(format!("exit status {:?}", st.code()), |s| {
+                    format!("signal {s}")
+                });
             if let Some(f) = resp.failure.as_mut() {
                 f.panic_message = format!("{} (the worker then died with {how})", f.panic_message);
             }
             Ok(resp)
         }
-        (Some(st), None) => Ok(crash(&req.scenario, format!("the worker died ({st}) without a result: {}", tail.trim()), 0)),
+        (Some(st), None) => Ok(crash(
+            &req.scenario,
+            format!("the worker died ({st}) without a result: {}", tail.trim()),
+            0,
+        )),
         (None, written) => {
-            let msg = format!("time bound hit: the worker ran past {:.0} s and was killed", deadline.as_secs_f64());
+            let msg = format!(
+                "time bound hit: the worker ran past {:.0} s and was killed",
+                deadline.as_secs_f64()
+            );
             match written {
                 Some(mut resp) if resp.failure.is_some() => {
                     if let Some(f) = resp.failure.as_mut() {

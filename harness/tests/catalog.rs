@@ -8,23 +8,47 @@ use std::process::Command;
 #[test]
 fn scaled_down_catalog_catches_every_mutant_and_the_fixed_protocol_is_clean() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let out = Command::new(env!("CARGO_BIN_EXE_mountcheck"))
         .current_dir(&root)
-        .args(["catalog", "--backend", "loom,pct", "--pct-iterations", "3000", "--reports"])
+        .args([
+            "catalog",
+            "--backend",
+            "loom,pct",
+            "--pct-iterations",
+            "3000",
+            "--reports",
+        ])
         .arg(tmp.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "the catalog is not all caught / all clean");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the catalog is not all caught / all clean"
+    );
     let md = std::fs::read_to_string(tmp.path().join("catalog.md")).unwrap();
     for m in mountcheck_model::Mutant::ALL {
         for backend in ["loom", "pct"] {
-            let caught = md.lines().any(|l| l.starts_with(&format!("| {} | ", m.id())) && l.contains(&format!("| {backend} | yes |")));
+            let caught = md.lines().any(|l| {
+                l.starts_with(&format!("| {} | ", m.id()))
+                    && l.contains(&format!("| {backend} | yes |"))
+            });
             assert!(caught, "{} not caught by {backend}:\n{md}", m.id());
-            let clean = md.lines().any(|l| l.starts_with(&format!("| {} (fixed) | ", m.id())) && l.contains(&format!("| {backend} | clean |")));
-            assert!(clean, "fixed protocol not clean on {} under {backend}:\n{md}", m.id());
+            let clean = md.lines().any(|l| {
+                l.starts_with(&format!("| {} (fixed) | ", m.id()))
+                    && l.contains(&format!("| {backend} | clean |"))
+            });
+            assert!(
+                clean,
+                "fixed protocol not clean on {} under {backend}:\n{md}",
+                m.id()
+            );
         }
     }
 }

@@ -13,12 +13,20 @@ fn bin() -> Command {
 }
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn run(args: &[&str]) -> Output {
     let out = bin().args(args).output().expect("run mountcheck");
-    eprintln!("--- mountcheck {}\n{}\n{}", args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!(
+        "--- mountcheck {}\n{}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -48,15 +56,30 @@ fn planted_bug_is_found_and_replays_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let sc = write(tmp.path(), "planted.toml", PLANTED);
     let reports = tmp.path().join("reports");
-    let out = run(&["run", &sc, "--backend", "loom,pct", "--reports", reports.to_str().unwrap()]);
+    let out = run(&[
+        "run",
+        &sc,
+        "--backend",
+        "loom,pct",
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     for b in ["loom", "pct"] {
         let json = reports.join(format!("planted--{b}.json"));
         let md = std::fs::read_to_string(reports.join(format!("planted--{b}.md"))).unwrap();
         assert!(md.contains("## Finding: use-after-free"), "{md}");
         let out = run(&["replay", json.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(0), "replay of {b} did not reproduce the finding");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), md, "replay of {b} printed a different report");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "replay of {b} did not reproduce the finding"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            md,
+            "replay of {b} printed a different report"
+        );
     }
 }
 
@@ -65,7 +88,16 @@ fn fixed_twin_of_the_planted_bug_is_clean() {
     let tmp = tempfile::tempdir().unwrap();
     let sc = write(tmp.path(), "planted.toml", PLANTED);
     let reports = tmp.path().join("reports");
-    let out = run(&["run", &sc, "--backend", "loom,pct", "--variant", "fixed", "--reports", reports.to_str().unwrap()]);
+    let out = run(&[
+        "run",
+        &sc,
+        "--backend",
+        "loom,pct",
+        "--variant",
+        "fixed",
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let idx = index(&reports);
     for row in idx.as_array().unwrap() {
@@ -82,9 +114,21 @@ fn same_seed_and_bounds_give_the_same_json_report() {
     let mut texts = Vec::new();
     for i in 0..2 {
         let reports = tmp.path().join(format!("r{i}"));
-        let out = run(&["run", &sc, "--backend", "pct", "--seed", "7", "--reports", reports.to_str().unwrap()]);
+        let out = run(&[
+            "run",
+            &sc,
+            "--backend",
+            "pct",
+            "--seed",
+            "7",
+            "--reports",
+            reports.to_str().unwrap(),
+        ]);
         assert_eq!(out.status.code(), Some(0));
-        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(reports.join("planted--pct.json")).unwrap()).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(reports.join("planted--pct.json")).unwrap(),
+        )
+        .unwrap();
         v.as_object_mut().unwrap().remove("timing");
         // The replay command names the reports directory, which differs between the two runs.
         v["replay"].as_object_mut().unwrap().remove("command");
@@ -110,7 +154,14 @@ fn dfs_explores_exactly_the_executions_counted_by_hand() {
         "name = \"tiny\"\ndescription = \"Two threads that share nothing.\"\nend = \"as-is\"\n[[thread]]\nops = [\"drop_cap\"]\n[[thread]]\nops = [\"drop_cap\"]\n",
     );
     let reports = tmp.path().join("reports");
-    let out = run(&["run", &sc, "--backend", "dfs", "--reports", reports.to_str().unwrap()]);
+    let out = run(&[
+        "run",
+        &sc,
+        "--backend",
+        "dfs",
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let idx = index(&reports);
     assert_eq!(idx[0]["executions"], 5, "{idx}");
@@ -120,9 +171,18 @@ fn assert_bad_input(args: &[&str], reports: &Path, expect_pos: &str, expect_msg:
     let out = run(args);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(expect_pos), "stderr lacks the position {expect_pos}: {err}");
-    assert!(err.contains(expect_msg), "stderr lacks `{expect_msg}`: {err}");
-    assert!(!reports.exists(), "a report directory was written on bad input");
+    assert!(
+        err.contains(expect_pos),
+        "stderr lacks the position {expect_pos}: {err}"
+    );
+    assert!(
+        err.contains(expect_msg),
+        "stderr lacks `{expect_msg}`: {err}"
+    );
+    assert!(
+        !reports.exists(),
+        "a report directory was written on bad input"
+    );
 }
 
 #[test]
@@ -131,19 +191,73 @@ fn bad_input_exits_2_with_position_and_writes_nothing() {
     let d = tmp.path();
     let reports = d.join("reports");
     let r = reports.to_str().unwrap();
-    let f = write(d, "malformed.toml", "description = \"d\"\n[[thread]\nops = [\"sync\"]\n");
-    assert_bad_input(&["run", &f, "--reports", r], &reports, &format!("{f}:2:"), "error");
-    let f = write(d, "unknown.toml", "description = \"d\"\n[[thread]]\nops = [\"sync\", \"frob /mnt\"]\n");
-    assert_bad_input(&["run", &f, "--reports", r], &reports, &format!("{f}:3:17"), "unknown operation `frob`");
-    let f = write(d, "handle.toml", "description = \"d\"\n[[thread]]\nops = [\"statfs sb\"]\n");
-    assert_bad_input(&["run", &f, "--reports", r], &reports, &format!("{f}:3:16"), "handle `sb`");
-    let five = format!("description = \"d\"\n{}", "[[thread]]\nops = [\"sync\"]\n".repeat(5));
+    let f = write(
+        d,
+        "malformed.toml",
+        "description = \"d\"\n[[thread]\nops = [\"sync\"]\n",
+    );
+    assert_bad_input(
+        &["run", &f, "--reports", r],
+        &reports,
+        &format!("{f}:2:"),
+        "error",
+    );
+    let f = write(
+        d,
+        "unknown.toml",
+        "description = \"d\"\n[[thread]]\nops = [\"sync\", \"frob /mnt\"]\n",
+    );
+    assert_bad_input(
+        &["run", &f, "--reports", r],
+        &reports,
+        &format!("{f}:3:17"),
+        "unknown operation `frob`",
+    );
+    let f = write(
+        d,
+        "handle.toml",
+        "description = \"d\"\n[[thread]]\nops = [\"statfs sb\"]\n",
+    );
+    assert_bad_input(
+        &["run", &f, "--reports", r],
+        &reports,
+        &format!("{f}:3:16"),
+        "handle `sb`",
+    );
+    let five = format!(
+        "description = \"d\"\n{}",
+        "[[thread]]\nops = [\"sync\"]\n".repeat(5)
+    );
     let f = write(d, "five.toml", &five);
-    assert_bad_input(&["run", &f, "--backend", "loom", "--reports", r], &reports, &format!("{f}:10:1"), "at most 4 threads");
-    let f = write(d, "ok.toml", "description = \"d\"\n[[thread]]\nops = [\"sync\"]\n");
-    assert_bad_input(&["run", &f, "--jobs", "0", "--reports", r], &reports, "--jobs", "at least 1");
-    assert_bad_input(&["run", &f, "--time-limit=0", "--reports", r], &reports, "--time-limit", "positive");
-    assert_bad_input(&["run", "no-such-scenario", "--reports", r], &reports, "no-such-scenario", "no such scenario");
+    assert_bad_input(
+        &["run", &f, "--backend", "loom", "--reports", r],
+        &reports,
+        &format!("{f}:10:1"),
+        "at most 4 threads",
+    );
+    let f = write(
+        d,
+        "ok.toml",
+        "description = \"d\"\n[[thread]]\nops = [\"sync\"]\n",
+    );
+    assert_bad_input(
+        &["run", &f, "--jobs", "0", "--reports", r],
+        &reports,
+        "--jobs",
+        "at least 1",
+    );
+    assert_bad_input(
+        &["run", &f, "--time-limit=0", "--reports", r],
+        &reports,
+        "--time-limit",
+        "positive",
+    );
+    assert_bad_input(
+        &["run", "no-such-scenario", "--reports", r],
+        &reports,
+        "no-such-scenario",
+        "no such scenario",
+    );
     let out = run(&["run", &f, "--backend", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -152,16 +266,38 @@ fn bad_input_exits_2_with_position_and_writes_nothing() {
 fn every_bundled_scenario_reaches_its_expected_verdict_under_loom_and_pct() {
     let tmp = tempfile::tempdir().unwrap();
     let reports = tmp.path().join("reports");
-    let out = run(&["run", "--backend", "loom,pct", "--reports", reports.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "some bundled scenario missed its expected verdict");
+    let out = run(&[
+        "run",
+        "--backend",
+        "loom,pct",
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "some bundled scenario missed its expected verdict"
+    );
     let idx = index(&reports);
-    assert!(idx.as_array().unwrap().len() >= 20, "expected at least ten scenarios on two backends");
+    assert!(
+        idx.as_array().unwrap().len() >= 20,
+        "expected at least ten scenarios on two backends"
+    );
 }
 
 #[test]
 fn list_shows_every_bundled_scenario() {
     let out = run(&["list"]);
     assert_eq!(out.status.code(), Some(0));
-    let n = std::fs::read_dir(workspace().join("scenarios")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "toml")).count();
+    let n = std::fs::read_dir(workspace().join("scenarios"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "toml")
+        })
+        .count();
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), n);
 }

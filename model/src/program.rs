@@ -357,7 +357,9 @@ pub fn parse_op(s: &str) -> Result<Op, OpError> {
             }
             Op::CloneNewns { fail }
         }
-        "expire" => Op::Expire { dev: t.name("a device name")? },
+        "expire" => Op::Expire {
+            dev: t.name("a device name")?,
+        },
         "fsmount" => Op::Fsmount {
             dev: t.name("a device name")?,
             handle: t.as_handle()?,
@@ -556,7 +558,9 @@ pub fn execute(program: &Program, cfg: Config, ledger: Ledger) -> RunOutcome {
         .collect();
     init.ctx.set_op("fork");
     // Fork every task before starting any thread, so the forks add no interleavings.
-    let children: Vec<Task> = (0..program.threads.len()).map(|i| init.fork(i + 1).expect("init is alive while forking")).collect();
+    let children: Vec<Task> = (0..program.threads.len())
+        .map(|i| init.fork(i + 1).expect("init is alive while forking"))
+        .collect();
     let mut handles = Vec::new();
     for (mut task, ops) in children.into_iter().zip(program.threads.iter()) {
         let ops = ops.clone();

@@ -652,7 +652,12 @@ impl Task {
         let k = self.k.clone();
         let mounts: Vec<Arc<crate::mount::Mount>> = {
             let tree = k.tree.read(&self.ctx);
-            let found: Vec<_> = tree.links.values().filter(|l| l.parent.is_some() && l.mnt.sb.dev == dev).map(|l| l.mnt.clone()).collect();
+            let found: Vec<_> = tree
+                .links
+                .values()
+                .filter(|l| l.parent.is_some() && l.mnt.sb.dev == dev)
+                .map(|l| l.mnt.clone())
+                .collect();
             for m in &found {
                 k.mntget(&self.ctx, m, &tag);
             }

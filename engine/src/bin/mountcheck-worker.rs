@@ -32,10 +32,16 @@ fn main() -> ExitCode {
         eprintln!("usage: mountcheck-worker REQUEST.json RESPONSE.json  (or --backend)");
         return ExitCode::from(2);
     }
-    let req: Request = match std::fs::read_to_string(&args[1]).map_err(|e| e.to_string()).and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string())) {
+    let req: Request = match std::fs::read_to_string(&args[1])
+        .map_err(|e| e.to_string())
+        .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+    {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("mountcheck-worker: cannot read the request {}: {e}", args[1]);
+            eprintln!(
+                "mountcheck-worker: cannot read the request {}: {e}",
+                args[1]
+            );
             return ExitCode::from(2);
         }
     };
