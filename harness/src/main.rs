@@ -2,11 +2,13 @@
 //!
 //! Subcommands: `list` (the bundled scenarios), `run` (explore scenarios on loom, PCT, random,
 //! DFS or real threads, write race reports), `replay` (re-run a report's failing execution),
-//! `catalog` (every historical-bug mutant against every backend). Errors are `anyhow` at this
+//! `catalog` (every historical-bug mutant against every backend), `conform` (the model against
+//! the running kernel). Errors are `anyhow` at this
 //! edge; bad input (a malformed scenario, an unknown operation, an impossible bound) exits 2,
 //! an unexpected verdict exits 1.
 
 mod catalog;
+mod conform;
 mod report;
 mod run;
 mod scenario;
@@ -42,6 +44,17 @@ enum Cmd {
     },
     /// Run every mutant and the fixed protocol under loom and PCT (and DFS where it finishes).
     Catalog(catalog::CatalogArgs),
+    /// Check the model's sequential behaviour against the running kernel (needs root).
+    Conform(conform::ConformArgs),
+    /// Internal: one task process of `conform`, inside a private mount namespace.
+    #[command(name = "__conform-task", hide = true)]
+    ConformTask {
+        /// The trace's root directory.
+        root: PathBuf,
+        /// Join the mount namespace of this task process instead of making a new one.
+        #[arg(long)]
+        join: Option<u32>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +75,8 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run::run(a, &command),
         Cmd::Replay { report } => run::replay(report),
         Cmd::Catalog(a) => catalog::run(a),
+        Cmd::Conform(a) => conform::run(a),
+        Cmd::ConformTask { root, join } => return ExitCode::from(conform::kernel::task_main(root, *join) as u8),
     };
     match result {
         Ok(code) => code,

@@ -365,7 +365,7 @@ mod tests {
     fn unknown_operation_points_at_it() {
         let e = p("description = \"d\"\n[[thread]]\nops = [\"stat /\", \"frobnicate /mnt\"]\n")
             .unwrap_err();
-        assert_eq!((e.line, e.col), (3, 18), "{e}");
+        assert_eq!((e.line, e.col), (3, 19), "{e}");
         assert!(e.msg.contains("unknown operation `frobnicate`"), "{e}");
     }
 

@@ -11,6 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::MountError;
+
 /// A dentry: a path inside one filesystem and the inode it named when it was looked up.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Dentry {
@@ -100,19 +102,21 @@ impl FsTree {
             .is_some_and(|&(ino, _)| ino == d.ino)
     }
 
-    /// Create `path` (its parent must exist and be a directory). Returns false if it exists.
-    pub fn create(&mut self, path: &str, kind: Kind) -> bool {
-        if self.entries.contains_key(path) {
-            return false;
+    /// Create `path` in the directory `parent` (whose child it must be). ENOENT when `parent` was
+    /// removed (`IS_DEADDIR`), EEXIST when `path` exists.
+    pub fn create(&mut self, parent: &Dentry, path: &str, kind: Kind) -> Result<(), MountError> {
+        if !self.is_live(parent) {
+            return Err(MountError::NoEntry);
         }
-        debug_assert!(matches!(
-            self.entries.get(parent_of(path)),
-            Some((_, Kind::Dir))
-        ));
+        if self.entries.contains_key(path) {
+            return Err(MountError::Exists);
+        }
+        debug_assert_eq!(parent_of(path), parent.path);
+        debug_assert!(matches!(self.entries.get(parent_of(path)), Some((_, Kind::Dir))));
         let ino = self.next_ino;
         self.next_ino += 1;
         self.entries.insert(path.to_string(), (ino, kind));
-        true
+        Ok(())
     }
 
     /// Whether directory `path` has entries.

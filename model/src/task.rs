@@ -212,14 +212,10 @@ impl Task {
         let k = &self.k;
         let sb = parent.mnt.sb.clone();
         k.down_i_sem(&self.ctx, &sb);
-        let created = sb.contents(k, &self.ctx, "mkdir").create(&full, Kind::Dir);
+        let created = sb.contents(k, &self.ctx, "mkdir").create(&parent.dentry, &full, Kind::Dir);
         k.up_i_sem(&self.ctx, &sb);
         k.path_release(&self.ctx, parent);
-        if created {
-            Ok(())
-        } else {
-            Err(MountError::Exists)
-        }
+        created
     }
 
     /// `rmdir(path)`: EBUSY on a mountpoint or a mount root, ENOTEMPTY on a non-empty directory.
@@ -272,7 +268,7 @@ impl Task {
         }
         let sb = self.k.get_sb(&self.ctx, dev, "mnt#?");
         let newmnt = self.k.alloc_vfsmnt(&self.ctx, &sb, Dentry::root(), &tag);
-        self.do_add_mount(newmnt, nd, &tag)
+        self.do_add_mount(newmnt, nd, &tag, false)
     }
 
     /// `mount --bind src dst` (`do_loopback`, non-recursive).
@@ -298,17 +294,19 @@ impl Task {
             &format!("{tag} (new)"),
         );
         self.k.path_release(&self.ctx, old);
-        self.do_add_mount(newmnt, nd, &format!("{tag} (new)"))
+        self.do_add_mount(newmnt, nd, &format!("{tag} (new)"), true)
     }
 
     /// `do_add_mount` + `graft_tree`: under `namespace->sem`, follow whatever was mounted on `nd`
-    /// while we slept, check the namespace and the same-root rule, and graft `newmnt` (refusing a
+    /// while we slept, check the namespace and (for a new mount, not a bind: `do_loopback` has no
+    /// such rule) the same-filesystem-on-the-same-root rule, and graft `newmnt` (refusing a
     /// deleted mountpoint). Drops `newmnt`'s creator reference and `nd` in every case.
     fn do_add_mount(
         &mut self,
         newmnt: Arc<crate::mount::Mount>,
         mut nd: PathRef,
         creator: &str,
+        loopback: bool,
     ) -> MResult<()> {
         let k = self.k.clone();
         let ctx = &self.ctx;
@@ -321,7 +319,7 @@ impl Task {
             if !self.check_mnt(&nd) {
                 return Err(MountError::Invalid);
             }
-            if Arc::ptr_eq(&nd.mnt.sb, &newmnt.sb) && nd.mnt.root == nd.dentry {
+            if !loopback && Arc::ptr_eq(&nd.mnt.sb, &newmnt.sb) && nd.mnt.root == nd.dentry {
                 return Err(MountError::Busy);
             }
             let psb = nd.mnt.sb.clone();
@@ -444,10 +442,10 @@ impl Task {
                 let full = parent.dentry.child_path(&name);
                 let sb = parent.mnt.sb.clone();
                 self.k.down_i_sem(&self.ctx, &sb);
-                sb.contents(&self.k, &self.ctx, "open O_CREAT")
-                    .create(&full, Kind::File);
+                let created = sb.contents(&self.k, &self.ctx, "open O_CREAT").create(&parent.dentry, &full, Kind::File);
                 self.k.up_i_sem(&self.ctx, &sb);
                 self.k.path_release(&self.ctx, parent);
+                created?;
                 self.walk(path, &tag)?.0
             }
             Err(e) => return Err(e),
@@ -713,23 +711,28 @@ impl Task {
         Ok(())
     }
 
-    /// The mount table this task sees: every mount reachable from its root, with its mountpoint
-    /// as an absolute path from the task's root (what `/proc/self/mountinfo` lists).
+    /// The mount table this task sees: every mount of its namespace reachable from its root, with
+    /// its mountpoint as an absolute path from the task's root (what `/proc/self/mountinfo` lists:
+    /// the namespace's mount list, each path seen from the task's root, unreachable ones skipped).
     pub fn mount_table(&self) -> Vec<MountEntry> {
-        let Some(fs) = &self.fs else {
+        let (Some(fs), Some(ns)) = (&self.fs, &self.ns) else {
             return Vec::new();
         };
         let tree = self.k.tree.read(&self.ctx);
+        let in_ns = |o: &crate::oracle::Oid| tree.links.get(o).and_then(|l| l.ns.as_ref()).is_some_and(|n| Arc::ptr_eq(n, ns));
         let mut out = Vec::new();
         let root = &fs.root;
-        // The root mount itself: shown as "/" when the task's root is its root.
         let mut todo: Vec<(Arc<crate::mount::Mount>, String)> =
             vec![(root.mnt.clone(), "/".into())];
-        out.push(MountEntry {
-            mountpoint: "/".into(),
-            dev: root.mnt.sb.dev.clone(),
-            root: root.mnt.root.path.clone(),
-        });
+        // The root mount itself is listed only when the task's root is that mount's root: a
+        // chroot into a subdirectory cannot reach the mount's own root (`seq_path_root` skips it).
+        if root.dentry == root.mnt.root && in_ns(&root.mnt.oid) {
+            out.push(MountEntry {
+                mountpoint: "/".into(),
+                dev: root.mnt.sb.dev.clone(),
+                root: root.mnt.root.path.clone(),
+            });
+        }
         while let Some((m, at)) = todo.pop() {
             let Some(l) = tree.links.get(&m.oid) else {
                 continue;
@@ -740,20 +743,24 @@ impl Task {
                 };
                 let Some(mp) = &cl.mountpoint else { continue };
                 // Only mountpoints below the part of `m` this task can see.
-                let base = if Arc::ptr_eq(&m, &root.mnt) {
-                    root.dentry.path.clone()
-                } else {
-                    m.root.path.clone()
-                };
+                let base_dentry = if Arc::ptr_eq(&m, &root.mnt) { &root.dentry } else { &m.root };
+                // Nothing is reachable below a removed directory, even if a new one has its name.
+                let base_live = base_dentry.path == "/" || m.sb.fs.lock().unwrap_or_else(|e| e.into_inner()).is_live(base_dentry);
+                if !base_live {
+                    continue;
+                }
+                let base = base_dentry.path.clone();
                 let Some(rel) = relative(&mp.path, &base) else {
                     continue;
                 };
                 let here = join(&at, &rel);
-                out.push(MountEntry {
-                    mountpoint: here.clone(),
-                    dev: cl.mnt.sb.dev.clone(),
-                    root: cl.mnt.root.path.clone(),
-                });
+                if in_ns(c) {
+                    out.push(MountEntry {
+                        mountpoint: here.clone(),
+                        dev: cl.mnt.sb.dev.clone(),
+                        root: cl.mnt.root.path.clone(),
+                    });
+                }
                 todo.push((cl.mnt.clone(), here));
             }
         }
