@@ -112,7 +112,10 @@ impl FsTree {
             return Err(MountError::Exists);
         }
         debug_assert_eq!(parent_of(path), parent.path);
-        debug_assert!(matches!(self.entries.get(parent_of(path)), Some((_, Kind::Dir))));
+        debug_assert!(matches!(
+            self.entries.get(parent_of(path)),
+            Some((_, Kind::Dir))
+        ));
         let ino = self.next_ino;
         self.next_ino += 1;
         self.entries.insert(path.to_string(), (ino, kind));

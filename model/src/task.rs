@@ -212,7 +212,9 @@ impl Task {
         let k = &self.k;
         let sb = parent.mnt.sb.clone();
         k.down_i_sem(&self.ctx, &sb);
-        let created = sb.contents(k, &self.ctx, "mkdir").create(&parent.dentry, &full, Kind::Dir);
+        let created = sb
+            .contents(k, &self.ctx, "mkdir")
+            .create(&parent.dentry, &full, Kind::Dir);
         k.up_i_sem(&self.ctx, &sb);
         k.path_release(&self.ctx, parent);
         created
@@ -442,11 +444,33 @@ impl Task {
                 let full = parent.dentry.child_path(&name);
                 let sb = parent.mnt.sb.clone();
                 self.k.down_i_sem(&self.ctx, &sb);
-                let created = sb.contents(&self.k, &self.ctx, "open O_CREAT").create(&parent.dentry, &full, Kind::File);
+                let created = {
+                    let mut fs = sb.contents(&self.k, &self.ctx, "open O_CREAT");
+                    fs.create(&parent.dentry, &full, Kind::File)
+                        .map(|()| fs.lookup(&full).expect("just created").0)
+                };
                 self.k.up_i_sem(&self.ctx, &sb);
+                // open_namei opens the dentry it created, in the directory it walked to, not
+                // the result of a second walk from the root (which a concurrent lazy umount can
+                // make fail after the file was created). A file another task created meanwhile
+                // is opened (O_CREAT without O_EXCL) by a walk, as before.
+                let nd = match created {
+                    Ok(dentry) => {
+                        let base = PathRef {
+                            mnt: parent.mnt.clone(),
+                            dentry,
+                            tag: String::new(),
+                        };
+                        Ok(Some(self.k.path_get(&self.ctx, &base, &tag)))
+                    }
+                    Err(MountError::Exists) => Ok(None),
+                    Err(e) => Err(e),
+                };
                 self.k.path_release(&self.ctx, parent);
-                created?;
-                self.walk(path, &tag)?.0
+                match nd? {
+                    Some(nd) => nd,
+                    None => self.walk(path, &tag)?.0,
+                }
             }
             Err(e) => return Err(e),
         };
@@ -719,7 +743,12 @@ impl Task {
             return Vec::new();
         };
         let tree = self.k.tree.read(&self.ctx);
-        let in_ns = |o: &crate::oracle::Oid| tree.links.get(o).and_then(|l| l.ns.as_ref()).is_some_and(|n| Arc::ptr_eq(n, ns));
+        let in_ns = |o: &crate::oracle::Oid| {
+            tree.links
+                .get(o)
+                .and_then(|l| l.ns.as_ref())
+                .is_some_and(|n| Arc::ptr_eq(n, ns))
+        };
         let mut out = Vec::new();
         let root = &fs.root;
         let mut todo: Vec<(Arc<crate::mount::Mount>, String)> =
@@ -743,9 +772,18 @@ impl Task {
                 };
                 let Some(mp) = &cl.mountpoint else { continue };
                 // Only mountpoints below the part of `m` this task can see.
-                let base_dentry = if Arc::ptr_eq(&m, &root.mnt) { &root.dentry } else { &m.root };
+                let base_dentry = if Arc::ptr_eq(&m, &root.mnt) {
+                    &root.dentry
+                } else {
+                    &m.root
+                };
                 // Nothing is reachable below a removed directory, even if a new one has its name.
-                let base_live = base_dentry.path == "/" || m.sb.fs.lock().unwrap_or_else(|e| e.into_inner()).is_live(base_dentry);
+                let base_live = base_dentry.path == "/"
+                    || m.sb
+                        .fs
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .is_live(base_dentry);
                 if !base_live {
                     continue;
                 }

@@ -1,7 +1,16 @@
-//! Helpers shared by the model's integration tests.
+//! Helpers shared by the model's integration tests: programs from text, the concurrent scenarios
+//! of issue 2 with a classifier for each, the planted bug, and a one-execution std runner.
+//!
+//! A scenario's classifier checks what every execution of it must satisfy (results that cannot
+//! depend on the interleaving) and names the interleaving class the execution fell into (which
+//! order the racing operations took, read from the results and from the ledger's object
+//! histories). A checker test collects the classes and requires every one in
+//! [`Scenario::classes`]: an exploration that never reached the race would miss some of them.
 #![allow(dead_code)]
 
-use mountcheck_model::oracle::Finding;
+use std::collections::BTreeSet;
+
+use mountcheck_model::oracle::{Finding, ObjKind};
 use mountcheck_model::program::RunOutcome;
 use mountcheck_model::{execute, parse_op, Config, EndState, Ledger, Op, Program};
 
@@ -12,53 +21,256 @@ pub fn ops(list: &[&str]) -> Vec<Op> {
         .collect()
 }
 
-/// A program from text.
+/// A program from text, with the default quiescence ([`EndState::ExitAll`]).
 pub fn program(setup: &[&str], threads: &[&[&str]]) -> Program {
-    Program {
+    let p = Program {
         setup: ops(setup),
         threads: threads.iter().map(|t| ops(t)).collect(),
         end: EndState::ExitAll,
+    };
+    p.validate()
+        .unwrap_or_else(|e| panic!("invalid program: {e:?}"));
+    p
+}
+
+/// A concurrent scenario that the fixed protocol must pass clean.
+pub struct Scenario {
+    /// Name (for the four of issue 2, as the issue lists them).
+    pub name: &'static str,
+    /// The program.
+    pub program: Program,
+    /// Checks one clean execution (panics on a result no interleaving may give) and names its
+    /// interleaving class.
+    pub classify: fn(&RunOutcome, &Ledger) -> String,
+    /// The classes an exhaustive exploration must reach.
+    pub classes: &'static [&'static str],
+}
+
+/// The results of thread `t` (0-based), as errno names (`ok` for success).
+pub fn results(out: &RunOutcome, t: usize) -> Vec<&'static str> {
+    out.threads[t]
+        .iter()
+        .map(|o| match o.result {
+            Ok(()) => "ok",
+            Err(e) => e.errno_name(),
+        })
+        .collect()
+}
+
+/// Where an event of the history of `dev`'s super_block happened: `T<n> <op>`, or `-` if it did
+/// not happen. `what` is the ledger's history text (`filesystem shut down`, `freed`).
+pub fn sb_event(ledger: &Ledger, dev: &str, what: &str) -> String {
+    let sbs: Vec<_> = ledger
+        .objects()
+        .into_iter()
+        .filter(|o| o.kind == ObjKind::SuperBlock && o.label.ends_with(&format!("({dev})")))
+        .collect();
+    assert_eq!(sbs.len(), 1, "one super_block of {dev}: {sbs:?}");
+    sbs[0]
+        .history
+        .iter()
+        .find(|h| h.what == what)
+        .map_or("-".into(), |h| format!("T{} {}", h.thread, h.op))
+}
+
+/// The number of vfsmounts of `dev` the execution allocated.
+pub fn mounts_of(ledger: &Ledger, dev: &str) -> usize {
+    ledger
+        .objects()
+        .into_iter()
+        .filter(|o| o.kind == ObjKind::Mount && o.label.contains(&format!("({dev}")))
+        .count()
+}
+
+/// The life events of `dev`'s super_block in order: `filesystem shut down`, `freed`.
+pub fn sb_life(ledger: &Ledger, dev: &str) -> Vec<String> {
+    ledger
+        .objects()
+        .into_iter()
+        .filter(|o| o.kind == ObjKind::SuperBlock && o.label.ends_with(&format!("({dev})")))
+        .flat_map(|o| o.history)
+        .filter(|h| h.what == "filesystem shut down" || h.what == "freed")
+        .map(|h| h.what)
+        .collect()
+}
+
+fn get_super_vs_umount(out: &RunOutcome, l: &Ledger) -> String {
+    // umount never sees a get_super holder as busy: the holder pins s_count, not the mount.
+    assert_eq!(results(out, 1), ["ok"], "umount /mnt");
+    let t1 = results(out, 0);
+    assert!(
+        t1 == ["ok", "ok", "ok"] || t1 == ["EINVAL", "EBADF", "EBADF"],
+        "get_super thread: {t1:?}"
+    );
+    // kill_super (in the umount) shuts the filesystem down first; whoever drops the last
+    // s_count frees the struct, then or later.
+    assert_eq!(
+        sb_event(l, "ram0", "filesystem shut down"),
+        "T2 umount /mnt"
+    );
+    assert_eq!(sb_life(l, "ram0"), ["filesystem shut down", "freed"]);
+    format!(
+        "get_super {}, sb freed by {}",
+        t1[0],
+        sb_event(l, "ram0", "freed")
+    )
+}
+
+fn open_vs_lazy_umount(out: &RunOutcome, l: &Ledger) -> String {
+    assert_eq!(results(out, 1), ["ok"], "umount -l /mnt");
+    let t1 = results(out, 0);
+    assert!(
+        t1 == ["ok", "ok"] || t1 == ["ENOENT", "EBADF"],
+        "open thread: {t1:?}"
+    );
+    // Shut down and freed in one step: no get_super holder keeps the struct.
+    let down = sb_event(l, "ram0", "filesystem shut down");
+    assert_eq!(down, sb_event(l, "ram0", "freed"));
+    format!("open {}, ram0 shut down by {down}", t1[0])
+}
+
+fn exit_vs_umount(out: &RunOutcome, l: &Ledger) -> String {
+    assert_eq!(results(out, 0), ["ok", "ok", "ok"], "clone, chdir, exit");
+    assert_eq!(results(out, 1), ["ok"], "umount /mnt");
+    format!(
+        "ram0 shut down by {}",
+        sb_event(l, "ram0", "filesystem shut down")
+    )
+}
+
+fn clone_vs_mount(out: &RunOutcome, l: &Ledger) -> String {
+    assert_eq!(results(out, 0), ["ok", "ok"], "clone, exit");
+    assert_eq!(results(out, 1), ["ok"], "mount ram1 /mnt/b");
+    // The copy is the clone's, freed by its exit; the original lives until init exits.
+    assert_eq!(
+        sb_event(l, "ram1", "filesystem shut down"),
+        "T0 exit (quiescence)"
+    );
+    match mounts_of(l, "ram1") {
+        1 => "mount after the copy".into(),
+        2 => "mount copied into the new namespace".into(),
+        n => panic!("{n} mounts of ram1"),
     }
 }
 
-/// The concurrent scenarios of issue 2 that the fixed protocol must pass clean.
-pub fn clean_scenarios() -> Vec<(&'static str, Program)> {
+/// The concurrent scenarios of issue 2, with their classifiers.
+pub fn scenarios() -> Vec<Scenario> {
     vec![
-        (
-            "get_super vs umount",
-            program(
+        Scenario {
+            name: "get_super vs umount",
+            program: program(
                 &["mkdir /mnt", "mount ram0 /mnt"],
                 &[
                     &["get_super ram0 as sb", "statfs sb", "drop_super sb"],
                     &["umount /mnt"],
                 ],
             ),
-        ),
-        (
-            "open vs lazy umount",
-            program(
+            classify: get_super_vs_umount,
+            classes: &[
+                // umount ran first: nothing left to find.
+                "get_super EINVAL, sb freed by T2 umount /mnt",
+                // get_super pinned a dying super_block, saw s_root clear, dropped it (freeing
+                // it) and found nothing on the rescan.
+                "get_super EINVAL, sb freed by T1 get_super ram0 as sb",
+                // get_super won: kill_super waited for drop_super.
+                "get_super ok, sb freed by T2 umount /mnt",
+                // kill_super shut the filesystem down while the pin kept the struct, and
+                // drop_super's put was the last.
+                "get_super ok, sb freed by T1 drop_super sb",
+            ],
+        },
+        Scenario {
+            name: "open vs lazy umount",
+            program: program(
                 &["mkdir /mnt", "mount ram0 /mnt", "mkdir /mnt/a"],
                 &[&["open /mnt/a/f as f", "close f"], &["umount -l /mnt"]],
             ),
-        ),
-        (
-            "exit vs umount",
-            program(
+            classify: open_vs_lazy_umount,
+            classes: &[
+                "open ENOENT, ram0 shut down by T2 umount -l /mnt",
+                // The open's walk crossed into ram0 before the detach and found no f; its
+                // reference was the last, and the create's walk then found no /mnt/a.
+                "open ENOENT, ram0 shut down by T1 open /mnt/a/f as f",
+                "open ok, ram0 shut down by T2 umount -l /mnt",
+                // The lazily detached mount lives on through the open file.
+                "open ok, ram0 shut down by T1 close f",
+            ],
+        },
+        Scenario {
+            name: "exit vs umount",
+            program: program(
                 &["mkdir /mnt", "mount ram0 /mnt"],
                 &[&["clone -n", "chdir /mnt", "exit"], &["umount /mnt"]],
             ),
-        ),
-        (
-            "clone vs mount",
-            program(
+            classify: exit_vs_umount,
+            classes: &[
+                "ram0 shut down by T1 exit",
+                "ram0 shut down by T2 umount /mnt",
+            ],
+        },
+        Scenario {
+            name: "clone vs mount",
+            program: program(
                 &["mkdir /mnt", "mount ram0 /mnt", "mkdir /mnt/b"],
                 &[&["clone -n", "exit"], &["mount ram1 /mnt/b"]],
             ),
-        ),
+            classify: clone_vs_mount,
+            classes: &[
+                "mount after the copy",
+                "mount copied into the new namespace",
+            ],
+        },
     ]
 }
 
-/// The planted bug: get_super without the s_count pin, against umount.
+fn two_opens_of_one_new_file(out: &RunOutcome, l: &Ledger) -> String {
+    // open(O_CREAT) without O_EXCL: whoever creates the file, both opens succeed.
+    assert_eq!(results(out, 0), ["ok"], "open by T1");
+    assert_eq!(results(out, 1), ["ok"], "open by T2");
+    // A task whose walk found no file walked to the parent to create it (tag `open by Tn`).
+    let history: Vec<String> = l
+        .objects()
+        .into_iter()
+        .filter(|o| o.kind == ObjKind::SuperBlock && o.label.ends_with("(rootfs)"))
+        .flat_map(|o| o.history)
+        .map(|h| h.what)
+        .collect();
+    let creators: Vec<&str> = ["T1", "T2"]
+        .into_iter()
+        .filter(|t| {
+            history
+                .iter()
+                .any(|w| w.ends_with(&format!("(+ open by {t})")))
+        })
+        .collect();
+    format!("create path taken by {}", creators.join(" and "))
+}
+
+/// Races beyond issue 2's list, each guarding a fix of the model.
+pub fn extra_scenarios() -> Vec<Scenario> {
+    vec![Scenario {
+        name: "two opens of one new file",
+        program: program(&[], &[&["open /f as f"], &["open /f as g"]]),
+        classify: two_opens_of_one_new_file,
+        classes: &[
+            "create path taken by T1",
+            "create path taken by T2",
+            // Both walks missed the file; the second create finds it made and opens it (the
+            // model used to fail that open with EEXIST).
+            "create path taken by T1 and T2",
+        ],
+    }]
+}
+
+/// The concurrent scenarios of issue 2 as (name, program).
+pub fn clean_scenarios() -> Vec<(&'static str, Program)> {
+    scenarios()
+        .into_iter()
+        .map(|s| (s.name, s.program))
+        .collect()
+}
+
+/// The planted bug's program: get_super (without the s_count pin under the mutant) vs umount.
 pub fn planted() -> Program {
     program(
         &["mkdir /mnt", "mount ram0 /mnt"],
@@ -69,6 +281,26 @@ pub fn planted() -> Program {
     )
 }
 
+/// Check the classes an exploration reached against the scenario's.
+pub fn check_classes(s: &Scenario, seen: &BTreeSet<String>) {
+    let want: BTreeSet<String> = s.classes.iter().map(|c| c.to_string()).collect();
+    let missing: Vec<_> = want.difference(seen).collect();
+    let extra: Vec<_> = seen.difference(&want).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{}: interleaving classes missing {missing:?}, unexpected {extra:?}",
+        s.name
+    );
+}
+
+/// The message of a panic payload.
+pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(non-string panic)".into())
+}
+
 /// Run one execution on the std backend; return the outcome or the finding.
 pub fn run(p: &Program, cfg: Config) -> (Result<RunOutcome, Finding>, Ledger) {
     let ledger = Ledger::new();
@@ -76,9 +308,12 @@ pub fn run(p: &Program, cfg: Config) -> (Result<RunOutcome, Finding>, Ledger) {
     let r = std::panic::catch_unwind(|| execute(p, cfg, l2));
     let r = match r {
         Ok(o) => Ok(o),
-        Err(_) => Err(ledger
-            .finding()
-            .expect("a panic of the model without a finding")),
+        Err(p) => Err(ledger.finding().unwrap_or_else(|| {
+            panic!(
+                "a panic of the model without a finding: {}",
+                panic_message(&*p)
+            )
+        })),
     };
     (r, ledger)
 }
