@@ -76,7 +76,9 @@ fn main() -> ExitCode {
         Cmd::Replay { report } => run::replay(report),
         Cmd::Catalog(a) => catalog::run(a),
         Cmd::Conform(a) => conform::run(a),
-        Cmd::ConformTask { root, join } => return ExitCode::from(conform::kernel::task_main(root, *join) as u8),
+        Cmd::ConformTask { root, join } => {
+            return ExitCode::from(conform::kernel::task_main(root, *join) as u8)
+        }
     };
     match result {
         Ok(code) => code,

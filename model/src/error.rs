@@ -37,6 +37,9 @@ pub enum MountError {
     /// The handle names nothing (an earlier `get_super` found no filesystem, or `open` failed).
     #[error("EBADF")]
     BadHandle,
+    /// The filesystem is read-only (remounted so by a plain umount of the caller's root).
+    #[error("EROFS")]
+    ReadOnly,
 }
 
 impl MountError {
@@ -52,6 +55,7 @@ impl MountError {
             MountError::NotEmpty => "ENOTEMPTY",
             MountError::NoMem => "ENOMEM",
             MountError::BadHandle => "EBADF",
+            MountError::ReadOnly => "EROFS",
         }
     }
 
@@ -67,6 +71,7 @@ impl MountError {
             MountError::NotEmpty => 39,
             MountError::NoMem => 12,
             MountError::BadHandle => 9,
+            MountError::ReadOnly => 30,
         }
     }
 
@@ -82,6 +87,7 @@ impl MountError {
             MountError::NotEmpty,
             MountError::NoMem,
             MountError::BadHandle,
+            MountError::ReadOnly,
         ]
         .into_iter()
         .find(|e| e.errno_name() == s)

@@ -56,6 +56,8 @@ pub struct FsTree {
     /// path -> (inode, kind). Invariant: the parent of every path is a `Dir` entry.
     entries: BTreeMap<String, (u64, Kind)>,
     next_ino: u64,
+    /// `MS_RDONLY`: set by `do_remount_sb(sb, MS_RDONLY)` (a plain umount of the caller's root).
+    pub read_only: bool,
 }
 
 impl Default for FsTree {
@@ -79,6 +81,7 @@ impl FsTree {
         FsTree {
             entries,
             next_ino: 2,
+            read_only: false,
         }
     }
 
@@ -103,13 +106,16 @@ impl FsTree {
     }
 
     /// Create `path` in the directory `parent` (whose child it must be). ENOENT when `parent` was
-    /// removed (`IS_DEADDIR`), EEXIST when `path` exists.
+    /// removed (`IS_DEADDIR`), EEXIST when `path` exists, then EROFS on a read-only filesystem.
     pub fn create(&mut self, parent: &Dentry, path: &str, kind: Kind) -> Result<(), MountError> {
         if !self.is_live(parent) {
             return Err(MountError::NoEntry);
         }
         if self.entries.contains_key(path) {
             return Err(MountError::Exists);
+        }
+        if self.read_only {
+            return Err(MountError::ReadOnly);
         }
         debug_assert_eq!(parent_of(path), parent.path);
         debug_assert!(matches!(

@@ -51,16 +51,21 @@ pub enum Release {
 impl Kernel {
     /// `mntget`, held by `tag`.
     pub fn mntget(&self, ctx: &Ctx, m: &Mount, tag: &str) {
-        let now = m.mnt_count.fetch_add(1, Ordering::SeqCst) + 1;
-        self.ledger.get(ctx, m.oid, Counter::MntCount, tag, 1, now);
+        crate::sync::oracle_atomic(|| {
+            let now = m.mnt_count.fetch_add(1, Ordering::SeqCst) + 1;
+            self.ledger.get(ctx, m.oid, Counter::MntCount, tag, 1, now);
+        });
     }
 
     /// `mntput` of `tag`'s reference; the last put runs `__mntput`: unlink, `dput(mnt_root)`,
     /// free, then `deactivate_super` (which may shut the filesystem down).
     pub fn mntput(&self, ctx: &Ctx, m: &Arc<Mount>, tag: &str) {
         self.ledger.access(ctx, m.oid, &format!("mntput ({tag})"));
-        let now = m.mnt_count.fetch_sub(1, Ordering::SeqCst) - 1;
-        self.ledger.put(ctx, m.oid, Counter::MntCount, tag, 1, now);
+        let now = crate::sync::oracle_atomic(|| {
+            let now = m.mnt_count.fetch_sub(1, Ordering::SeqCst) - 1;
+            self.ledger.put(ctx, m.oid, Counter::MntCount, tag, 1, now);
+            now
+        });
         if now != 0 {
             return;
         }

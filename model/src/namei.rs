@@ -137,13 +137,20 @@ impl Kernel {
             Some(i) => (if i == 0 { "/" } else { &trimmed[..i] }, &trimmed[i + 1..]),
             None => (".", trimmed),
         };
-        if last.is_empty() || last == "." {
-            return Err(MountError::Busy);
-        }
         let (p, kind) = self.path_walk(ctx, root, cwd, dir, tag)?;
         if kind != Kind::Dir {
             self.path_release(ctx, p);
             return Err(MountError::NotDir);
+        }
+        // The last component is not a name: LAST_ROOT (`/`) is EBUSY, LAST_DOT (`.`) EINVAL, as
+        // sys_rmdir answers; sys_mkdir turns both into EEXIST (lookup_create).
+        if last.is_empty() || last == "." {
+            self.path_release(ctx, p);
+            return Err(if last.is_empty() {
+                MountError::Busy
+            } else {
+                MountError::Invalid
+            });
         }
         Ok((p, last.to_string()))
     }

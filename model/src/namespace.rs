@@ -59,8 +59,10 @@ impl Kernel {
 
     /// `get_namespace`, held by `tag`.
     pub fn get_namespace(&self, ctx: &Ctx, ns: &Namespace, tag: &str) {
-        let now = ns.count.fetch_add(1, Ordering::SeqCst) + 1;
-        self.ledger.get(ctx, ns.oid, Counter::NsCount, tag, 1, now);
+        crate::sync::oracle_atomic(|| {
+            let now = ns.count.fetch_add(1, Ordering::SeqCst) + 1;
+            self.ledger.get(ctx, ns.oid, Counter::NsCount, tag, 1, now);
+        });
     }
 
     /// `down_write(&namespace->sem)`.
@@ -86,8 +88,11 @@ impl Kernel {
     pub fn put_namespace(&self, ctx: &Ctx, ns: &Arc<Namespace>, tag: &str) {
         self.ledger
             .access(ctx, ns.oid, &format!("put_namespace ({tag})"));
-        let now = ns.count.fetch_sub(1, Ordering::SeqCst) - 1;
-        self.ledger.put(ctx, ns.oid, Counter::NsCount, tag, 1, now);
+        let now = crate::sync::oracle_atomic(|| {
+            let now = ns.count.fetch_sub(1, Ordering::SeqCst) - 1;
+            self.ledger.put(ctx, ns.oid, Counter::NsCount, tag, 1, now);
+            now
+        });
         if now != 0 {
             return;
         }

@@ -11,11 +11,28 @@
 //! locks); a super_block is freed exactly when `s_count` reaches zero; its filesystem is shut down
 //! exactly when `s_active` reaches zero; `get_super` never returns a super_block whose `s_root` is
 //! clear. The ledger checks each access against the object's state.
+//!
+//! Find-then-pin under the lock designs ([`crate::kernel::LockDesign`]). Global: the list is
+//! searched and the pin taken under the one `sb_lock`, exactly as 2.4.17 does. RwLock: the list
+//! is searched and the pin taken under `read_lock(sb_lock)`; every put takes the write side, so no
+//! put can reach zero while a reader pins, and a listed super_block always has `s_count >= 1`
+//! (`kill_super` keeps its own pin until after it unlinks), so the atomic increment under the
+//! shared lock never revives a dying struct. ReadMostly: no lock on the read path. `get_super`
+//! searches the published snapshot of the list and pins with an atomic increment-if-listed: a
+//! compare-and-swap that succeeds only while `s_count >= S_BIAS`, that is while the list's
+//! reference is held, so the struct cannot be freed under it (the snapshot's `Arc` keeps the
+//! memory, as RCU does). A super_block whose bias is gone is being killed and is skipped, as the
+//! locked designs' rescan ends by skipping it. The re-check is the one every design has: sleep on
+//! `s_umount` for read, then test `s_root`. `put_super` of that design is `atomic_dec_and_lock`:
+//! a put that cannot be the last is a compare-and-swap from a count above one, and only the put
+//! that may reach zero takes `sb_lock` and frees; so every free is still decided under the lock,
+//! and `grab_super`'s `s_count > S_BIAS` test, made with its own pin held, is unaffected by
+//! concurrent pins and puts of weight one.
 
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 
 use crate::fs::{Dentry, FsTree};
-use crate::kernel::{Kernel, SpinGuard, SB_LOCK};
+use crate::kernel::{Kernel, LockDesign, SpinGuard, SB_LOCK};
 use crate::oracle::{Counter, Ctx, ObjKind, Oid, S_BIAS};
 use crate::sync::{self, Arc, AtomicBool, AtomicIsize, Ordering, RwSem, Semaphore};
 use crate::variant::Mutant;
@@ -74,6 +91,40 @@ impl SuperBlock {
     }
 }
 
+/// `s_count++` if the list's `S_BIAS` is still held; the new count, or `None` (not listed).
+fn inc_if_listed(sb: &SuperBlock) -> Option<isize> {
+    let mut v = sb.s_count.load(Ordering::SeqCst);
+    loop {
+        if v < S_BIAS {
+            return None;
+        }
+        match sb
+            .s_count
+            .compare_exchange(v, v + 1, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => return Some(v + 1),
+            Err(cur) => v = cur,
+        }
+    }
+}
+
+/// `s_count--` if that cannot reach zero; the new count, or `None` (this put may be the last).
+fn dec_if_not_last(sb: &SuperBlock) -> Option<isize> {
+    let mut v = sb.s_count.load(Ordering::SeqCst);
+    loop {
+        if v <= 1 {
+            return None;
+        }
+        match sb
+            .s_count
+            .compare_exchange(v, v - 1, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => return Some(v - 1),
+            Err(cur) => v = cur,
+        }
+    }
+}
+
 fn assert_sb_lock(ctx: &Ctx) {
     debug_assert!(
         ctx.locks().iter().any(|l| l == SB_LOCK),
@@ -85,28 +136,38 @@ impl Kernel {
     /// `s_count++` with `sb_lock` held.
     pub fn sb_get(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str, weight: isize) {
         assert_sb_lock(ctx);
-        let now = sb.s_count.fetch_add(weight, Ordering::SeqCst) + weight;
-        self.ledger
-            .get(ctx, sb.oid, Counter::SCount, tag, weight, now);
+        sync::oracle_atomic(|| {
+            let now = sb.s_count.fetch_add(weight, Ordering::SeqCst) + weight;
+            self.ledger
+                .get(ctx, sb.oid, Counter::SCount, tag, weight, now);
+        });
     }
 
     /// `__put_super`: `s_count--` with `sb_lock` held; frees the struct at zero. Returns whether it
     /// was freed.
     pub fn sb_put_locked(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str, weight: isize) -> bool {
         assert_sb_lock(ctx);
-        let now = sb.s_count.fetch_sub(weight, Ordering::SeqCst) - weight;
-        self.ledger
-            .put(ctx, sb.oid, Counter::SCount, tag, weight, now);
-        if now == 0 {
-            self.ledger.free(ctx, sb.oid);
-            true
-        } else {
-            false
-        }
+        let now = sync::oracle_atomic(|| {
+            let now = sb.s_count.fetch_sub(weight, Ordering::SeqCst) - weight;
+            self.ledger
+                .put(ctx, sb.oid, Counter::SCount, tag, weight, now);
+            if now == 0 {
+                self.ledger.free(ctx, sb.oid);
+            }
+            now
+        });
+        now == 0
     }
 
-    /// `put_super`: take `sb_lock`, `__put_super`.
+    /// `put_super`: take `sb_lock`, `__put_super`. The read-mostly design first tries a put
+    /// that cannot be the last without the lock (`atomic_dec_and_lock`).
     pub fn put_super(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str) {
+        if self.cfg.lock_design == LockDesign::ReadMostly {
+            if let Some(now) = dec_if_not_last(sb) {
+                self.ledger.put(ctx, sb.oid, Counter::SCount, tag, 1, now);
+                return;
+            }
+        }
         let _g = self.sb_lock.lock(ctx);
         self.sb_put_locked(ctx, sb, tag, 1);
     }
@@ -173,6 +234,9 @@ impl Kernel {
                     if self.grab_super(ctx, list, &sb, holder) {
                         return sb;
                     }
+                    // It is dying: let kill_super unlink it before searching again (2.6's
+                    // grab_super ends its failure path with `yield()`).
+                    sync::yield_now();
                 }
                 (None, Some(sb)) => {
                     self.insert_super(ctx, list, &sb, holder);
@@ -276,15 +340,42 @@ impl Kernel {
 
     /// `get_super(dev)`: find the live super_block of `dev`, pinned by `s_count` (tag `tag`) and
     /// with `s_umount` held for read; `None` if the device has no live filesystem. Rescans when
-    /// the super_block died before `s_umount` was won.
+    /// the super_block died before `s_umount` was won. The search and the pin follow the lock
+    /// design (see the module documentation).
     pub fn get_super(&self, ctx: &Ctx, dev: &str, tag: &str) -> Option<Arc<SuperBlock>> {
         loop {
-            let list = self.sb_lock.lock(ctx);
-            let sb = list.iter().find(|s| s.dev == dev).cloned()?;
-            if !self.mutant(Mutant::GetSuperNoPin) {
-                self.sb_get(ctx, &sb, tag, 1);
-            }
-            drop(list);
+            let sb = match self.cfg.lock_design {
+                LockDesign::Global => {
+                    let list = self.sb_lock.lock(ctx);
+                    let sb = list.iter().find(|s| s.dev == dev).cloned()?;
+                    if !self.mutant(Mutant::GetSuperNoPin) {
+                        self.sb_get(ctx, &sb, tag, 1);
+                    }
+                    drop(list);
+                    sb
+                }
+                LockDesign::RwLock => {
+                    let list = self.sb_lock.read(ctx);
+                    let sb = list.iter().find(|s| s.dev == dev).cloned()?;
+                    if !self.mutant(Mutant::GetSuperNoPin) {
+                        self.sb_get(ctx, &sb, tag, 1);
+                    }
+                    drop(list);
+                    sb
+                }
+                LockDesign::ReadMostly => {
+                    let list = self.sb_lock.read(ctx);
+                    let sb = if self.mutant(Mutant::GetSuperNoPin) {
+                        list.iter().find(|s| s.dev == dev).cloned()
+                    } else {
+                        list.iter()
+                            .filter(|s| s.dev == dev)
+                            .find_map(|s| self.pin_if_listed(ctx, s, tag).then(|| s.clone()))
+                    };
+                    drop(list);
+                    sb?
+                }
+            };
             self.down_read_umount(ctx, &sb);
             if sb.s_root.load(Ordering::SeqCst) || self.mutant(Mutant::GetSuperNoRecheck) {
                 return Some(sb);
@@ -294,6 +385,50 @@ impl Kernel {
             // lets readers in early may spin here, so let the checker run the others first.
             sync::yield_now();
         }
+    }
+
+    /// The read-mostly design's pin: `s_count++` only while the list's `S_BIAS` is held
+    /// (increment-if-listed), without `sb_lock`. Returns whether it pinned.
+    fn pin_if_listed(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str) -> bool {
+        match inc_if_listed(sb) {
+            Some(now) => {
+                self.ledger.get(ctx, sb.oid, Counter::SCount, tag, 1, now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `get_super`'s find-and-pin with no bookkeeping (no `Ctx`, nothing in the ledger, no
+    /// `s_umount`): the design's search of the list and its `s_count` pin, what the benchmarks
+    /// time. Undo with [`Kernel::unpin_super_quiet`].
+    pub fn find_super_quiet(&self, dev: &str) -> Option<Arc<SuperBlock>> {
+        match self.cfg.lock_design {
+            LockDesign::Global | LockDesign::RwLock => self.sb_lock.peek(|list| {
+                let sb = list.iter().find(|s| s.dev == dev)?;
+                sb.s_count.fetch_add(1, Ordering::SeqCst);
+                Some(sb.clone())
+            }),
+            LockDesign::ReadMostly => self.sb_lock.peek(|list| {
+                list.iter()
+                    .filter(|s| s.dev == dev)
+                    .find(|s| inc_if_listed(s).is_some())
+                    .cloned()
+            }),
+        }
+    }
+
+    /// Drop a pin taken by [`Kernel::find_super_quiet`] the way `put_super` of the design does it
+    /// (under the exclusive `sb_lock`, or the read-mostly design's `atomic_dec_and_lock`). The
+    /// super_block must stay listed meanwhile: this put is never the last.
+    pub fn unpin_super_quiet(&self, sb: &SuperBlock) {
+        if self.cfg.lock_design == LockDesign::ReadMostly && dec_if_not_last(sb).is_some() {
+            return;
+        }
+        self.sb_lock.peek_exclusive(|_| {
+            let before = sb.s_count.fetch_sub(1, Ordering::SeqCst);
+            debug_assert!(before > 1, "unpin_super_quiet dropped the last s_count");
+        });
     }
 
     /// `drop_super`: `up_read(s_umount)` and drop the `s_count` pin taken as `tag`.
@@ -370,15 +505,19 @@ impl Kernel {
     /// `dget` on a dentry of `sb`'s filesystem, held by `tag`.
     pub fn dget(&self, ctx: &Ctx, sb: &SuperBlock, d: &Dentry, tag: &str) {
         sb.touch_fs(self, ctx, &format!("dget({})", d.path));
-        let now = sb.dentries.fetch_add(1, Ordering::SeqCst) + 1;
-        self.ledger.get(ctx, sb.oid, Counter::Dentries, tag, 1, now);
+        sync::oracle_atomic(|| {
+            let now = sb.dentries.fetch_add(1, Ordering::SeqCst) + 1;
+            self.ledger.get(ctx, sb.oid, Counter::Dentries, tag, 1, now);
+        });
     }
 
     /// `dput` of a dentry of `sb`'s filesystem held by `tag`.
     pub fn dput(&self, ctx: &Ctx, sb: &SuperBlock, d: &Dentry, tag: &str) {
         sb.touch_fs(self, ctx, &format!("dput({})", d.path));
-        let now = sb.dentries.fetch_sub(1, Ordering::SeqCst) - 1;
-        self.ledger.put(ctx, sb.oid, Counter::Dentries, tag, 1, now);
+        sync::oracle_atomic(|| {
+            let now = sb.dentries.fetch_sub(1, Ordering::SeqCst) - 1;
+            self.ledger.put(ctx, sb.oid, Counter::Dentries, tag, 1, now);
+        });
     }
 
     /// `->statfs` on a super_block the caller holds (`ustat`, `statfs` on a `get_super` handle).

@@ -207,7 +207,11 @@ impl Task {
 
     /// `mkdir(path)`.
     pub fn mkdir(&mut self, path: &str) -> MResult<()> {
-        let (parent, name) = self.walk_parent(path, &self.tag("mkdir"))?;
+        // lookup_create: a last component that is not a name (`/`, `.`) is EEXIST.
+        let (parent, name) = match self.walk_parent(path, &self.tag("mkdir")) {
+            Err(MountError::Busy | MountError::Invalid) => return Err(MountError::Exists),
+            r => r?,
+        };
         let full = parent.dentry.child_path(&name);
         let k = &self.k;
         let sb = parent.mnt.sb.clone();
@@ -228,8 +232,15 @@ impl Task {
         let sb = parent.mnt.sb.clone();
         k.down_i_sem(&self.ctx, &sb);
         let res = (|| {
-            let found = sb.contents(k, &self.ctx, "rmdir").lookup(&full);
+            let (found, read_only) = {
+                let fs = sb.contents(k, &self.ctx, "rmdir");
+                (fs.lookup(&full), fs.read_only)
+            };
+            // may_delete: the victim must exist, then permission() is EROFS on a read-only fs.
             let (d, kind) = found.ok_or(MountError::NoEntry)?;
+            if read_only {
+                return Err(MountError::ReadOnly);
+            }
             if kind != Kind::Dir {
                 return Err(MountError::NotDir);
             }
@@ -277,18 +288,20 @@ impl Task {
     pub fn bind(&mut self, src: &str, dst: &str) -> MResult<()> {
         self.check_cap()?;
         let tag = self.tag("bind");
-        let (old, _) = self.walk(src, &tag)?;
-        if !self.check_mnt(&old) {
-            self.k.path_release(&self.ctx, old);
-            return Err(MountError::Invalid);
-        }
-        let nd = match self.walk(dst, &tag) {
-            Ok((nd, _)) => nd,
+        // do_mount resolves the mountpoint first; do_loopback then the source.
+        let (nd, _) = self.walk(dst, &tag)?;
+        let old = match self.walk(src, &tag) {
+            Ok((old, _)) => old,
             Err(e) => {
-                self.k.path_release(&self.ctx, old);
+                self.k.path_release(&self.ctx, nd);
                 return Err(e);
             }
         };
+        if !self.check_mnt(&old) {
+            self.k.path_release(&self.ctx, old);
+            self.k.path_release(&self.ctx, nd);
+            return Err(MountError::Invalid);
+        }
         let newmnt = self.k.clone_mnt(
             &self.ctx,
             &old.mnt,
@@ -380,6 +393,7 @@ impl Task {
         if is_root && !flags.detach {
             // Unmounting the caller's root without MNT_DETACH remounts it read-only.
             ctx.step(format!("do_remount_sb(sb#{}, MS_RDONLY)", mnt.sb.oid.0), "");
+            mnt.sb.contents(k, ctx, "do_remount_sb").read_only = true;
             return Ok(());
         }
         let early = mnt.mnt_count.load(Ordering::SeqCst);

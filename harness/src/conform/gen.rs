@@ -1,14 +1,19 @@
-//! Sequential traces for the conformance check: the bundled scenarios run one thread after
-//! another, and random traces from a seeded generator over mount (tmpfs), bind mount, umount
-//! (plain and lazy), mkdir, rmdir, open/close, stat, chdir, clone with a new namespace, and exit.
+//! Sequential traces for `mountcheck conform`: the bundled scenarios run one thread after another,
+//! and random traces from a seeded generator over mount (a fresh tmpfs, or a device already
+//! mounted), bind mount, umount (plain and lazy, now and then of the caller's root), mkdir, rmdir,
+//! open/close, stat, chdir, chroot, clone with a new namespace (`clone -n`) and exit.
 //!
-//! Invariant: a trace only names handles its task bound earlier, never operates a task after its
-//! `exit`, never exits init (task 0), and always mounts a device that was never mounted before in
-//! the trace (the kernel side makes a fresh tmpfs for it), so every trace is meaningful on both
-//! sides.
+//! Follows the scenario format's semantics (model/src/program.rs): the setup runs as init, then
+//! each thread is a task forked from init, here run to its end before the next one starts. Random
+//! traces fork their tasks from init after a random prefix of init's own operations, so what a
+//! fork inherits (root, cwd, namespace) varies.
+//!
+//! Invariant: a trace only closes handles its task opened, never runs a task before its fork or
+//! after its `exit`, and never exits init (task 0); the same (seed, index) always gives the same
+//! trace (xorshift64*, no global state).
 
-use mountcheck_model::{Op, Program};
 use mountcheck_model::task::UmountFlags;
+use mountcheck_model::{Op, Program};
 
 /// A sequential trace: operations, each run by one task.
 #[derive(Clone, Debug)]
@@ -17,10 +22,27 @@ pub struct Trace {
     pub name: String,
     /// Number of tasks, init included.
     pub tasks: usize,
-    /// Tasks 1.. are forked from init after this many steps.
+    /// Tasks 1.. are forked from init after this many steps (all run by init).
     pub fork_after: usize,
     /// (task, operation).
     pub steps: Vec<(usize, Op)>,
+}
+
+impl Trace {
+    /// The trace as text, one `T<k> op` per step, with the fork point marked.
+    pub fn text(&self) -> String {
+        let mut parts = Vec::new();
+        for (i, (t, op)) in self.steps.iter().enumerate() {
+            if i == self.fork_after && self.tasks > 1 {
+                parts.push(format!("fork T1..T{}", self.tasks - 1));
+            }
+            parts.push(format!("T{t} {op}"));
+        }
+        if self.fork_after >= self.steps.len() && self.tasks > 1 {
+            parts.push(format!("fork T1..T{}", self.tasks - 1));
+        }
+        parts.join("; ")
+    }
 }
 
 /// The sequential trace of a scenario: setup as init, then each thread's operations in order.
@@ -30,15 +52,25 @@ pub fn from_program(name: &str, p: &Program) -> Trace {
     for (i, ops) in p.threads.iter().enumerate() {
         steps.extend(ops.iter().map(|o| (i + 1, o.clone())));
     }
-    Trace { name: format!("scenario {name}"), tasks: p.threads.len() + 1, fork_after, steps }
+    Trace {
+        name: format!("scenario {name}"),
+        tasks: p.threads.len() + 1,
+        fork_after,
+        steps,
+    }
 }
 
 /// xorshift64*: small, seeded, reproducible.
 struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    fn new(seed: u64, n: usize) -> Self {
+        // splitmix64 of (seed, n), so neighbouring seeds and indices give unrelated streams.
+        let mut z = seed ^ (n as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Rng((z ^ (z >> 31)) | 1)
     }
     fn next(&mut self) -> u64 {
         let mut x = self.0;
@@ -49,78 +81,115 @@ impl Rng {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next() % n.max(1) as u64) as usize
     }
     fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
         &v[self.below(v.len())]
     }
 }
 
+/// Absolute paths the random traces use (a small tree, so operations meet each other).
 const PATHS: &[&str] = &["/a", "/b", "/a/c", "/b/d", "/a/c/e", "/b/d/f"];
+/// Relative paths (from the task's cwd).
+const RELATIVE: &[&str] = &[".", "c", "d", "e"];
 
-/// Mostly `path`; now and then the task's own root.
-fn umount_path(r: &mut Rng, path: String) -> String {
-    if r.below(12) == 0 {
-        "/".into()
+fn path(r: &mut Rng) -> String {
+    if r.below(10) == 0 {
+        r.pick(RELATIVE).to_string()
     } else {
-        path
+        r.pick(PATHS).to_string()
     }
 }
 
-/// Random trace number `n` of the run seeded `seed`, with up to `max_ops` operations over three
+/// Mostly `p`; now and then the caller's root (which a plain umount remounts read-only).
+fn umount_path(r: &mut Rng, p: String) -> String {
+    if r.below(20) == 0 {
+        "/".into()
+    } else {
+        p
+    }
+}
+
+/// Random trace number `n` of the run seeded `seed`, with 1 to `max_ops` operations over three
 /// tasks (init and two forks).
 pub fn random(seed: u64, n: usize, max_ops: usize) -> Trace {
-    let mut r = Rng::new(seed ^ ((n as u64 + 1) << 20));
+    let mut r = Rng::new(seed, n);
     let tasks = 3;
     let len = 1 + r.below(max_ops.max(1));
+    let fork_after = r.below(len.min(4) + 1);
     let mut alive = [true; 3];
     let mut handles: Vec<Vec<String>> = vec![Vec::new(); tasks];
-    let mut next_dev = 0;
+    let mut devs: Vec<String> = Vec::new();
     let mut next_handle = 0;
-    let mut steps = Vec::new();
-    // Most traces start by making the directories, so later operations have something to use.
+    let mut steps: Vec<(usize, Op)> = Vec::new();
+    // Most traces start by making the top directories, so later operations have something to use.
     for p in ["/a", "/b"] {
-        if r.below(4) != 0 {
+        if steps.len() < len && r.below(4) != 0 {
             steps.push((0, Op::Mkdir { path: p.into() }));
         }
     }
     while steps.len() < len {
-        let live: Vec<usize> = (0..tasks).filter(|t| alive[*t]).collect();
-        let t = *r.pick(&live);
-        let path = r.pick(PATHS).to_string();
-        let op = match r.below(20) {
-            0..=3 => Op::Mkdir { path },
-            4..=6 => {
-                next_dev += 1;
-                Op::Mount { dev: format!("ram{next_dev}"), path }
+        let t = if steps.len() < fork_after {
+            0
+        } else {
+            let live: Vec<usize> = (0..tasks).filter(|t| alive[*t]).collect();
+            *r.pick(&live)
+        };
+        let p = path(&mut r);
+        let op = match r.below(24) {
+            0..=4 => Op::Mkdir { path: p },
+            5..=8 => {
+                // Mostly a fresh device; now and then one mounted before (which, if its
+                // super_block is still alive, the model shares: `grab_super`).
+                let dev = if !devs.is_empty() && r.below(4) == 0 {
+                    r.pick(&devs).clone()
+                } else {
+                    devs.push(format!("ram{}", devs.len()));
+                    devs[devs.len() - 1].clone()
+                };
+                Op::Mount { dev, path: p }
             }
-            7 => Op::Bind { src: r.pick(PATHS).to_string(), dst: path },
-            8..=9 => Op::Umount { path: umount_path(&mut r, path), flags: UmountFlags::default() },
-            10..=11 => Op::Umount { path: umount_path(&mut r, path), flags: UmountFlags { detach: true, force: false } },
-            12 => Op::Rmdir { path },
-            13 => {
+            9 => Op::Bind {
+                src: path(&mut r),
+                dst: p,
+            },
+            10..=11 => Op::Umount {
+                path: umount_path(&mut r, p),
+                flags: UmountFlags::default(),
+            },
+            12..=13 => Op::Umount {
+                path: umount_path(&mut r, p),
+                flags: UmountFlags {
+                    detach: true,
+                    force: false,
+                },
+            },
+            14 => Op::Rmdir { path: p },
+            15 => {
                 next_handle += 1;
                 let h = format!("f{next_handle}");
                 handles[t].push(h.clone());
-                Op::Open { path: format!("{path}/x"), handle: h }
-            }
-            14 => match handles[t].pop() {
-                Some(handle) => Op::Close { handle },
-                None => Op::Stat { path },
-            },
-            15 => Op::Stat { path },
-            16 => Op::Chdir { path },
-            17 => {
-                if r.below(3) == 0 {
-                    Op::Chroot { path }
-                } else {
-                    Op::Chdir { path: "/".into() }
+                Op::Open {
+                    path: if p == "." {
+                        "x".into()
+                    } else {
+                        format!("{p}/x")
+                    },
+                    handle: h,
                 }
             }
-            18 => Op::CloneNewns { fail: false },
+            16 => match handles[t].pop() {
+                Some(handle) => Op::Close { handle },
+                None => Op::Stat { path: p },
+            },
+            17 => Op::Stat { path: p },
+            18 => Op::Chdir { path: p },
+            19 => Op::Chdir { path: "/".into() },
+            20 => Op::Chroot { path: p },
+            21 => Op::CloneNewns { fail: false },
             _ => {
                 if t == 0 {
-                    Op::Stat { path }
+                    Op::Stat { path: p }
                 } else {
                     alive[t] = false;
                     Op::Exit
@@ -129,7 +198,12 @@ pub fn random(seed: u64, n: usize, max_ops: usize) -> Trace {
         };
         steps.push((t, op));
     }
-    Trace { name: format!("random #{n} (seed {seed})"), tasks, fork_after: 0, steps }
+    Trace {
+        name: format!("random #{n} (seed {seed})"),
+        tasks,
+        fork_after: fork_after.min(steps.len()),
+        steps,
+    }
 }
 
 #[cfg(test)]
@@ -138,20 +212,59 @@ mod tests {
 
     #[test]
     fn random_traces_are_reproducible_and_well_formed() {
-        for n in 0..200 {
+        for n in 0..500 {
             let a = random(5, n, 20);
             let b = random(5, n, 20);
-            assert_eq!(format!("{:?}", a.steps), format!("{:?}", b.steps));
-            assert!(a.steps.len() <= 21);
+            assert_eq!(a.steps, b.steps);
+            assert!(!a.steps.is_empty() && a.steps.len() <= 20, "{}", a.name);
             let mut exited = [false; 3];
-            for (t, op) in &a.steps {
+            let mut open: Vec<Vec<String>> = vec![Vec::new(); 3];
+            for (i, (t, op)) in a.steps.iter().enumerate() {
                 assert!(!exited[*t], "operation after exit in {}", a.name);
-                if *op == Op::Exit {
-                    assert_ne!(*t, 0);
-                    exited[*t] = true;
+                assert!(
+                    *t == 0 || i >= a.fork_after,
+                    "task {t} runs before its fork in {}",
+                    a.name
+                );
+                match op {
+                    Op::Exit => {
+                        assert_ne!(*t, 0);
+                        exited[*t] = true;
+                    }
+                    Op::Open { handle, .. } => open[*t].push(handle.clone()),
+                    Op::Close { handle } => assert!(open[*t].contains(handle), "{}", a.name),
+                    _ => {}
                 }
             }
         }
-        assert_ne!(format!("{:?}", random(5, 1, 20).steps), format!("{:?}", random(6, 1, 20).steps));
+        assert_ne!(random(5, 1, 20).steps, random(6, 1, 20).steps);
+        assert_ne!(random(5, 1, 20).steps, random(5, 2, 20).steps);
+    }
+
+    #[test]
+    fn scenario_traces_run_setup_then_threads() {
+        let p = Program {
+            setup: vec![Op::Mkdir {
+                path: "/mnt".into(),
+            }],
+            threads: vec![
+                vec![Op::CloneNewns { fail: false }, Op::Exit],
+                vec![Op::Stat {
+                    path: "/mnt".into(),
+                }],
+            ],
+            ..Program::default()
+        };
+        let t = from_program("s", &p);
+        assert_eq!(t.tasks, 3);
+        assert_eq!(t.fork_after, 1);
+        assert_eq!(
+            t.steps.iter().map(|s| s.0).collect::<Vec<_>>(),
+            vec![0, 1, 1, 2]
+        );
+        assert_eq!(
+            t.text(),
+            "T0 mkdir /mnt; fork T1..T2; T1 clone -n; T1 exit; T2 stat /mnt"
+        );
     }
 }

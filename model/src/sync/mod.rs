@@ -64,3 +64,24 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         Err(p) => p.into_inner(),
     }
 }
+
+/// Run a reference-count update together with the oracle's record of it, as one step.
+///
+/// Under loom and shuttle nothing can run between two operations of a thread that are not
+/// scheduling points, so the update and its record are already indivisible. On real threads (std)
+/// another thread could otherwise drop the last reference and record the free between this
+/// thread's decrement and its record, which the oracle would report as a use after free that never
+/// happened; a process-wide lock makes the pair indivisible there too. The closure must only touch
+/// atomics and the ledger: it never blocks on a model lock.
+pub fn oracle_atomic<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(not(any(loom, feature = "shuttle")))]
+    {
+        static ORACLE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _g = ORACLE.lock().unwrap_or_else(|p| p.into_inner());
+        f()
+    }
+    #[cfg(any(loom, feature = "shuttle"))]
+    {
+        f()
+    }
+}

@@ -1,0 +1,892 @@
+//! `bench-report`: runs every measurement of issue 5 and writes `reports/bench.md`.
+//!
+//! What it measures: (1) the hot lookup paths, by running the criterion bench `lookups`
+//! (`cargo bench -p mountcheck-benches --bench lookups`: sample size 20, 2 s of measurement and
+//! 0.5 s of warm-up per benchmark, 10 samples / 1 s / 0.3 s for the `model_*` groups) and reading
+//! each benchmark's `new/estimates.json` (median and median absolute deviation); (2) the checker's
+//! throughput: each of three bundled scenarios explored by the CLI's worker binaries (child
+//! process, JSON request, as `mountcheck run` does) and by the same checkers directly in process
+//! (`checker-throughput`, built for shuttle and for loom), and a hand-written minimal
+//! get_super/umount model under the same checkers; three repeats each, the median reported.
+//!
+//! Run from the workspace: `cargo run --release -p mountcheck-benches --bin bench-report`
+//! (`--skip-criterion` reuses the last criterion run, `--skip-throughput` leaves the checker
+//! measurements out). Invariant: the report is written whole at the end (a failed measurement
+//! stops the run before anything is written), and every figure in it comes from this run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use mountcheck_engine::{Request, Response, Strategy};
+use mountcheck_model::{parse_op, Config, EndState, LockDesign, Op, Program};
+use serde::Deserialize;
+
+type Res<T> = Result<T, String>;
+
+const PCT_DEPTH: usize = 3;
+const PCT_ITERATIONS: usize = 2_000;
+const RANDOM_ITERATIONS: usize = 2_000;
+const DFS_ITERATIONS: usize = 20_000;
+const LOOM_PREEMPTION_BOUND: usize = 2;
+const LOOM_MAX_BRANCHES: usize = 20_000;
+const REPEATS: usize = 3;
+const SCENARIOS: [&str; 3] = [
+    "get-super-vs-umount",
+    "open-vs-lazy-umount",
+    "clone-vs-mount",
+];
+const STRATEGIES: [&str; 4] = ["loom", "pct", "random", "dfs"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn run_status(cmd: &mut Command, what: &str) -> Res<()> {
+    let st = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({st})"))
+    }
+}
+
+fn output(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into())
+}
+
+// ---------------------------------------------------------------- criterion
+
+#[derive(Deserialize)]
+struct Estimate {
+    point_estimate: f64,
+}
+
+#[derive(Deserialize)]
+struct Estimates {
+    median: Estimate,
+    median_abs_dev: Estimate,
+}
+
+/// (median ns, median absolute deviation ns) by (group, function, parameter).
+type Crit = BTreeMap<(String, String, usize), (f64, f64)>;
+
+fn read_criterion(dir: &Path) -> Res<Crit> {
+    let mut out = Crit::new();
+    let groups = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for g in groups.flatten().filter(|e| e.path().is_dir()) {
+        let group = g.file_name().to_string_lossy().into_owned();
+        for f in std::fs::read_dir(g.path()).into_iter().flatten().flatten() {
+            let function = f.file_name().to_string_lossy().into_owned();
+            for p in std::fs::read_dir(f.path()).into_iter().flatten().flatten() {
+                let Ok(param) = p.file_name().to_string_lossy().parse::<usize>() else {
+                    continue;
+                };
+                let est = p.path().join("new").join("estimates.json");
+                let Ok(text) = std::fs::read_to_string(&est) else {
+                    continue;
+                };
+                let e: Estimates =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", est.display()))?;
+                out.insert(
+                    (group.clone(), function.clone(), param),
+                    (e.median.point_estimate, e.median_abs_dev.point_estimate),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct WriterLine {
+    group: String,
+    kind: String,
+    design: String,
+    size: usize,
+    cycles: u64,
+    secs: f64,
+}
+
+/// Writer cycles/s by (group, design + kind, size).
+type Writers = BTreeMap<(String, String, usize), f64>;
+
+fn read_writers(path: &Path) -> Writers {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<WriterLine>(l).ok())
+        .map(|w| {
+            (
+                (w.group, format!("{}{}", w.design, w.kind), w.size),
+                w.cycles as f64 / w.secs,
+            )
+        })
+        .collect()
+}
+
+fn ns(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} ms", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.2} µs", v / 1e3)
+    } else {
+        format!("{v:.1} ns")
+    }
+}
+
+fn cell(c: &Crit, group: &str, f: &str, p: usize) -> Option<(f64, f64)> {
+    c.get(&(group.to_string(), f.to_string(), p)).copied()
+}
+
+fn med(c: Option<(f64, f64)>) -> String {
+    match c {
+        Some((m, mad)) => format!("{} ±{:.0}%", ns(m), 100.0 * mad / m),
+        None => "–".into(),
+    }
+}
+
+fn ratio(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> Option<f64> {
+    Some(a?.0 / b?.0)
+}
+
+fn x(r: Option<f64>) -> String {
+    r.map_or("–".into(), |r| format!("{r:.2}x"))
+}
+
+fn pct(r: Option<f64>) -> String {
+    r.map_or("–".into(), |r| format!("{:.0}%", 100.0 * r))
+}
+
+/// One lookup table: the anchor(s), then each design without and with a writer.
+fn lookup_table(
+    md: &mut String,
+    c: &Crit,
+    writers: &Writers,
+    group: &str,
+    unit: &str,
+    sizes: &[usize],
+    extra_anchor: Option<(&str, &str)>,
+) {
+    let _ = writeln!(
+        md,
+        "| {unit} | design | median ±MAD | vs HashMap | + writer: median ±MAD | vs HashMap | kept | writer cycles/s | + writer at ~1k/s: median ±MAD | kept | writer cycles/s |"
+    );
+    let _ = writeln!(
+        md,
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for &n in sizes {
+        let anchor = cell(c, group, "hashmap", n);
+        let _ = writeln!(
+            md,
+            "| {n} | **HashMap** (plain, unsynchronized) | {} | 1.00x | | | | | | | |",
+            med(anchor)
+        );
+        if let Some((f, label)) = extra_anchor {
+            let a = cell(c, group, f, n);
+            let _ = writeln!(
+                md,
+                "| {n} | {label} | {} | {} | | | | | | | |",
+                med(a),
+                x(ratio(a, anchor))
+            );
+        }
+        for d in LockDesign::ALL {
+            let plain = cell(c, group, d.name(), n);
+            let busy = cell(c, group, &format!("{}+writer", d.name()), n);
+            let paced = cell(c, group, &format!("{}+writer-1k", d.name()), n);
+            let rate = |kind: &str| {
+                writers
+                    .get(&(group.to_string(), format!("{}{kind}", d.name()), n))
+                    .map_or("–".into(), |r| format!("{r:.0}"))
+            };
+            let _ = writeln!(
+                md,
+                "| {n} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                d.name(),
+                med(plain),
+                x(ratio(plain, anchor)),
+                med(busy),
+                x(ratio(busy, anchor)),
+                pct(ratio(plain, busy)),
+                rate("+writer"),
+                med(paced),
+                pct(ratio(plain, paced)),
+                rate("+writer-1k"),
+            );
+        }
+    }
+}
+
+fn model_table(md: &mut String, c: &Crit, group: &str, unit: &str, sizes: &[usize]) {
+    let _ = writeln!(md, "| {unit} | global | rwlock | read-mostly |");
+    let _ = writeln!(md, "|---:|---:|---:|---:|");
+    for &n in sizes {
+        let row: Vec<String> = LockDesign::ALL
+            .iter()
+            .map(|d| med(cell(c, group, d.name(), n)))
+            .collect();
+        let _ = writeln!(md, "| {n} | {} |", row.join(" | "));
+    }
+}
+
+// ---------------------------------------------------------------- throughput
+
+#[derive(Deserialize)]
+struct RawScenario {
+    name: Option<String>,
+    #[serde(default)]
+    setup: Vec<String>,
+    #[serde(default)]
+    thread: Vec<RawThread>,
+    end: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawThread {
+    ops: Vec<String>,
+}
+
+fn ops(list: &[String]) -> Res<Vec<Op>> {
+    list.iter()
+        .map(|s| parse_op(s).map_err(|e| format!("`{s}`: {e}")))
+        .collect()
+}
+
+fn fallback(name: &str) -> Program {
+    let p = |setup: &[&str], threads: &[&[&str]]| Program {
+        setup: setup.iter().map(|s| parse_op(s).expect("op")).collect(),
+        threads: threads
+            .iter()
+            .map(|t| t.iter().map(|s| parse_op(s).expect("op")).collect())
+            .collect(),
+        end: EndState::ExitAll,
+    };
+    match name {
+        "get-super-vs-umount" => p(
+            &["mkdir /mnt", "mount ram0 /mnt"],
+            &[
+                &["get_super ram0 as sb", "statfs sb", "drop_super sb"],
+                &["umount /mnt"],
+            ],
+        ),
+        "open-vs-lazy-umount" => p(
+            &["mkdir /mnt", "mount ram0 /mnt", "mkdir /mnt/a"],
+            &[&["open /mnt/a/f as f1", "close f1"], &["umount -l /mnt"]],
+        ),
+        _ => p(
+            &["mkdir /mnt", "mount ram0 /mnt", "mkdir /mnt/b"],
+            &[&["clone -n", "exit"], &["mount ram1 /mnt/b"]],
+        ),
+    }
+}
+
+/// The scenario from `scenarios/NAME.toml`, or the same program built in code.
+fn scenario(name: &str) -> Res<(Program, &'static str)> {
+    let path = root().join("scenarios").join(format!("{name}.toml"));
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok((fallback(name), "built in code"));
+    };
+    let raw: RawScenario = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let _ = raw.name;
+    let end = match raw.end.as_deref() {
+        Some("as-is") => EndState::AsIs,
+        _ => EndState::ExitAll,
+    };
+    let program = Program {
+        setup: ops(&raw.setup)?,
+        threads: raw.thread.iter().map(|t| ops(&t.ops)).collect::<Res<_>>()?,
+        end,
+    };
+    Ok((program, "scenarios/*.toml"))
+}
+
+fn strategy(s: &str) -> Strategy {
+    match s {
+        "loom" => Strategy::Loom {
+            preemption_bound: Some(LOOM_PREEMPTION_BOUND),
+            max_branches: LOOM_MAX_BRANCHES,
+        },
+        "pct" => Strategy::Pct { depth: PCT_DEPTH },
+        "random" => Strategy::Random,
+        _ => Strategy::Dfs,
+    }
+}
+
+fn max_executions(s: &str) -> u64 {
+    match s {
+        "loom" => 200_000,
+        "pct" => PCT_ITERATIONS as u64,
+        "random" => RANDOM_ITERATIONS as u64,
+        _ => DFS_ITERATIONS as u64,
+    }
+}
+
+/// Build (or bring up to date) the worker of `backend` where `mountcheck run` builds it.
+fn build_worker(backend: &str) -> Res<PathBuf> {
+    let target = root().join("target").join(format!("worker-{backend}"));
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root())
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "mountcheck-engine",
+            "--bin",
+            "mountcheck-worker",
+        ])
+        .env("CARGO_TARGET_DIR", &target);
+    if backend == "loom" {
+        cmd.env("RUSTFLAGS", "--cfg loom");
+    } else {
+        cmd.args(["--features", "shuttle"]).env_remove("RUSTFLAGS");
+    }
+    run_status(&mut cmd, &format!("building the {backend} worker"))?;
+    Ok(target.join("release").join("mountcheck-worker"))
+}
+
+/// Build `checker-throughput` for `backend`.
+fn build_direct(backend: &str) -> Res<PathBuf> {
+    let target = root().join("target").join(format!("bench-{backend}"));
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root())
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "mountcheck-benches",
+            "--bin",
+            "checker-throughput",
+        ])
+        .env("CARGO_TARGET_DIR", &target);
+    if backend == "loom" {
+        cmd.env("RUSTFLAGS", "--cfg loom");
+    } else {
+        cmd.args(["--features", "shuttle"]).env_remove("RUSTFLAGS");
+    }
+    run_status(
+        &mut cmd,
+        &format!("building checker-throughput for {backend}"),
+    )?;
+    Ok(target.join("release").join("checker-throughput"))
+}
+
+/// One runner measurement: (executions, wall seconds spawn to exit, seconds the worker says it
+/// explored).
+fn runner_once(worker: &Path, name: &str, p: &Program, s: &str) -> Res<(u64, f64, f64)> {
+    let scratch = root()
+        .join("target")
+        .join("bench")
+        .join("runner")
+        .join(format!("{name}-{s}"));
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let req = Request {
+        scenario: name.to_string(),
+        program: p.clone(),
+        config: Config::default(),
+        strategy: strategy(s),
+        max_executions: max_executions(s),
+        seed: 1,
+        time_limit_secs: 300.0,
+        scratch_dir: Some(scratch.to_string_lossy().into_owned()),
+        resume_checkpoint: None,
+    };
+    let req_path = scratch.join("request.json");
+    let resp_path = scratch.join("response.json");
+    let _ = std::fs::remove_file(&resp_path);
+    std::fs::write(
+        &req_path,
+        serde_json::to_string(&req).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let out = Command::new(worker)
+        .arg(&req_path)
+        .arg(&resp_path)
+        .output()
+        .map_err(|e| format!("{}: {e}", worker.display()))?;
+    let wall = start.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(format!(
+            "worker {name}/{s} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let resp: Response = serde_json::from_str(
+        &std::fs::read_to_string(&resp_path).map_err(|e| format!("{name}/{s}: {e}"))?,
+    )
+    .map_err(|e| format!("{name}/{s}: {e}"))?;
+    if resp.failure.is_some() {
+        return Err(format!("{name}/{s}: the worker reported a finding"));
+    }
+    Ok((resp.executions, wall, resp.elapsed_secs))
+}
+
+#[derive(Deserialize)]
+struct DirectLine {
+    scenario: String,
+    strategy: String,
+    executions: Option<u64>,
+    secs: Option<f64>,
+    error: Option<String>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// (scenario, strategy).
+type Pair = (String, String);
+
+/// Rates (executions/s), medians of the repeats.
+struct Throughput {
+    source: &'static str,
+    /// (scenario, strategy) → (executions, runner wall rate, worker-internal rate).
+    runner: BTreeMap<Pair, (u64, f64, f64)>,
+    /// (scenario or "toy", strategy) → (executions, rate).
+    direct: BTreeMap<Pair, (u64, f64)>,
+}
+
+fn throughput() -> Res<Throughput> {
+    let mut programs = Vec::new();
+    let mut source = "scenarios/*.toml";
+    for n in SCENARIOS {
+        let (p, s) = scenario(n)?;
+        if s != "scenarios/*.toml" {
+            source = s;
+        }
+        programs.push((n.to_string(), p));
+    }
+    eprintln!("bench-report: building the workers and checker-throughput");
+    let workers: BTreeMap<&str, PathBuf> = [
+        ("loom", build_worker("loom")?),
+        ("shuttle", build_worker("shuttle")?),
+    ]
+    .into_iter()
+    .collect();
+    let direct_bins = [
+        ("loom", build_direct("loom")?),
+        ("shuttle", build_direct("shuttle")?),
+    ];
+
+    eprintln!("bench-report: runner explorations (child processes)");
+    let mut samples: BTreeMap<Pair, Vec<(u64, f64, f64)>> = BTreeMap::new();
+    for _ in 0..REPEATS {
+        for (name, p) in &programs {
+            for s in STRATEGIES {
+                let w = &workers[if s == "loom" { "loom" } else { "shuttle" }];
+                let (n, wall, inner) = runner_once(w, name, p, s)?;
+                samples
+                    .entry((name.clone(), s.to_string()))
+                    .or_default()
+                    .push((n, n as f64 / wall, n as f64 / inner));
+            }
+        }
+    }
+    let runner = samples
+        .into_iter()
+        .map(|(k, v)| {
+            let n = v[0].0;
+            let wall = median(v.iter().map(|s| s.1).collect());
+            let inner = median(v.iter().map(|s| s.2).collect());
+            (k, (n, wall, inner))
+        })
+        .collect();
+
+    eprintln!("bench-report: direct explorations (in process)");
+    let input = serde_json::json!({
+        "scenarios": programs.iter().map(|(n, p)| serde_json::json!({"name": n, "program": p})).collect::<Vec<_>>(),
+        "pct_depth": PCT_DEPTH,
+        "pct_iterations": PCT_ITERATIONS,
+        "random_iterations": RANDOM_ITERATIONS,
+        "dfs_iterations": DFS_ITERATIONS,
+        "loom_preemption_bound": LOOM_PREEMPTION_BOUND,
+        "loom_max_branches": LOOM_MAX_BRANCHES,
+        "repeats": REPEATS,
+    });
+    let input_path = root()
+        .join("target")
+        .join("bench")
+        .join("direct-input.json");
+    std::fs::create_dir_all(input_path.parent().expect("parent")).map_err(|e| e.to_string())?;
+    std::fs::write(&input_path, input.to_string()).map_err(|e| e.to_string())?;
+    let mut dsamples: BTreeMap<Pair, Vec<(u64, f64)>> = BTreeMap::new();
+    for (backend, bin) in &direct_bins {
+        let out = Command::new(bin)
+            .arg(&input_path)
+            .output()
+            .map_err(|e| format!("{}: {e}", bin.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "checker-throughput ({backend}) failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let Ok(d) = serde_json::from_str::<DirectLine>(l) else {
+                continue;
+            };
+            if let Some(e) = d.error {
+                return Err(format!("{}/{}: {e}", d.scenario, d.strategy));
+            }
+            let (Some(n), Some(secs)) = (d.executions, d.secs) else {
+                continue;
+            };
+            dsamples
+                .entry((d.scenario, d.strategy))
+                .or_default()
+                .push((n, n as f64 / secs));
+        }
+    }
+    let direct = dsamples
+        .into_iter()
+        .map(|(k, v)| (k, (v[0].0, median(v.iter().map(|s| s.1).collect()))))
+        .collect();
+    Ok(Throughput {
+        source,
+        runner,
+        direct,
+    })
+}
+
+// ---------------------------------------------------------------- report
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" / "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("bench-report: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Res<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let skip_criterion = args.iter().any(|a| a == "--skip-criterion");
+    let skip_throughput = args.iter().any(|a| a == "--skip-throughput");
+    let root = root();
+    let bench_target = root.join("target").join("bench");
+    let crit_dir = bench_target.join("criterion-report");
+    let started = Instant::now();
+    let load_before = loadavg();
+
+    if !skip_criterion {
+        let _ = std::fs::remove_dir_all(&crit_dir);
+        std::fs::create_dir_all(&crit_dir).map_err(|e| e.to_string())?;
+        eprintln!("bench-report: cargo bench --bench lookups (a few minutes)");
+        run_status(
+            Command::new(cargo())
+                .current_dir(&root)
+                .args(["bench", "-p", "mountcheck-benches", "--bench", "lookups"])
+                .env("CARGO_TARGET_DIR", &bench_target)
+                .env("CRITERION_HOME", &crit_dir)
+                .env("MOUNTCHECK_BENCH_OUT", &crit_dir)
+                .env_remove("RUSTFLAGS"),
+            "cargo bench",
+        )?;
+    }
+    let crit = read_criterion(&crit_dir)?;
+    let writers = read_writers(&crit_dir.join("writers.jsonl"));
+    let tp = if skip_throughput {
+        None
+    } else {
+        Some(throughput()?)
+    };
+
+    let load_after = loadavg();
+    let mut md = String::new();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let _ = writeln!(
+        md,
+        "# Benchmarks: hot lookup paths and checker throughput\n"
+    );
+    let _ = writeln!(
+        md,
+        "Written by `cargo run --release -p mountcheck-benches --bin bench-report`, which runs every \
+         measurement below itself (about {:.0} min on this machine).\n",
+        (started.elapsed().as_secs_f64() / 60.0).ceil()
+    );
+    let _ = writeln!(
+        md,
+        "- Date: {}",
+        output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+    );
+    let _ = writeln!(
+        md,
+        "- Machine: {nproc} CPUs (`nproc`), {cpu} (`/proc/cpuinfo`), shared with other work while \
+         measuring: load average {load_before} at the start, {load_after} at the end \
+         (`/proc/loadavg`, 1/5/15 min)"
+    );
+    let _ = writeln!(
+        md,
+        "- Build: {}, commit {}{}",
+        output("rustc", &["--version"]),
+        output(
+            "git",
+            &[
+                "-C",
+                &root.to_string_lossy(),
+                "rev-parse",
+                "--short",
+                "HEAD"
+            ]
+        ),
+        if output(
+            "git",
+            &["-C", &root.to_string_lossy(), "status", "--porcelain"]
+        )
+        .is_empty()
+        {
+            ""
+        } else {
+            " with uncommitted changes"
+        }
+    );
+    let _ = writeln!(
+        md,
+        "- criterion 0.5: sample size 20, 2 s measurement, 0.5 s warm-up per benchmark (the `model_*` \
+         groups: 10 samples, 1 s, 0.3 s). Each figure is criterion's median time per operation and, \
+         after ±, the median absolute deviation as a share of it.\n"
+    );
+
+    let _ = writeln!(md, "## Hot lookup paths\n");
+    let _ = writeln!(
+        md,
+        "Each operation runs the design's read side with no oracle bookkeeping \
+         (`TreeLock::peek`, `Kernel::find_super_quiet` / `unpin_super_quiet`) on a kernel built \
+         through the model's API (`mountcheck_benches::{{mount_farm, mount_chain, super_farm}}`), and \
+         the anchor looks the same keys up, in the same order, in a plain unsynchronized `HashMap` \
+         (a clone of the kernel's hash; for `get_super` a `HashMap` by device). \"+ writer\" runs a \
+         second thread on the same kernel doing mount/umount in a loop through the model's API \
+         (lookup and walk: `attach_mnt`/`detach_mnt` of a spare mount on `/w` under the tree lock, \
+         the pins put after it; get_super: `get_sb` of a fresh device then `deactivate_super`, \
+         which lists, kills and unlists a super_block); \"read throughput kept\" is the time \
+         without the writer over the time with it.\n"
+    );
+    let _ = writeln!(
+        md,
+        "### `lookup_mnt`: the mount hash probe of (parent mount, mountpoint)\n"
+    );
+    lookup_table(
+        &mut md,
+        &crit,
+        &writers,
+        "lookup_mnt",
+        "mounts",
+        &[10, 1_000, 100_000],
+        None,
+    );
+    let _ = writeln!(
+        md,
+        "\n### Path walk: mount crossings (`follow_down` at each, one read section per crossing)\n"
+    );
+    lookup_table(
+        &mut md,
+        &crit,
+        &writers,
+        "walk",
+        "crossings",
+        &[1, 4, 16],
+        None,
+    );
+    let _ = writeln!(
+        md,
+        "\n### `get_super(dev)`: search of `super_blocks` and the `s_count` pin (and its put)\n"
+    );
+    lookup_table(
+        &mut md,
+        &crit,
+        &writers,
+        "get_super",
+        "super_blocks",
+        &[10, 1_000, 10_000],
+        Some((
+            "vec-scan",
+            "plain `Vec` scan (the list's own algorithm, unsynchronized)",
+        )),
+    );
+    let _ = writeln!(md, "\n### The same operations through the model's entry points (oracle recording every step)\n");
+    let _ = writeln!(md, "`Kernel::lookup_mnt` + `mntput`, `Kernel::path_walk` + `path_release` of `/c/…/c`, `Kernel::get_super` + `drop_super`; no writer.\n");
+    let _ = writeln!(md, "`lookup_mnt`:\n");
+    model_table(
+        &mut md,
+        &crit,
+        "model_lookup_mnt",
+        "mounts",
+        &[10, 1_000, 100_000],
+    );
+    let _ = writeln!(md, "\n`path_walk`:\n");
+    model_table(&mut md, &crit, "model_walk", "crossings", &[1, 4, 16]);
+    let _ = writeln!(md, "\n`get_super`:\n");
+    model_table(
+        &mut md,
+        &crit,
+        "model_get_super",
+        "super_blocks",
+        &[10, 1_000, 10_000],
+    );
+
+    if let Some(tp) = &tp {
+        let _ = writeln!(md, "\n## The checker's throughput\n");
+        let _ = writeln!(
+            md,
+            "Executions per second of one exploration of the fixed protocol (programs from {}): \
+             loom with preemption bound {LOOM_PREEMPTION_BOUND} (the whole bounded space), PCT depth \
+             {PCT_DEPTH} for {PCT_ITERATIONS} executions, random for {RANDOM_ITERATIONS}, DFS bounded at \
+             {DFS_ITERATIONS}. **Runner**: the worker binary `mountcheck run` uses, in a child process \
+             with a JSON request, timed from spawn to exit (in brackets: the rate over the exploration \
+             time the worker reports, without process start and JSON). **Direct**: the same program \
+             explored in process by `shuttle::check_pct` / `check_random` / `check_dfs` or \
+             `loom::model::Builder::check` (in brackets for loom: with the worker's `max_threads = 5` \
+             instead of loom's default 4). **Toy**: a hand-written 30-line get_super/umount model \
+             (`mountcheck_benches::toy`) under the same checker and bounds. Median of {REPEATS} runs.\n",
+            tp.source
+        );
+        let _ = writeln!(md, "| scenario | checker | executions | runner exec/s | direct exec/s | runner overhead (direct / runner) | toy exec/s | model cost (toy / direct) |");
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|");
+        for sc in SCENARIOS {
+            for s in STRATEGIES {
+                let r = tp.runner.get(&(sc.to_string(), s.to_string()));
+                let d = tp.direct.get(&(sc.to_string(), s.to_string()));
+                let t = tp.direct.get(&("toy".to_string(), s.to_string()));
+                let mt5 = tp.direct.get(&(sc.to_string(), "loom-mt5".to_string()));
+                let _ = writeln!(
+                    md,
+                    "| {sc} | {s} | {} | {} | {} | {} | {} | {} |",
+                    r.map_or("–".into(), |r| r.0.to_string()),
+                    r.map_or("–".into(), |r| format!("{:.0} [{:.0}]", r.1, r.2)),
+                    match (d, mt5) {
+                        (Some(d), Some(m)) => format!("{:.0} ({:.0} with max_threads 5)", d.1, m.1),
+                        (Some(d), None) => format!("{:.0}", d.1),
+                        _ => "–".into(),
+                    },
+                    x(r.zip(d).map(|(r, d)| d.1 / r.1)),
+                    t.map_or("–".into(), |t| format!("{:.0} ({} ex.)", t.1, t.0)),
+                    x(t.zip(d).map(|(t, d)| t.1 / d.1)),
+                );
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- targets
+    let _ = writeln!(md, "\n## Targets\n");
+    let mut lines = Vec::new();
+    let rm = LockDesign::ReadMostly.name();
+    for (group, sizes) in [
+        ("lookup_mnt", [10usize, 1_000, 100_000]),
+        ("walk", [1, 4, 16]),
+        ("get_super", [10, 1_000, 10_000]),
+    ] {
+        let ratios: Vec<String> = sizes
+            .iter()
+            .map(|&n| {
+                let r = ratio(cell(&crit, group, rm, n), cell(&crit, group, "hashmap", n));
+                format!("{n}: {}", x(r))
+            })
+            .collect();
+        let met = sizes.iter().all(|&n| {
+            ratio(cell(&crit, group, rm, n), cell(&crit, group, "hashmap", n))
+                .is_some_and(|r| r <= 1.5)
+        });
+        lines.push(format!(
+            "- Read-mostly `{group}` within 1.5x of the plain HashMap at every size: **{}** ({}).",
+            if met { "met" } else { "not met" },
+            ratios.join(", ")
+        ));
+        let kept: Vec<String> = sizes
+            .iter()
+            .map(|&n| {
+                let k = ratio(
+                    cell(&crit, group, rm, n),
+                    cell(&crit, group, &format!("{rm}+writer"), n),
+                );
+                format!("{n}: {}", pct(k))
+            })
+            .collect();
+        let met = sizes.iter().all(|&n| {
+            ratio(
+                cell(&crit, group, rm, n),
+                cell(&crit, group, &format!("{rm}+writer"), n),
+            )
+            .is_some_and(|k| k >= 0.9)
+        });
+        let paced: Vec<String> = sizes
+            .iter()
+            .map(|&n| {
+                let k = ratio(
+                    cell(&crit, group, rm, n),
+                    cell(&crit, group, &format!("{rm}+writer-1k"), n),
+                );
+                format!("{n}: {}", pct(k))
+            })
+            .collect();
+        lines.push(format!(
+            "- Read-mostly `{group}` read throughput with a concurrent writer at least 90% of it without one: **{}** with the writer in a tight loop ({}); with the writer at ~1 000 cycles/s: {}.",
+            if met { "met" } else { "not met" },
+            kept.join(", "),
+            paced.join(", ")
+        ));
+    }
+    if let Some(tp) = &tp {
+        let mut worst = 0.0f64;
+        let mut all = Vec::new();
+        for ((sc, s), r) in &tp.runner {
+            if let Some(d) = tp.direct.get(&(sc.clone(), s.clone())) {
+                let o = d.1 / r.1;
+                worst = worst.max(o);
+                all.push(format!("{sc}/{s}: {o:.2}x"));
+            }
+        }
+        lines.push(format!(
+            "- Runner overhead at most 1.2x over the direct in-process exploration: **{}** (worst {worst:.2}x; {}).",
+            if worst <= 1.2 { "met" } else { "not met" },
+            all.join(", ")
+        ));
+    }
+    for l in lines {
+        let _ = writeln!(md, "{l}");
+    }
+    let notes = root.join("benches").join("REPORT_NOTES.md");
+    if let Ok(n) = std::fs::read_to_string(&notes) {
+        let _ = writeln!(md, "\n{}", n.trim_end());
+    }
+    let out = root.join("reports").join("bench.md");
+    std::fs::create_dir_all(out.parent().expect("reports dir")).map_err(|e| e.to_string())?;
+    std::fs::write(&out, md).map_err(|e| e.to_string())?;
+    eprintln!("bench-report: wrote {}", out.display());
+    Ok(())
+}
