@@ -21,7 +21,7 @@ echo "== benches compile"
 cargo bench --workspace --no-run
 
 echo "== shuttle model tests (PCT, DFS)"
-CARGO_TARGET_DIR=target/test-shuttle cargo test -p mountcheck-model --features shuttle --release --test shuttle
+CARGO_TARGET_DIR=target/test-shuttle cargo test -p mountcheck-model --features shuttle --release --test shuttle --test lock_designs
 
 echo "== loom model tests (exhaustive within the preemption bound)"
-RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/test-loom cargo test -p mountcheck-model --release --test loom
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/test-loom cargo test -p mountcheck-model --release --test loom --test lock_designs

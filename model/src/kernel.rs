@@ -31,15 +31,16 @@
 //!   tree cannot be a plain snapshot that readers use while a writer works. The read side is a
 //!   sequence count and reader slots instead: a reader announces itself with one `fetch_add` on
 //!   the slot of its thread number and loads the count; an odd count means a writer is inside,
-//!   and the reader withdraws and waits for an even one, as `read_seqbegin` spins; leaving is one
-//!   `fetch_sub`. A writer takes the
-//!   writers' mutex, makes the count odd and waits until every slot is empty (the grace period of
-//!   `synchronize_rcu`), changes the tree in place, and makes the count even again. The writer
+//!   and the reader withdraws and waits for an even one (`read_seqbegin`); leaving is one
+//!   `fetch_sub`. A writer takes the writers' mutex, makes the count odd and waits until every
+//!   slot is empty (the grace period of `synchronize_rcu`), changes the tree in place, and makes
+//!   the count even again. The writer
 //!   reads the slots with read-modify-writes, so the handshake holds under loom's model of `SeqCst`
 //!   as acquire-release (loom#180): either the writer's read sees the reader's announcement, or the
 //!   announcement reads from the writer's read-modify-write and so sees the odd count. Readers
-//!   write only their own slot (no shared lock word) and never block a writer from starting. On
-//!   real threads a wait busy-waits briefly before it yields; under the checkers it yields at once.
+//!   write only their own slot (no shared lock word) and never block a writer from starting. A
+//!   reader that finds a writer inside busy-waits briefly (real threads only), then sleeps on a
+//!   condition variable that the writer signals when it reopens (the slow path, as percpu-rwsem's).
 //! - Checkers: the slots, the count and the mutexes are facade primitives, so loom and shuttle
 //!   interleave both protocols. The tree sits in a std `UnsafeCell` and the list's pointer is
 //!   arc-swap's; loom sees neither. `model/tests/lock_designs.rs` checks the same handshake with a
@@ -63,7 +64,8 @@ use crate::namespace::Namespace;
 use crate::oracle::{Ctx, Ledger, Oid};
 use crate::super_block::SuperBlock;
 use crate::sync::{
-    self, Arc, AtomicUsize, Mutex, MutexGuard, Ordering, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    self, Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, RwLock, RwLockReadGuard,
+    RwLockWriteGuard,
 };
 use crate::variant::{Mutant, Variant};
 
@@ -133,6 +135,9 @@ struct Gate {
     /// Even: no writer inside. Odd: a writer is in its exclusive phase.
     seq: AtomicUsize,
     slots: [Slot; READER_SLOTS],
+    /// Where a reader that found a writer inside sleeps until the writer leaves (the slow path).
+    parked: Mutex<()>,
+    wake: Condvar,
 }
 
 /// A reader's announcement; dropping it leaves the read section.
@@ -146,18 +151,17 @@ impl Drop for SlotGuard<'_> {
     }
 }
 
-/// Wait a little for another thread. Under the checkers every wait is a `yield_now`, which lets
-/// them schedule the thread waited for; on real threads a short busy-wait comes first, because
-/// the sections waited for last nanoseconds to microseconds and a yield may give the CPU away.
-fn backoff(spins: &mut u32) {
+/// One step of a short busy-wait on real threads; false once the budget is spent (and always
+/// under the checkers, which must be told with a yield or a sleep that a thread waits).
+fn spin(spins: &mut u32) -> bool {
     #[cfg(not(any(loom, feature = "shuttle")))]
-    if *spins < 1 << 14 {
+    if *spins < 256 {
         *spins += 1;
         std::hint::spin_loop();
-        return;
+        return true;
     }
     let _ = spins;
-    sync::yield_now();
+    false
 }
 
 impl Gate {
@@ -165,11 +169,14 @@ impl Gate {
         Gate {
             seq: AtomicUsize::new(0),
             slots: std::array::from_fn(|_| Slot(AtomicUsize::new(0))),
+            parked: Mutex::new(()),
+            wake: Condvar::new(),
         }
     }
 
     /// Enter a read section as reader `reader`: announce, then check that no writer is inside;
-    /// if one is, withdraw and wait for it (`read_seqbegin`).
+    /// if one is, withdraw and wait for it (`read_seqbegin`): a short busy-wait, then sleep
+    /// until the writer reopens the gate.
     fn enter(&self, reader: usize) -> SlotGuard<'_> {
         let slot = &self.slots[reader % READER_SLOTS];
         loop {
@@ -180,27 +187,39 @@ impl Gate {
             slot.0.fetch_sub(1, Ordering::SeqCst);
             let mut spins = 0;
             while self.seq.load(Ordering::SeqCst) & 1 == 1 {
-                backoff(&mut spins);
+                if spin(&mut spins) {
+                    continue;
+                }
+                let mut g = sync::lock(&self.parked);
+                while self.seq.load(Ordering::SeqCst) & 1 == 1 {
+                    g = self.wake.wait(g).unwrap_or_else(|p| p.into_inner());
+                }
             }
         }
     }
 
     /// Start a writer's exclusive phase: make the count odd, then wait until every slot is empty
-    /// (`synchronize_rcu`). The slots are read with read-modify-writes (see the module
-    /// documentation).
+    /// (`synchronize_rcu`; read sections are short, so a busy-wait, then yields). The slots are
+    /// read with read-modify-writes (see the module documentation).
     fn close(&self) {
         self.seq.fetch_add(1, Ordering::SeqCst);
         let mut spins = 0;
         for s in &self.slots {
             while s.0.fetch_add(0, Ordering::SeqCst) != 0 {
-                backoff(&mut spins);
+                if !spin(&mut spins) {
+                    sync::yield_now();
+                }
             }
         }
     }
 
-    /// End a writer's exclusive phase: make the count even.
+    /// End a writer's exclusive phase: make the count even and wake the readers that sleep. The
+    /// count changes before the wake-up is sent under `parked`, and a reader tests it under
+    /// `parked` before it sleeps, so no wake-up is lost.
     fn open(&self) {
         self.seq.fetch_add(1, Ordering::SeqCst);
+        let _g = sync::lock(&self.parked);
+        self.wake.notify_all();
     }
 }
 

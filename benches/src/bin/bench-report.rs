@@ -32,7 +32,8 @@ const RANDOM_ITERATIONS: usize = 2_000;
 const DFS_ITERATIONS: usize = 20_000;
 const LOOM_PREEMPTION_BOUND: usize = 2;
 const LOOM_MAX_BRANCHES: usize = 20_000;
-const REPEATS: usize = 3;
+const REPEATS: usize = 5;
+const SEED: u64 = 1;
 const SCENARIOS: [&str; 3] = [
     "get-super-vs-umount",
     "open-vs-lazy-umount",
@@ -406,7 +407,7 @@ fn runner_once(worker: &Path, name: &str, p: &Program, s: &str) -> Res<(u64, f64
         config: Config::default(),
         strategy: strategy(s),
         max_executions: max_executions(s),
-        seed: 1,
+        seed: SEED,
         time_limit_secs: 300.0,
         scratch_dir: Some(scratch.to_string_lossy().into_owned()),
         resume_checkpoint: None,
@@ -524,6 +525,7 @@ fn throughput() -> Res<Throughput> {
         "loom_preemption_bound": LOOM_PREEMPTION_BOUND,
         "loom_max_branches": LOOM_MAX_BRANCHES,
         "repeats": REPEATS,
+        "seed": SEED,
     });
     let input_path = root()
         .join("target")
@@ -770,7 +772,8 @@ fn real_main() -> Res<()> {
              {DFS_ITERATIONS}. **Runner**: the worker binary `mountcheck run` uses, in a child process \
              with a JSON request, timed from spawn to exit (in brackets: the rate over the exploration \
              time the worker reports, without process start and JSON). **Direct**: the same program \
-             explored in process by `shuttle::check_pct` / `check_random` / `check_dfs` or \
+             explored in process by a shuttle `Runner` with the same scheduler and seed (what \
+             `shuttle::check_pct` / `check_random` / `check_dfs` run) or \
              `loom::model::Builder::check` (in brackets for loom: with the worker's `max_threads = 5` \
              instead of loom's default 4). **Toy**: a hand-written 30-line get_super/umount model \
              (`mountcheck_benches::toy`) under the same checker and bounds. Median of {REPEATS} runs.\n",
@@ -783,7 +786,10 @@ fn real_main() -> Res<()> {
                 let r = tp.runner.get(&(sc.to_string(), s.to_string()));
                 let d = tp.direct.get(&(sc.to_string(), s.to_string()));
                 let t = tp.direct.get(&("toy".to_string(), s.to_string()));
-                let mt5 = tp.direct.get(&(sc.to_string(), "loom-mt5".to_string()));
+                let mt5 = tp
+                    .direct
+                    .get(&(sc.to_string(), "loom-mt5".to_string()))
+                    .filter(|_| s == "loom");
                 let _ = writeln!(
                     md,
                     "| {sc} | {s} | {} | {} | {} | {} | {} | {} |",

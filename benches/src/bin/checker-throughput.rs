@@ -1,6 +1,7 @@
 //! The checker's explorations run directly in this process, for the runner-overhead comparison:
-//! the model's program executed by shuttle's `check_pct` / `check_random` / `check_dfs` (built
-//! with `--features shuttle`) or by `loom::model::Builder::check` (built with `--cfg loom`),
+//! the model's program executed by a shuttle `Runner` with the PCT, random or DFS scheduler, as
+//! `check_pct` / `check_random` / `check_dfs` do but with the runner's seed (built with
+//! `--features shuttle`) or by `loom::model::Builder::check` (built with `--cfg loom`),
 //! exactly as a hand-written test would, and the hand-written minimal get_super/umount model
 //! ([`mountcheck_benches::toy`]) under the same checkers.
 //!
@@ -38,12 +39,13 @@ struct Input {
     loom_preemption_bound: usize,
     loom_max_branches: usize,
     repeats: usize,
+    seed: u64,
 }
 
 static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
 
 #[allow(dead_code)]
-fn report(backend: &str, scenario: &str, strategy: &str, f: impl Fn()) {
+fn report(backend: &str, scenario: &str, strategy: &str, f: impl FnOnce()) {
     EXECUTIONS.store(0, Ordering::SeqCst);
     let start = Instant::now();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
@@ -95,18 +97,43 @@ fn run(input: &Input) {
                     None => toy_execution(),
                 }
             };
-            let b = body.clone();
-            report("shuttle", name, "pct", || {
-                shuttle::check_pct(b.clone(), input.pct_iterations, input.pct_depth)
-            });
-            let b = body.clone();
-            report("shuttle", name, "random", || {
-                shuttle::check_random(b.clone(), input.random_iterations)
-            });
-            let b = body.clone();
-            report("shuttle", name, "dfs", || {
-                shuttle::check_dfs(b.clone(), Some(input.dfs_iterations))
-            });
+            // What `shuttle::check_pct` / `check_random` / `check_dfs` do, with the seed the
+            // runner's request carries, so both explore the same schedules.
+            use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler};
+            let run = |s: Box<dyn shuttle::scheduler::Scheduler + Send>| {
+                let b = body.clone();
+                move || {
+                    shuttle::Runner::new(s, shuttle::Config::new()).run(b.clone());
+                }
+            };
+            report(
+                "shuttle",
+                name,
+                "pct",
+                run(Box::new(PctScheduler::new_from_seed(
+                    input.seed,
+                    input.pct_depth,
+                    input.pct_iterations,
+                ))),
+            );
+            report(
+                "shuttle",
+                name,
+                "random",
+                run(Box::new(RandomScheduler::new_from_seed(
+                    input.seed,
+                    input.random_iterations,
+                ))),
+            );
+            report(
+                "shuttle",
+                name,
+                "dfs",
+                run(Box::new(DfsScheduler::new(
+                    Some(input.dfs_iterations),
+                    false,
+                ))),
+            );
         }
     }
 }
