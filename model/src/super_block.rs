@@ -163,8 +163,12 @@ impl Kernel {
     /// that cannot be the last without the lock (`atomic_dec_and_lock`).
     pub fn put_super(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str) {
         if self.cfg.lock_design == LockDesign::ReadMostly {
-            if let Some(now) = dec_if_not_last(sb) {
-                self.ledger.put(ctx, sb.oid, Counter::SCount, tag, 1, now);
+            let done = sync::oracle_atomic(|| {
+                dec_if_not_last(sb)
+                    .map(|now| self.ledger.put(ctx, sb.oid, Counter::SCount, tag, 1, now))
+                    .is_some()
+            });
+            if done {
                 return;
             }
         }
@@ -390,13 +394,13 @@ impl Kernel {
     /// The read-mostly design's pin: `s_count++` only while the list's `S_BIAS` is held
     /// (increment-if-listed), without `sb_lock`. Returns whether it pinned.
     fn pin_if_listed(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str) -> bool {
-        match inc_if_listed(sb) {
+        sync::oracle_atomic(|| match inc_if_listed(sb) {
             Some(now) => {
                 self.ledger.get(ctx, sb.oid, Counter::SCount, tag, 1, now);
                 true
             }
             None => false,
-        }
+        })
     }
 
     /// `get_super`'s find-and-pin with no bookkeeping (no `Ctx`, nothing in the ledger, no

@@ -9,8 +9,9 @@
 //! lock-free read path could pin an object after a writer checked it, or revive a freed one.
 //!
 //! Invariant: for each design, no finding on the clean programs, and the planted bug's class on
-//! each mutant. Run: `cargo test -p mountcheck-model --test lock_designs` (std: the designs agree
-//! on every program run sequentially, and the quiet read paths hold up on real threads),
+//! each mutant. Run: `cargo test -p mountcheck-model --test lock_designs` (std: the programs on
+//! real threads, the designs agree on every program run sequentially, and the quiet read paths
+//! hold up on real threads),
 //! `... --features shuttle --release` (PCT and DFS), `RUSTFLAGS="--cfg loom" ... --release`
 //! (loom, preemption bound 2). Under loom it also checks the read-mostly handshake of the mount
 //! hash itself with a hand-written model whose value sits in loom's `UnsafeCell`, because the
@@ -210,11 +211,20 @@ fn cfg(lock_design: LockDesign, variant: Variant) -> Config {
 mod std_threads {
     use super::*;
 
-    // No stress runs of the programs on real threads here: the oracle records each put after
-    // the atomic decrement, so on real threads another thread's last put can record the free in
-    // between and the late record reads as a use after free (about 1 run in 4 000 of "open vs
-    // lazy umount", on the committed model under the global lock too). Under loom and shuttle the
-    // decrement and its record are one step. The real-thread tests below use the quiet paths.
+    const RUNS: usize = 100;
+
+    #[test]
+    fn every_design_is_clean_on_real_threads() {
+        for d in LockDesign::ALL {
+            for (name, p) in programs() {
+                for _ in 0..RUNS {
+                    if let Err(f) = run(&p, cfg(d, Variant::Fixed)) {
+                        panic!("{} / {name}: {f}", d.name());
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_read_mostly_list_pins_only_listed_super_blocks() {
