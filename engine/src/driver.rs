@@ -167,6 +167,19 @@ pub fn explore(req: &Request) -> Result<Response, String> {
 
 type Outcome = (Stop, Option<Failure>, Option<String>);
 
+/// Why an exploration that found nothing stopped: its time bound, its execution bound, or because
+/// the checker had nothing left to explore.
+#[cfg(any(loom, feature = "shuttle"))]
+fn clean_stop(req: &Request, start: Instant) -> Stop {
+    if start.elapsed().as_secs_f64() >= req.time_limit_secs {
+        Stop::TimeBound
+    } else if EXECUTIONS.load(Ordering::SeqCst) >= req.max_executions {
+        Stop::ExecutionBound
+    } else {
+        Stop::Complete
+    }
+}
+
 #[cfg(not(any(loom, feature = "shuttle")))]
 mod imp {
     use super::*;
@@ -251,14 +264,7 @@ mod imp {
         }));
         match r {
             Ok(()) => {
-                let n = EXECUTIONS.load(Ordering::SeqCst);
-                let stop = if start.elapsed().as_secs_f64() >= req.time_limit_secs {
-                    Stop::TimeBound
-                } else if n >= req.max_executions {
-                    Stop::ExecutionBound
-                } else {
-                    Stop::Complete
-                };
+                let stop = clean_stop(req, start);
                 (stop, None, None)
             }
             Err(_)
@@ -356,14 +362,7 @@ mod imp {
         let stored = std::fs::read_to_string(path).ok();
         match r {
             Ok(()) => {
-                let n = EXECUTIONS.load(Ordering::SeqCst);
-                let stop = if start.elapsed().as_secs_f64() >= req.time_limit_secs {
-                    Stop::TimeBound
-                } else if n >= req.max_executions {
-                    Stop::ExecutionBound
-                } else {
-                    Stop::Complete
-                };
+                let stop = clean_stop(req, start);
                 (stop, None, stored)
             }
             Err(_) => {
