@@ -23,7 +23,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use mountcheck_benches::{
     lookup_plain, lookup_quiet, mount_chain, mount_farm, sb_writer, super_farm, tree_writer,
-    walk_plain, walk_quiet, Writer, PACED,
+    walk_plain, walk_quiet, with_fxhash, Writer, PACED,
 };
 use mountcheck_model::LockDesign;
 
@@ -89,6 +89,14 @@ fn lookup_mnt(c: &mut Criterion) {
                         black_box(lookup_plain(&farm.plain, keys[i % keys.len()]))
                     })
                 });
+                let fx = with_fxhash(&farm.plain);
+                g.bench_with_input(BenchmarkId::new("hashmap-fx", n), &n, |b, _| {
+                    let mut i = 0;
+                    b.iter(|| {
+                        i += 1;
+                        black_box(lookup_plain(&fx, keys[i % keys.len()]))
+                    })
+                });
             }
             g.bench_with_input(BenchmarkId::new(d.name(), n), &n, |b, _| {
                 let mut i = 0;
@@ -124,7 +132,11 @@ fn walk(c: &mut Criterion) {
             let chain = mount_chain(d, depth);
             if d == LockDesign::Global {
                 g.bench_with_input(BenchmarkId::new("hashmap", depth), &depth, |b, _| {
-                    b.iter(|| black_box(walk_plain(&chain)))
+                    b.iter(|| black_box(walk_plain(&chain, &chain.plain)))
+                });
+                let fx = with_fxhash(&chain.plain);
+                g.bench_with_input(BenchmarkId::new("hashmap-fx", depth), &depth, |b, _| {
+                    b.iter(|| black_box(walk_plain(&chain, &fx)))
                 });
             }
             g.bench_with_input(BenchmarkId::new(d.name(), depth), &depth, |b, _| {
@@ -156,6 +168,14 @@ fn get_super(c: &mut Criterion) {
                     b.iter(|| {
                         i += 1;
                         black_box(farm.plain.get(&devs[i % devs.len()]).cloned())
+                    })
+                });
+                let fx = with_fxhash(&farm.plain);
+                g.bench_with_input(BenchmarkId::new("hashmap-fx", n), &n, |b, _| {
+                    let mut i = 0;
+                    b.iter(|| {
+                        i += 1;
+                        black_box(fx.get(&devs[i % devs.len()]).cloned())
                     })
                 });
                 g.bench_with_input(BenchmarkId::new("vec-scan", n), &n, |b, _| {

@@ -6,16 +6,19 @@
 //! of a path walk (`follow_down` at each, fs/namei.c) and `get_super`'s search and pin of the
 //! `super_blocks` list (fs/super.c), each under the model's three lock designs
 //! ([`LockDesign`]), beside a plain unsynchronized `HashMap` of the same keys. The quiet entry
-//! points ([`mountcheck_model::kernel::TreeLock::peek`], [`Kernel::find_super_quiet`]) run the
+//! points ([`mountcheck_model::kernel::TreeLock::lookup_quiet`], [`Kernel::find_super_quiet`]) run the
 //! design's read side with no oracle bookkeeping; the model entry points (`Kernel::lookup_mnt`,
 //! `path_walk`, `get_super`) run it with the ledger recording every step.
 //!
 //! Invariant: every kernel here is built through the model's public API and its reference counts
 //! match the ledger's holders after the build (the farms bypass only `alloc_vfsmnt`'s one write
-//! section per mount, which would make the read-mostly design's copy-on-write quadratic); the
+//! section per mount, so that a farm of 100 000 mounts builds in seconds); the
 //! quiet paths and the writers put back every reference they take.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use rustc_hash::FxBuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as StdOrdering};
 use std::time::{Duration, Instant};
 
@@ -25,7 +28,7 @@ use mountcheck_model::mount::{attach_tag, Mount};
 use mountcheck_model::namespace::Namespace;
 use mountcheck_model::oracle::{Counter, Ctx, ObjKind, Oid};
 use mountcheck_model::super_block::SuperBlock;
-use mountcheck_model::sync::{Arc, AtomicIsize, Ordering};
+use mountcheck_model::sync::{Arc, Ordering};
 use mountcheck_model::task::Task;
 use mountcheck_model::{Config, Ledger, LockDesign};
 
@@ -34,8 +37,6 @@ pub mod toy;
 /// A mount hash key: (parent mount, mountpoint inode).
 pub type Key = (Oid, u64);
 
-/// The reader slot (thread number) the benchmarks' reading thread uses.
-pub const READER: usize = 1;
 /// The thread number of the writer thread.
 pub const WRITER: usize = 2;
 
@@ -124,12 +125,7 @@ fn new_attached_mount(
     let oid = k
         .ledger
         .create(ctx, ObjKind::Mount, |o| format!("mnt#{} ({dev})", o.0));
-    let m = Arc::new(Mount {
-        oid,
-        mnt_count: AtomicIsize::new(0),
-        sb: sb.clone(),
-        root: Dentry::root(),
-    });
+    let m = Arc::new(Mount::new(oid, sb.clone(), Dentry::root()));
     k.mntget(ctx, &m, &attach_tag(&m));
     let now = sb.s_active.fetch_add(1, Ordering::SeqCst) + 1;
     k.ledger.get(
@@ -159,9 +155,7 @@ fn new_attached_mount(
 /// (a clone of it): a tree grown one mount at a time among the ledger's allocations scatters the
 /// hash's per-key vectors over the heap, and the benchmarks compare synchronization, not that.
 fn compact(k: &Kernel, ctx: &Ctx) {
-    let mut t = k.tree.write(ctx);
-    let fresh = t.clone();
-    *t = fresh;
+    k.tree.write(ctx).compact();
 }
 
 /// Build a [`MountFarm`] of `n` mounts under `design`: `n` directories, then every mount
@@ -192,7 +186,7 @@ pub fn mount_farm(design: LockDesign, n: usize) -> MountFarm {
     let mut keys: Vec<Key> = dentries.iter().map(|d| (root.oid, d.ino)).collect();
     let order = shuffled(keys.len());
     keys = order.iter().map(|&i| keys[i]).collect();
-    let plain = k.tree.peek(0, |t| t.hash.clone());
+    let plain = k.tree.peek(|t| t.hash.clone());
     MountFarm {
         spot: WriterSpot {
             parent: root.clone(),
@@ -255,9 +249,7 @@ pub fn mount_chain(design: LockDesign, depth: usize) -> MountChain {
         .0
         .ino;
     let (a1, ino) = {
-        let m = k
-            .tree
-            .peek(0, |t| t.hash[&(root.oid, first_ino)][0].clone());
+        let m = k.tree.peek(|t| t.hash[&(root.oid, first_ino)][0].clone());
         let ino =
             m.sb.contents(&k, ctx, "bench")
                 .lookup("/c")
@@ -268,7 +260,7 @@ pub fn mount_chain(design: LockDesign, depth: usize) -> MountChain {
     };
     let spare = k.clone_mnt(ctx, &a1, Dentry::root(), "bench writer");
     compact(&k, ctx);
-    let plain = k.tree.peek(0, |t| t.hash.clone());
+    let plain = k.tree.peek(|t| t.hash.clone());
     let ns = init.ns.clone().expect("namespace");
     MountChain {
         path: "/c".repeat(depth),
@@ -332,15 +324,24 @@ pub fn super_farm(design: LockDesign, n: usize) -> SuperFarm {
 /// cloned inside the read section.
 #[inline]
 pub fn lookup_quiet(k: &Kernel, key: Key) -> Option<Arc<Mount>> {
-    k.tree.peek(READER, |t| {
-        t.hash.get(&key).and_then(|v| v.first()).cloned()
-    })
+    k.tree.lookup_quiet(key)
 }
 
-/// The anchor: the same probe of a plain `HashMap`.
+/// The anchor: the same probe of a plain `HashMap` (std's SipHash, or with `S` another hasher).
 #[inline]
-pub fn lookup_plain(map: &HashMap<Key, Vec<Arc<Mount>>>, key: Key) -> Option<Arc<Mount>> {
+pub fn lookup_plain<S: BuildHasher>(
+    map: &HashMap<Key, Vec<Arc<Mount>>, S>,
+    key: Key,
+) -> Option<Arc<Mount>> {
     map.get(&key).and_then(|v| v.first()).cloned()
+}
+
+/// A copy of a plain map with FxHash, the hasher of the read-mostly design's RCU tables (an
+/// informative second anchor: how much of a difference is the hash function's).
+pub fn with_fxhash<K: Clone + Eq + std::hash::Hash, V: Clone>(
+    map: &HashMap<K, V>,
+) -> HashMap<K, V, FxBuildHasher> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// The mount crossings of a walk of `c`'s path: one quiet probe per crossing, each in its own read
@@ -354,12 +355,15 @@ pub fn walk_quiet(k: &Kernel, c: &MountChain) -> Arc<Mount> {
     m
 }
 
-/// The anchor of [`walk_quiet`] on a plain `HashMap`.
+/// The anchor of [`walk_quiet`] on a plain `HashMap` (`map`: `c.plain` or a copy of it).
 #[inline]
-pub fn walk_plain(c: &MountChain) -> Arc<Mount> {
-    let mut m = lookup_plain(&c.plain, c.first).expect("first crossing");
+pub fn walk_plain<S: BuildHasher>(
+    c: &MountChain,
+    map: &HashMap<Key, Vec<Arc<Mount>>, S>,
+) -> Arc<Mount> {
+    let mut m = lookup_plain(map, c.first).expect("first crossing");
     for _ in 1..c.depth {
-        m = lookup_plain(&c.plain, (m.oid, c.ino)).expect("crossing");
+        m = lookup_plain(map, (m.oid, c.ino)).expect("crossing");
     }
     m
 }

@@ -13,48 +13,37 @@
 //!
 //! Lock designs ([`LockDesign`], chosen at boot, for the mount hash/tree and the `super_blocks`
 //! list alike): `Global` is one mutex (2.4's `dcache_lock`); `RwLock` lets lookups share a
-//! reader-writer lock; `ReadMostly` takes no lock on the read path, in the RCU + seqlock shape of
-//! modern kernels (`get_super` over an RCU list; `lookup_mnt` under `rcu_read_lock` and
-//! `mount_lock`'s sequence count):
+//! reader-writer lock; `ReadMostly` takes no lock on the read path, in the RCU shape of modern
+//! kernels (`lookup_mnt` under `rcu_read_lock()` with `legitimize_mnt`'s re-check; an RCU-walked
+//! index of `super_blocks` by device):
 //!
-//! - `super_blocks`: copy-on-write snapshots published through an atomic pointer
-//!   (`arc_swap::ArcSwap`), writers serialised by a mutex (the exclusive side, [`SpinLock::lock`]),
-//!   each writer changing a private copy that its guard publishes whole. A reader loads the
-//!   snapshot and never waits; `get_super` pins with an atomic increment-if-listed on `s_count`
-//!   and re-checks (see [`crate::super_block`]), so a stale snapshot is harmless.
-//! - The mount hash and tree: the model's `lookup_mnt` (and expiry) pin what they find with a
-//!   plain `mntget` inside the read section, with no re-check, and `do_umount` reads `mnt_count`
-//!   twice inside a write section; a pin landing between those reads would be an invariant
-//!   finding, and a pin after the detach would hand a reader a mount that a plain umount said was
-//!   not busy. The modern kernel closes that window on the reader's side (`legitimize_mnt`
-//!   re-checks `mount_lock` and drops the pin); here it is closed on the writer's side, so the
-//!   tree cannot be a plain snapshot that readers use while a writer works. The read side is a
-//!   sequence count and reader slots instead: a reader announces itself with one `fetch_add` on
-//!   the slot of its thread number and loads the count; an odd count means a writer is inside,
-//!   and the reader withdraws and waits for an even one (`read_seqbegin`); leaving is one
-//!   `fetch_sub`. A writer takes the writers' mutex, makes the count odd and waits until every
-//!   slot is empty (the grace period of `synchronize_rcu`), changes the tree in place, and makes
-//!   the count even again. The writer
-//!   reads the slots with read-modify-writes, so the handshake holds under loom's model of `SeqCst`
-//!   as acquire-release (loom#180): either the writer's read sees the reader's announcement, or the
-//!   announcement reads from the writer's read-modify-write and so sees the odd count. Readers
-//!   write only their own slot (no shared lock word) and never block a writer from starting. A
-//!   reader that finds a writer inside busy-waits briefly (real threads only), then sleeps on a
-//!   condition variable that the writer signals when it reopens (the slow path, as percpu-rwsem's).
-//! - Checkers: the slots, the count and the mutexes are facade primitives, so loom and shuttle
-//!   interleave both protocols. The tree sits in a std `UnsafeCell` and the list's pointer is
-//!   arc-swap's; loom sees neither. `model/tests/lock_designs.rs` checks the same handshake with a
-//!   hand-written loom model whose value is in loom's `UnsafeCell` (and that loom catches a read
-//!   path without the announcement); arc-swap, unlike crossbeam-epoch (`crossbeam_loom`), has no
-//!   loom build, so each of its loads and stores is one indivisible step to the checkers.
+//! - Writers and every reader other than the two hot lookups take one mutex, as in the global
+//!   design (`lock_mount_hash()`, `spin_lock(&sb_lock)`).
+//! - Inside that mutex the writer also keeps an [`RcuHash`] (crate::rcu_hash): the mount hash by
+//!   (parent, mountpoint) and the super_blocks by device, linked and unlinked with release stores
+//!   and freed after a grace period ([`crate::sync::rcu`]: crossbeam-epoch on real threads).
+//! - `lookup_mnt` searches that table inside a read section and pins what it finds with an
+//!   increment-if-not-zero, then re-checks (`legitimize_mnt`): a full fence, then the mount's
+//!   `mnt_umounting` flag. A plain umount or an expiry sets the flag, issues a full fence, and
+//!   only then reads `mnt_count` for its busy check (do_umount's `smp_mb()` "paired with
+//!   `__legitimize_mnt()`"). The two fences order the pair: either the umounter's count read sees
+//!   the pin (and reports EBUSY), or the reader sees the flag, drops its pin and searches again.
+//!   So no pin lands between a busy check and its detach, and a lookup never revives a mount
+//!   whose last reference went. Where the kernel re-checks the global `mount_lock` sequence
+//!   count, the model re-checks the one mount it found: a reader retries only when that mount is
+//!   being unmounted, not on every change of the tree.
+//! - `get_super` searches its index inside a read section and pins with an atomic
+//!   increment-if-listed on `s_count`, then re-checks `s_root` under `s_umount` (see
+//!   [`crate::super_block`]).
+//! - Checkers: every pointer, flag, count and fence of both protocols is a facade primitive, and
+//!   every table entry sits in the facade's `UnsafeCell`, so loom and shuttle interleave them and
+//!   loom checks the publication order. The grace period is crossbeam-epoch's on real threads
+//!   and under `--cfg loom --cfg crossbeam_loom`; under plain loom and shuttle retired entries are
+//!   kept until the kernel is dropped (see [`crate::sync::rcu`]).
 
-use std::cell::UnsafeCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc as StdArc;
-
-use arc_swap::ArcSwap;
 
 use serde::{Deserialize, Serialize};
 
@@ -62,11 +51,9 @@ use crate::fs::Dentry;
 use crate::mount::Mount;
 use crate::namespace::Namespace;
 use crate::oracle::{Ctx, Ledger, Oid};
+use crate::rcu_hash::{rcu_hash, RcuHash, RcuHashWriter};
 use crate::super_block::SuperBlock;
-use crate::sync::{
-    self, Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, RwLock, RwLockReadGuard,
-    RwLockWriteGuard,
-};
+use crate::sync::{self, Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::variant::{Mutant, Variant};
 
 /// How the mount hash and the tree links are protected (the lock designs the benchmarks compare).
@@ -78,10 +65,9 @@ pub enum LockDesign {
     Global,
     /// A reader-writer lock: lookups share it, changes take it exclusively.
     RwLock,
-    /// No lock on the read path: the `super_blocks` list as copy-on-write snapshots published
-    /// through an atomic pointer; the mount hash behind a sequence count and per-thread reader
-    /// slots, writers serialised by a mutex and waiting for a grace period (the RCU + seqlock
-    /// shape of modern kernels; see the module documentation).
+    /// No lock on the read path: `lookup_mnt` and `get_super` search RCU hash tables and
+    /// re-check what they pinned; writers take one mutex (the RCU shape of modern kernels; see the
+    /// module documentation).
     ReadMostly,
 }
 
@@ -116,293 +102,36 @@ pub struct Config {
 /// an invariant finding, as inside `rcu_read_lock()`.
 pub const RCU_READ: &str = "rcu_read_lock";
 
-/// Reader slots of a read-mostly tree lock. Few under the checkers (each slot the writer drains
-/// is a scheduling point), enough for the benchmarks' threads under std. A reader counts itself
-/// in the slot of its thread number; threads that share a slot share its cache line, never
-/// correctness. (A slot claimed by one owner with a swap and freed by a plain store would save the
-/// second read-modify-write, but it made loom's exploration of the model exceed its branch bound.)
-#[cfg(any(loom, feature = "shuttle"))]
-const READER_SLOTS: usize = 2;
-#[cfg(not(any(loom, feature = "shuttle")))]
-const READER_SLOTS: usize = 8;
-
-/// One reader slot: the number of readers inside that use it, on a cache line of its own.
-#[repr(align(64))]
-struct Slot(AtomicUsize);
-
-/// The seqcount and the reader slots of a read-mostly lock (see the module documentation).
-struct Gate {
-    /// Even: no writer inside. Odd: a writer is in its exclusive phase.
-    seq: AtomicUsize,
-    slots: [Slot; READER_SLOTS],
-    /// Where a reader that found a writer inside sleeps until the writer leaves (the slow path).
-    parked: Mutex<()>,
-    wake: Condvar,
-}
-
-/// A reader's announcement; dropping it leaves the read section.
-struct SlotGuard<'a>(&'a Slot);
-
-impl Drop for SlotGuard<'_> {
-    fn drop(&mut self) {
-        // The writer's read-modify-write that reads this (or a later) value acquires everything
-        // the reader did inside.
-        self.0 .0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// One step of a short busy-wait on real threads; false once the budget is spent (and always
-/// under the checkers, which must be told with a yield or a sleep that a thread waits).
-fn spin(spins: &mut u32) -> bool {
-    #[cfg(not(any(loom, feature = "shuttle")))]
-    if *spins < 256 {
-        *spins += 1;
-        std::hint::spin_loop();
-        return true;
-    }
-    let _ = spins;
-    false
-}
-
-impl Gate {
-    fn new() -> Self {
-        Gate {
-            seq: AtomicUsize::new(0),
-            slots: std::array::from_fn(|_| Slot(AtomicUsize::new(0))),
-            parked: Mutex::new(()),
-            wake: Condvar::new(),
-        }
-    }
-
-    /// Enter a read section as reader `reader`: announce, then check that no writer is inside;
-    /// if one is, withdraw and wait for it (`read_seqbegin`): a short busy-wait, then sleep
-    /// until the writer reopens the gate.
-    fn enter(&self, reader: usize) -> SlotGuard<'_> {
-        let slot = &self.slots[reader % READER_SLOTS];
-        loop {
-            slot.0.fetch_add(1, Ordering::SeqCst);
-            if self.seq.load(Ordering::SeqCst) & 1 == 0 {
-                return SlotGuard(slot);
-            }
-            slot.0.fetch_sub(1, Ordering::SeqCst);
-            let mut spins = 0;
-            while self.seq.load(Ordering::SeqCst) & 1 == 1 {
-                if spin(&mut spins) {
-                    continue;
-                }
-                let mut g = sync::lock(&self.parked);
-                while self.seq.load(Ordering::SeqCst) & 1 == 1 {
-                    g = self.wake.wait(g).unwrap_or_else(|p| p.into_inner());
-                }
-            }
-        }
-    }
-
-    /// Start a writer's exclusive phase: make the count odd, then wait until every slot is empty
-    /// (`synchronize_rcu`; read sections are short, so a busy-wait, then yields). The slots are
-    /// read with read-modify-writes (see the module documentation).
-    fn close(&self) {
-        self.seq.fetch_add(1, Ordering::SeqCst);
-        let mut spins = 0;
-        for s in &self.slots {
-            while s.0.fetch_add(0, Ordering::SeqCst) != 0 {
-                if !spin(&mut spins) {
-                    sync::yield_now();
-                }
-            }
-        }
-    }
-
-    /// End a writer's exclusive phase: make the count even and wake the readers that sleep. The
-    /// count changes before the wake-up is sent under `parked`, and a reader tests it under
-    /// `parked` before it sleeps, so no wake-up is lost.
-    fn open(&self) {
-        self.seq.fetch_add(1, Ordering::SeqCst);
-        let _g = sync::lock(&self.parked);
-        self.wake.notify_all();
-    }
-}
-
-/// A copy-on-write cell: the published snapshot behind an atomic pointer, and the mutex that
-/// serialises writers. `copy` clones a snapshot (fixed when the cell is made, where `T: Clone`
-/// is known).
-struct Rcu<T> {
-    cur: ArcSwap<T>,
-    writers: Mutex<()>,
-    copy: fn(&T) -> T,
-}
-
-impl<T: Clone> Rcu<T> {
-    fn new(v: T) -> Self {
-        Rcu {
-            cur: ArcSwap::from_pointee(v),
-            writers: Mutex::new(()),
-            copy: T::clone,
-        }
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for Rcu<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rcu").field("cur", &self.cur).finish()
-    }
-}
-
-/// A writer of an [`Rcu`] cell: the snapshot it started from, and its private copy, made when it
-/// first changes something. Dropping it publishes the copy, if any.
-struct RcuWrite<'a, T> {
-    rcu: &'a Rcu<T>,
-    base: StdArc<T>,
-    copy: Option<T>,
-    _writers: MutexGuard<'a, ()>,
-}
-
-impl<'a, T> RcuWrite<'a, T> {
-    fn new(rcu: &'a Rcu<T>) -> Self {
-        let w = sync::lock(&rcu.writers);
-        let base = rcu.cur.load_full();
-        RcuWrite {
-            rcu,
-            base,
-            copy: None,
-            _writers: w,
-        }
-    }
-
-    fn get(&self) -> &T {
-        self.copy.as_ref().unwrap_or(&self.base)
-    }
-
-    fn get_mut(&mut self) -> &mut T {
-        let base = &self.base;
-        let copy = self.rcu.copy;
-        self.copy.get_or_insert_with(|| copy(base))
-    }
-}
-
-impl<T> Drop for RcuWrite<'_, T> {
-    fn drop(&mut self) {
-        if let Some(c) = self.copy.take() {
-            // The old snapshot is freed here, by the writer (readers hold their own references).
-            drop(self.rcu.cur.swap(StdArc::new(c)));
-        }
-    }
-}
-
-/// The mount hash and tree of the read-mostly design: the value in place, behind the
-/// [`Gate`], writers serialised by a mutex.
-struct GateCell<T> {
-    gate: Gate,
-    writers: Mutex<()>,
-    value: UnsafeCell<T>,
-}
-
-// SAFETY: `value` is only reached through `GateRead` and `GateWrite`. A `GateRead` exists only
-// between `Gate::enter` and the drop of its slot guard, and a `GateWrite` only between
-// `Gate::close` (with `writers` held) and `Gate::open`: `close` returns only once every slot is
-// empty and `enter` admits no reader while the count is odd, so shared and exclusive accesses
-// never overlap, and writers exclude each other through `writers`. The slot and count operations
-// are `SeqCst` read-modify-writes and loads that order each access after the other side's
-// (see the module documentation; `model/tests/lock_designs.rs` checks the same handshake under
-// loom with loom's `UnsafeCell`).
-unsafe impl<T: Send + Sync> Sync for GateCell<T> {}
-
-impl<T> GateCell<T> {
-    fn new(v: T) -> Self {
-        GateCell {
-            gate: Gate::new(),
-            writers: Mutex::new(()),
-            value: UnsafeCell::new(v),
-        }
-    }
-
-    fn read(&self, reader: usize) -> GateRead<'_, T> {
-        let _slot = self.gate.enter(reader);
-        GateRead { cell: self, _slot }
-    }
-
-    fn write(&self) -> GateWrite<'_, T> {
-        let w = sync::lock(&self.writers);
-        self.gate.close();
-        GateWrite {
-            cell: self,
-            _writers: w,
-        }
-    }
-}
-
-/// A read section of a [`GateCell`].
-struct GateRead<'a, T> {
-    cell: &'a GateCell<T>,
-    _slot: SlotGuard<'a>,
-}
-
-impl<T> Deref for GateRead<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: inside a read section (see `GateCell`'s `Sync`).
-        unsafe { &*self.cell.value.get() }
-    }
-}
-
-/// A writer's exclusive phase of a [`GateCell`]; dropping it reopens the gate, then lets the next
-/// writer in.
-struct GateWrite<'a, T> {
-    cell: &'a GateCell<T>,
-    _writers: MutexGuard<'a, ()>,
-}
-
-impl<T> Deref for GateWrite<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: inside the exclusive phase (see `GateCell`'s `Sync`).
-        unsafe { &*self.cell.value.get() }
-    }
-}
-
-impl<T> DerefMut for GateWrite<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: inside the exclusive phase, and `&mut self` makes this the only borrow.
-        unsafe { &mut *self.cell.value.get() }
-    }
-}
-
-impl<T> Drop for GateWrite<'_, T> {
-    fn drop(&mut self) {
-        self.cell.gate.open();
-    }
-}
-
 enum SpinImpl<T> {
-    Global(Mutex<T>),
+    /// The global and the read-mostly designs (whose readers do not use the lock).
+    M(Mutex<T>),
     Rw(RwLock<T>),
-    ReadMostly(Rcu<T>),
 }
 
 impl<T: fmt::Debug> fmt::Debug for SpinImpl<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SpinImpl::Global(m) => m.fmt(f),
+            SpinImpl::M(m) => m.fmt(f),
             SpinImpl::Rw(r) => r.fmt(f),
-            SpinImpl::ReadMostly(c) => c.fmt(f),
         }
     }
 }
 
 /// A spinlock with a name: the ledger sees it taken and released, and it records itself among
 /// the locks its thread holds, so a report can show the locks held at every step. Made with
-/// [`SpinLock::with_design`], it is a reader-writer lock or a read-mostly cell instead, with the
-/// same exclusive side ([`SpinLock::lock`]) and a shared side ([`SpinLock::read`]).
+/// [`SpinLock::with_design`] as [`LockDesign::RwLock`], it is a reader-writer lock, with the same
+/// exclusive side ([`SpinLock::lock`]) and a shared side ([`SpinLock::read`]); the other designs
+/// use a mutex for both (the read-mostly design's hot reader does not use the lock at all).
 #[derive(Debug)]
 pub struct SpinLock<T> {
     name: &'static str,
+    design: LockDesign,
     imp: SpinImpl<T>,
 }
 
 enum SpinG<'a, T> {
     M(MutexGuard<'a, T>),
     W(RwLockWriteGuard<'a, T>),
-    Rcu(RcuWrite<'a, T>),
 }
 
 /// Guard of a [`SpinLock`].
@@ -415,7 +144,6 @@ pub struct SpinGuard<'a, T> {
 enum SpinR<'a, T> {
     M(MutexGuard<'a, T>),
     R(RwLockReadGuard<'a, T>),
-    Rcu(arc_swap::Guard<StdArc<T>>),
 }
 
 impl<T> Deref for SpinR<'_, T> {
@@ -424,7 +152,6 @@ impl<T> Deref for SpinR<'_, T> {
         match self {
             SpinR::M(g) => g,
             SpinR::R(g) => g,
-            SpinR::Rcu(g) => g,
         }
     }
 }
@@ -439,44 +166,31 @@ pub struct SpinRead<'a, T> {
 impl<T> SpinLock<T> {
     /// A new lock named `name` (one global lock: [`LockDesign::Global`]).
     pub fn new(name: &'static str, v: T) -> Self {
-        SpinLock {
-            name,
-            imp: SpinImpl::Global(Mutex::new(v)),
-        }
+        Self::with_design(name, v, LockDesign::Global)
     }
 
     /// A new lock named `name` of the given design.
-    pub fn with_design(name: &'static str, v: T, design: LockDesign) -> Self
-    where
-        T: Clone,
-    {
+    pub fn with_design(name: &'static str, v: T, design: LockDesign) -> Self {
         let imp = match design {
-            LockDesign::Global => SpinImpl::Global(Mutex::new(v)),
+            LockDesign::Global | LockDesign::ReadMostly => SpinImpl::M(Mutex::new(v)),
             LockDesign::RwLock => SpinImpl::Rw(RwLock::new(v)),
-            LockDesign::ReadMostly => SpinImpl::ReadMostly(Rcu::new(v)),
         };
-        SpinLock { name, imp }
+        SpinLock { name, design, imp }
     }
 
     /// The design of this lock.
     pub fn design(&self) -> LockDesign {
-        match self.imp {
-            SpinImpl::Global(_) => LockDesign::Global,
-            SpinImpl::Rw(_) => LockDesign::RwLock,
-            SpinImpl::ReadMostly(_) => LockDesign::ReadMostly,
-        }
+        self.design
     }
 
-    /// `spin_lock`: the exclusive side (`write_lock` of the reader-writer design, the writers'
-    /// mutex of the read-mostly one, whose guard publishes its copy when dropped).
+    /// `spin_lock`: the exclusive side (`write_lock` of the reader-writer design).
     pub fn lock<'a>(&'a self, ctx: &'a Ctx) -> SpinGuard<'a, T> {
         let (g, word) = match &self.imp {
-            SpinImpl::Global(m) => (SpinG::M(sync::lock(m)), "spin_lock"),
+            SpinImpl::M(m) => (SpinG::M(sync::lock(m)), "spin_lock"),
             SpinImpl::Rw(r) => (
                 SpinG::W(r.write().unwrap_or_else(|p| p.into_inner())),
                 "write_lock",
             ),
-            SpinImpl::ReadMostly(c) => (SpinG::Rcu(RcuWrite::new(c)), "spin_lock"),
         };
         ctx.push_lock(self.name.to_string());
         ctx.step(format!("{word}({})", self.name), "");
@@ -487,48 +201,38 @@ impl<T> SpinLock<T> {
         }
     }
 
-    /// The shared side: the mutex itself (global design), `read_lock` (reader-writer design), or
-    /// `rcu_read_lock` and the published snapshot, with no lock at all (read-mostly design). Only
-    /// the reader-writer design's guard counts as holding the named lock.
+    /// The shared side: `read_lock` of the reader-writer design, the mutex itself otherwise.
     pub fn read<'a>(&'a self, ctx: &'a Ctx) -> SpinRead<'a, T> {
-        let (g, held, action) = match &self.imp {
-            SpinImpl::Global(m) => (
-                SpinR::M(sync::lock(m)),
-                self.name,
-                format!("spin_lock({})", self.name),
-            ),
+        let (g, word) = match &self.imp {
+            SpinImpl::M(m) => (SpinR::M(sync::lock(m)), "spin_lock"),
             SpinImpl::Rw(r) => (
                 SpinR::R(r.read().unwrap_or_else(|p| p.into_inner())),
-                self.name,
-                format!("read_lock({})", self.name),
-            ),
-            SpinImpl::ReadMostly(c) => (
-                SpinR::Rcu(c.cur.load()),
-                RCU_READ,
-                format!("rcu_read_lock() for {}", self.name),
+                "read_lock",
             ),
         };
-        ctx.push_lock(held.to_string());
-        ctx.step(action, "");
-        SpinRead { g, ctx, name: held }
+        ctx.push_lock(self.name.to_string());
+        ctx.step(format!("{word}({})", self.name), "");
+        SpinRead {
+            g,
+            ctx,
+            name: self.name,
+        }
     }
 
     /// The shared side with no bookkeeping (no [`Ctx`], nothing in the ledger): what the
     /// benchmarks time. `f` runs on the value under the design's read protection.
     pub fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         match &self.imp {
-            SpinImpl::Global(m) => f(&sync::lock(m)),
+            SpinImpl::M(m) => f(&sync::lock(m)),
             SpinImpl::Rw(r) => f(&r.read().unwrap_or_else(|p| p.into_inner())),
-            SpinImpl::ReadMostly(c) => f(&c.cur.load()),
         }
     }
 
     /// The exclusive side with no bookkeeping, for the benchmarks; `f` may not change the value.
     pub fn peek_exclusive<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         match &self.imp {
-            SpinImpl::Global(m) => f(&sync::lock(m)),
+            SpinImpl::M(m) => f(&sync::lock(m)),
             SpinImpl::Rw(r) => f(&r.write().unwrap_or_else(|p| p.into_inner())),
-            SpinImpl::ReadMostly(c) => f(RcuWrite::new(c).get()),
         }
     }
 }
@@ -539,7 +243,6 @@ impl<T> Deref for SpinGuard<'_, T> {
         match &self.g {
             SpinG::M(g) => g,
             SpinG::W(g) => g,
-            SpinG::Rcu(g) => g.get(),
         }
     }
 }
@@ -549,7 +252,6 @@ impl<T> DerefMut for SpinGuard<'_, T> {
         match &mut self.g {
             SpinG::M(g) => g,
             SpinG::W(g) => g,
-            SpinG::Rcu(g) => g.get_mut(),
         }
     }
 }
@@ -558,7 +260,7 @@ impl<T> Drop for SpinGuard<'_, T> {
     fn drop(&mut self) {
         let word = match self.g {
             SpinG::W(_) => "write_unlock",
-            SpinG::M(_) | SpinG::Rcu(_) => "spin_unlock",
+            SpinG::M(_) => "spin_unlock",
         };
         self.ctx.pop_lock(self.name);
         self.ctx.step(format!("{word}({})", self.name), "");
@@ -574,13 +276,12 @@ impl<T> Deref for SpinRead<'_, T> {
 
 impl<T> Drop for SpinRead<'_, T> {
     fn drop(&mut self) {
-        let action = match self.g {
-            SpinR::M(_) => format!("spin_unlock({})", self.name),
-            SpinR::R(_) => format!("read_unlock({})", self.name),
-            SpinR::Rcu(_) => "rcu_read_unlock()".to_string(),
+        let word = match self.g {
+            SpinR::M(_) => "spin_unlock",
+            SpinR::R(_) => "read_unlock",
         };
         self.ctx.pop_lock(self.name);
-        self.ctx.step(action, "");
+        self.ctx.step(format!("{word}({})", self.name), "");
     }
 }
 
@@ -588,6 +289,42 @@ impl<T> Drop for SpinRead<'_, T> {
 pub const TREE_LOCK: &str = "vfsmount_lock";
 /// The name of the super_block list lock.
 pub const SB_LOCK: &str = "sb_lock";
+
+/// The `super_blocks` list (`sb_lock`'s data): the list in kernel order, and under the read-mostly
+/// design the writer of its RCU index by device. Read it as a `Vec`; change it only with
+/// [`SuperBlocks::add`] and [`SuperBlocks::unlink`], which keep the index in step.
+#[derive(Debug, Default)]
+pub struct SuperBlocks {
+    /// `super_blocks`, oldest first. Invariant: holds exactly the super_blocks whose `s_count`
+    /// includes `S_BIAS`, and so does the index when there is one.
+    list: Vec<Arc<SuperBlock>>,
+    index: Option<RcuHashWriter<String, Arc<SuperBlock>>>,
+}
+
+impl SuperBlocks {
+    /// `list_add_tail(&s->s_list, &super_blocks)`.
+    pub fn add(&mut self, sb: Arc<SuperBlock>) {
+        if let Some(i) = &mut self.index {
+            i.insert(sb.dev.clone(), sb.clone());
+        }
+        self.list.push(sb);
+    }
+
+    /// `list_del(&s->s_list)`.
+    pub fn unlink(&mut self, sb: &Arc<SuperBlock>) {
+        if let Some(i) = &mut self.index {
+            i.remove(sb.dev.as_str(), |s| Arc::ptr_eq(s, sb));
+        }
+        self.list.retain(|s| !Arc::ptr_eq(s, sb));
+    }
+}
+
+impl Deref for SuperBlocks {
+    type Target = Vec<Arc<SuperBlock>>;
+    fn deref(&self) -> &Vec<Arc<SuperBlock>> {
+        &self.list
+    }
+}
 
 /// The tree links of one mount, protected by the tree lock.
 #[derive(Clone, Debug)]
@@ -605,32 +342,73 @@ pub struct Links {
     pub ns: Option<Arc<Namespace>>,
 }
 
+/// A mount hash key: (parent mount, mountpoint inode).
+pub type MountKey = (Oid, u64);
+
 /// The mount hash and tree (`mount_hashtable`, `mnt_mounts`/`mnt_child`), under the tree lock.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Tree {
     /// `lookup_mnt`'s hash: (parent mount, mountpoint inode) → mounts there. Invariant: at most one
-    /// mount per key in the fixed protocol (`do_add_mount` follows down to the top).
-    pub hash: HashMap<(Oid, u64), Vec<Arc<Mount>>>,
+    /// mount per key in the fixed protocol (`do_add_mount` follows down to the top). Read it
+    /// freely; change it only with [`Tree::hash_insert`] and [`Tree::hash_remove`].
+    pub hash: HashMap<MountKey, Vec<Arc<Mount>>>,
     /// Links of every mount that is not freed.
     pub links: BTreeMap<Oid, Links>,
+    /// The read-mostly design's RCU copy of `hash`, which `lookup_mnt` searches with no lock.
+    /// Invariant: the same entries as `hash`, in the same order per key.
+    rcu: Option<RcuHashWriter<MountKey, Arc<Mount>>>,
+}
+
+impl Tree {
+    /// Hash `m` on `key`, after any mount already there.
+    pub fn hash_insert(&mut self, key: MountKey, m: Arc<Mount>) {
+        if let Some(r) = &mut self.rcu {
+            r.insert(key, m.clone());
+        }
+        self.hash.entry(key).or_default().push(m);
+    }
+
+    /// Re-make the hash and its RCU copy as fresh copies, so they sit in memory as compactly as
+    /// a clone would (for the benchmarks: a tree grown one mount at a time among the ledger's
+    /// allocations is scattered over the heap).
+    pub fn compact(&mut self) {
+        self.hash = self.hash.clone();
+        if let Some(r) = &mut self.rcu {
+            r.rebuild();
+        }
+    }
+
+    /// Unhash mount `oid` from `key`.
+    pub fn hash_remove(&mut self, key: MountKey, oid: Oid) {
+        if let Some(r) = &mut self.rcu {
+            r.remove(&key, |x| x.oid == oid);
+        }
+        if let Some(v) = self.hash.get_mut(&key) {
+            v.retain(|x| x.oid != oid);
+            if v.is_empty() {
+                self.hash.remove(&key);
+            }
+        }
+    }
 }
 
 enum TreeLockImpl {
-    Global(Mutex<Tree>),
+    /// The global and the read-mostly designs (whose `lookup_mnt` uses `rcu` instead).
+    M(Mutex<Tree>),
     Rw(RwLock<Tree>),
-    // Boxed: the reader slots take a cache line each.
-    ReadMostly(Box<GateCell<Tree>>),
 }
 
 /// The tree lock, with the design chosen at boot.
 pub struct TreeLock {
+    design: LockDesign,
     imp: TreeLockImpl,
+    /// The read-mostly design's lock-free view of the mount hash.
+    rcu: Option<RcuHash<MountKey, Arc<Mount>>>,
 }
 
 enum ReadG<'a> {
     M(MutexGuard<'a, Tree>),
     R(RwLockReadGuard<'a, Tree>),
-    Gate(GateRead<'a, Tree>),
 }
 
 impl Deref for ReadG<'_> {
@@ -639,7 +417,6 @@ impl Deref for ReadG<'_> {
         match self {
             ReadG::M(g) => g,
             ReadG::R(g) => g,
-            ReadG::Gate(g) => g,
         }
     }
 }
@@ -653,7 +430,6 @@ pub struct TreeRead<'a> {
 enum WriteG<'a> {
     M(MutexGuard<'a, Tree>),
     W(RwLockWriteGuard<'a, Tree>),
-    Gate(GateWrite<'a, Tree>),
 }
 
 /// Write guard of the tree lock.
@@ -664,61 +440,74 @@ pub struct TreeWrite<'a> {
 
 impl TreeLock {
     fn new(design: LockDesign) -> Self {
-        let imp = match design {
-            LockDesign::Global => TreeLockImpl::Global(Mutex::new(Tree::default())),
-            LockDesign::RwLock => TreeLockImpl::Rw(RwLock::new(Tree::default())),
+        let (writer, rcu) = match design {
             LockDesign::ReadMostly => {
-                TreeLockImpl::ReadMostly(Box::new(GateCell::new(Tree::default())))
+                let (w, r) = rcu_hash();
+                (Some(w), Some(r))
             }
+            _ => (None, None),
         };
-        TreeLock { imp }
+        let tree = Tree {
+            rcu: writer,
+            ..Tree::default()
+        };
+        let imp = match design {
+            LockDesign::Global | LockDesign::ReadMostly => TreeLockImpl::M(Mutex::new(tree)),
+            LockDesign::RwLock => TreeLockImpl::Rw(RwLock::new(tree)),
+        };
+        TreeLock { design, imp, rcu }
     }
 
     /// The design of this lock.
     pub fn design(&self) -> LockDesign {
-        match self.imp {
-            TreeLockImpl::Global(_) => LockDesign::Global,
-            TreeLockImpl::Rw(_) => LockDesign::RwLock,
-            TreeLockImpl::ReadMostly(_) => LockDesign::ReadMostly,
-        }
+        self.design
     }
 
-    fn acquire_read(&self, reader: usize) -> ReadG<'_> {
+    /// The read-mostly design's mount hash, searched with no lock (`None` in the other designs).
+    pub fn rcu_hash(&self) -> Option<&RcuHash<MountKey, Arc<Mount>>> {
+        self.rcu.as_ref()
+    }
+
+    fn acquire_read(&self) -> ReadG<'_> {
         match &self.imp {
-            TreeLockImpl::Global(m) => ReadG::M(sync::lock(m)),
+            TreeLockImpl::M(m) => ReadG::M(sync::lock(m)),
             TreeLockImpl::Rw(r) => ReadG::R(r.read().unwrap_or_else(|p| p.into_inner())),
-            TreeLockImpl::ReadMostly(c) => ReadG::Gate(c.read(reader)),
         }
     }
 
-    /// Take the lock for a lookup (the read-mostly design takes no lock: it enters a read section
-    /// as reader `ctx.tid`).
+    /// Take the lock to read the tree (shared in the reader-writer design; the mutex otherwise).
     pub fn read<'a>(&'a self, ctx: &'a Ctx) -> TreeRead<'a> {
-        let g = self.acquire_read(ctx.tid);
-        if let ReadG::Gate(_) = g {
-            ctx.push_lock(RCU_READ.into());
-            ctx.step("rcu_read_lock()", "");
-        } else {
-            ctx.push_lock(TREE_LOCK.into());
-            ctx.step(format!("lock({TREE_LOCK})"), "");
-        }
+        let g = self.acquire_read();
+        ctx.push_lock(TREE_LOCK.into());
+        ctx.step(format!("lock({TREE_LOCK})"), "");
         TreeRead { g, ctx }
     }
 
-    /// A lookup's read side with no bookkeeping (no [`Ctx`], nothing in the ledger), as reader
-    /// `reader` (a thread number): `f` runs on the tree under the design's read protection. What the
-    /// benchmarks time against a plain `HashMap`.
-    pub fn peek<R>(&self, reader: usize, f: impl FnOnce(&Tree) -> R) -> R {
-        f(&self.acquire_read(reader))
+    /// The tree under the design's read lock with no bookkeeping (no [`Ctx`], nothing in the
+    /// ledger), for tests and the benchmarks' set-up.
+    pub fn peek<R>(&self, f: impl FnOnce(&Tree) -> R) -> R {
+        f(&self.acquire_read())
     }
 
-    /// Take the lock to change the tree (the read-mostly design serialises writers with its mutex,
-    /// then shuts readers out and waits for those inside: the grace period).
+    /// `lookup_mnt`'s search with no bookkeeping: the first mount hashed on `key`, its `Arc`
+    /// cloned under the design's read protection (the lock, or a read section of the RCU hash),
+    /// with no `mnt_count` pin. What the benchmarks time against a plain `HashMap`.
+    #[inline]
+    pub fn lookup_quiet(&self, key: MountKey) -> Option<Arc<Mount>> {
+        match &self.rcu {
+            Some(h) => {
+                let g = sync::rcu::read_lock();
+                h.find_map(&g, &key, |m| Some(m.clone()))
+            }
+            None => self.peek(|t| t.hash.get(&key).and_then(|v| v.first()).cloned()),
+        }
+    }
+
+    /// Take the lock to change the tree.
     pub fn write<'a>(&'a self, ctx: &'a Ctx) -> TreeWrite<'a> {
         let g = match &self.imp {
-            TreeLockImpl::Global(m) => WriteG::M(sync::lock(m)),
+            TreeLockImpl::M(m) => WriteG::M(sync::lock(m)),
             TreeLockImpl::Rw(r) => WriteG::W(r.write().unwrap_or_else(|p| p.into_inner())),
-            TreeLockImpl::ReadMostly(c) => WriteG::Gate(c.write()),
         };
         ctx.push_lock(TREE_LOCK.into());
         ctx.step(format!("lock({TREE_LOCK})"), "");
@@ -735,13 +524,8 @@ impl Deref for TreeRead<'_> {
 
 impl Drop for TreeRead<'_> {
     fn drop(&mut self) {
-        if let ReadG::Gate(_) = self.g {
-            self.ctx.pop_lock(RCU_READ);
-            self.ctx.step("rcu_read_unlock()", "");
-        } else {
-            self.ctx.pop_lock(TREE_LOCK);
-            self.ctx.step(format!("unlock({TREE_LOCK})"), "");
-        }
+        self.ctx.pop_lock(TREE_LOCK);
+        self.ctx.step(format!("unlock({TREE_LOCK})"), "");
     }
 }
 
@@ -751,7 +535,6 @@ impl Deref for TreeWrite<'_> {
         match &self.g {
             WriteG::M(g) => g,
             WriteG::W(g) => g,
-            WriteG::Gate(g) => g,
         }
     }
 }
@@ -761,7 +544,6 @@ impl DerefMut for TreeWrite<'_> {
         match &mut self.g {
             WriteG::M(g) => g,
             WriteG::W(g) => g,
-            WriteG::Gate(g) => g,
         }
     }
 }
@@ -790,7 +572,10 @@ pub struct Kernel {
     /// `sb_lock` and the `super_blocks` list it protects, of the configured design. `s_count` is
     /// only changed under it, except by the read-mostly design's `get_super`/`put_super` (see
     /// [`crate::super_block`]).
-    pub sb_lock: SpinLock<Vec<Arc<SuperBlock>>>,
+    pub sb_lock: SpinLock<SuperBlocks>,
+    /// The read-mostly design's index of `super_blocks` by device, searched by `get_super` with
+    /// no lock (`None` in the other designs); its writer is in `sb_lock`'s [`SuperBlocks`].
+    pub sb_index: Option<RcuHash<String, Arc<SuperBlock>>>,
     /// The mount hash and tree under the tree lock.
     pub tree: TreeLock,
     pub(crate) registry: std::sync::Mutex<Registry>,
@@ -799,10 +584,22 @@ pub struct Kernel {
 impl Kernel {
     /// A kernel with no filesystem yet (see [`crate::task::Task::boot`]).
     pub fn new(cfg: Config, ledger: Ledger) -> Self {
+        let (index, sb_index) = match cfg.lock_design {
+            LockDesign::ReadMostly => {
+                let (w, r) = rcu_hash();
+                (Some(w), Some(r))
+            }
+            _ => (None, None),
+        };
+        let sbs = SuperBlocks {
+            list: Vec::new(),
+            index,
+        };
         Kernel {
             cfg,
             ledger,
-            sb_lock: SpinLock::with_design(SB_LOCK, Vec::new(), cfg.lock_design),
+            sb_lock: SpinLock::with_design(SB_LOCK, sbs, cfg.lock_design),
+            sb_index,
             tree: TreeLock::new(cfg.lock_design),
             registry: std::sync::Mutex::new(Registry::default()),
         }

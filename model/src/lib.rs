@@ -21,6 +21,7 @@ pub mod namei;
 pub mod namespace;
 pub mod oracle;
 pub mod program;
+pub mod rcu_hash;
 pub mod super_block;
 pub mod sync;
 pub mod task;

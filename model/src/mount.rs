@@ -10,13 +10,19 @@
 //! root dentry and its `s_active` on the super_block; the tree links change only under the tree
 //! lock; at most one mount per (parent, mountpoint) in the hash; `umount_tree` puts the detached
 //! mounts only after the tree lock is dropped (`mntput` may sleep in `kill_super`).
+//!
+//! Under the read-mostly lock design `lookup_mnt` follows fs/namespace.c of Linux 3.14+
+//! (`lookup_mnt` = `__lookup_mnt` under `rcu_read_lock()` + `legitimize_mnt`), with the
+//! umounter's half of the handshake in [`Kernel::umount_busy_count`] (see [`crate::kernel`]). A pin
+//! taken before the re-check is held under a tag ending in [`SPECULATIVE`] until it is
+//! legitimized (renamed to the caller's tag) or dropped.
 
 use crate::fs::Dentry;
-use crate::kernel::{Kernel, Links, Tree};
+use crate::kernel::{Kernel, Links, LockDesign, Tree, RCU_READ};
 use crate::namespace::Namespace;
 use crate::oracle::{Counter, Ctx, ObjKind, Oid};
 use crate::super_block::SuperBlock;
-use crate::sync::{Arc, AtomicIsize, Ordering};
+use crate::sync::{self, Arc, AtomicBool, AtomicIsize, Ordering};
 use crate::variant::Mutant;
 
 /// `struct vfsmount`.
@@ -30,7 +36,29 @@ pub struct Mount {
     pub sb: Arc<SuperBlock>,
     /// `mnt_root`: a dentry of `sb` this mount holds a reference on.
     pub root: Dentry,
+    /// Read-mostly design only: set by a plain umount or an expiry before its busy check, and
+    /// cleared again if the mount stays; a `lookup_mnt` that pinned the mount and then sees it set
+    /// drops the pin and searches again (the model's `legitimize_mnt`). Invariant: set whenever a
+    /// busy check that may lead to a detach is in progress or has detached the mount.
+    pub mnt_umounting: AtomicBool,
 }
+
+impl Mount {
+    /// A mount of `sb` rooted at `root`, with `mnt_count` 0 (the caller takes the first
+    /// reference with [`Kernel::mntget`]).
+    pub fn new(oid: Oid, sb: Arc<SuperBlock>, root: Dentry) -> Self {
+        Mount {
+            oid,
+            mnt_count: AtomicIsize::new(0),
+            sb,
+            root,
+            mnt_umounting: AtomicBool::new(false),
+        }
+    }
+}
+
+/// The end of the tag of a `lookup_mnt` pin that is not yet legitimized.
+pub const SPECULATIVE: &str = " (lookup_mnt, not yet legitimized)";
 
 /// The ledger tag of a mount's attachment reference.
 pub fn attach_tag(m: &Mount) -> String {
@@ -55,6 +83,30 @@ impl Kernel {
             let now = m.mnt_count.fetch_add(1, Ordering::SeqCst) + 1;
             self.ledger.get(ctx, m.oid, Counter::MntCount, tag, 1, now);
         });
+    }
+
+    /// `atomic_inc_not_zero(&mnt->mnt_count)`, held by `tag`: false, and nothing taken, if the
+    /// count already reached zero (the mount is being freed).
+    pub fn mntget_not_zero(&self, ctx: &Ctx, m: &Mount, tag: &str) -> bool {
+        crate::sync::oracle_atomic(|| {
+            let mut v = m.mnt_count.load(Ordering::SeqCst);
+            loop {
+                if v <= 0 {
+                    return false;
+                }
+                match m
+                    .mnt_count
+                    .compare_exchange(v, v + 1, Ordering::SeqCst, Ordering::SeqCst)
+                {
+                    Ok(_) => {
+                        self.ledger
+                            .get(ctx, m.oid, Counter::MntCount, tag, 1, v + 1);
+                        return true;
+                    }
+                    Err(now) => v = now,
+                }
+            }
+        })
     }
 
     /// `mntput` of `tag`'s reference; the last put runs `__mntput`: unlink, `dput(mnt_root)`,
@@ -103,12 +155,7 @@ impl Kernel {
         let oid = self
             .ledger
             .create(ctx, ObjKind::Mount, |o| format!("mnt#{} ({dev})", o.0));
-        let m = Arc::new(Mount {
-            oid,
-            mnt_count: AtomicIsize::new(0),
-            sb: sb.clone(),
-            root,
-        });
+        let m = Arc::new(Mount::new(oid, sb.clone(), root));
         self.registry().mounts.push(m.clone());
         self.mntget(ctx, &m, creator);
         self.ledger.transfer(
@@ -145,7 +192,8 @@ impl Kernel {
     }
 
     /// `lookup_mnt`: the mount on (`parent`, `mountpoint`), with a reference for `tag` taken under
-    /// the tree lock (2.6.11's `lookup_mnt`; 2.4's `follow_down` takes it under `dcache_lock`).
+    /// the tree lock (2.6.11's `lookup_mnt`; 2.4's `follow_down` takes it under `dcache_lock`), or,
+    /// in the read-mostly design, in a read section and then legitimized.
     pub fn lookup_mnt(
         &self,
         ctx: &Ctx,
@@ -153,6 +201,9 @@ impl Kernel {
         mountpoint: &Dentry,
         tag: &str,
     ) -> Option<Arc<Mount>> {
+        if self.tree.rcu_hash().is_some() {
+            return self.lookup_mnt_rcu(ctx, (parent.oid, mountpoint.ino), tag);
+        }
         let tree = self.tree.read(ctx);
         let m = tree
             .hash
@@ -162,6 +213,113 @@ impl Kernel {
         self.mntget(ctx, &m, tag);
         drop(tree);
         Some(m)
+    }
+
+    /// The read-mostly `lookup_mnt`: search the RCU hash and pin what is found
+    /// (increment-if-not-zero) inside a read section, then `legitimize_mnt`: a full fence, then
+    /// the mount's `mnt_umounting` flag. A pin that fails the re-check is put after the read
+    /// section (the put may be the last, which sleeps) and the search starts again.
+    fn lookup_mnt_rcu(
+        &self,
+        ctx: &Ctx,
+        key: crate::kernel::MountKey,
+        tag: &str,
+    ) -> Option<Arc<Mount>> {
+        let hash = self.tree.rcu_hash().expect("read-mostly design");
+        let spec = format!("{tag}{SPECULATIVE}");
+        loop {
+            let g = sync::rcu::read_lock();
+            ctx.push_lock(RCU_READ.into());
+            ctx.step("rcu_read_lock()", "");
+            let found = hash.find_map(&g, &key, |m| Some(m.clone()));
+            let state = found.as_ref().map(|m| {
+                if !self.mntget_not_zero(ctx, m, &spec) {
+                    return Legit::Dying;
+                }
+                // smp_mb(), paired with the umounter's (see `umount_busy_count`).
+                sync::fence(Ordering::SeqCst);
+                if m.mnt_umounting.load(Ordering::SeqCst) {
+                    Legit::Umounting
+                } else {
+                    Legit::Yes
+                }
+            });
+            ctx.pop_lock(RCU_READ);
+            ctx.step("rcu_read_unlock()", "");
+            drop(g);
+            let m = found?;
+            match state.expect("found") {
+                Legit::Yes => {
+                    self.ledger
+                        .transfer(ctx, m.oid, Counter::MntCount, &spec, tag.to_string());
+                    ctx.step(format!("legitimize_mnt(mnt#{}): kept", m.oid.0), "");
+                    return Some(m);
+                }
+                Legit::Umounting => {
+                    ctx.step(
+                        format!("legitimize_mnt(mnt#{}): being unmounted, retry", m.oid.0),
+                        "",
+                    );
+                    self.mntput(ctx, &m, &spec);
+                }
+                Legit::Dying => {
+                    // A mount whose last reference went must already be unhashed; one still
+                    // hashed would be searched for ever.
+                    let tree = self.tree.read(ctx);
+                    let hashed = tree
+                        .hash
+                        .get(&key)
+                        .is_some_and(|v| v.iter().any(|x| x.oid == m.oid));
+                    drop(tree);
+                    if hashed {
+                        self.ledger.invariant(
+                            ctx,
+                            Some(m.oid),
+                            format!("mnt#{} is in the mount hash with mnt_count 0", m.oid.0),
+                        );
+                    }
+                }
+            }
+            // Let the umounter finish before searching again.
+            sync::yield_now();
+        }
+    }
+
+    /// The busy check's read of `mnt_count` by a plain umount or an expiry, with the tree lock
+    /// held. In the read-mostly design it is the umounter's half of the handshake with
+    /// `lookup_mnt`: set `mnt_umounting`, full fence (do_umount's `smp_mb()` "paired with
+    /// `__legitimize_mnt()`"), then read. Undo with [`Kernel::umount_abandoned`] if the mount
+    /// stays.
+    pub fn umount_busy_count(&self, m: &Mount) -> isize {
+        if self.cfg.lock_design == LockDesign::ReadMostly {
+            m.mnt_umounting.store(true, Ordering::SeqCst);
+            sync::fence(Ordering::SeqCst);
+        }
+        m.mnt_count.load(Ordering::SeqCst)
+    }
+
+    /// The umount that read the busy count did not detach `m`: lookups may keep it again.
+    pub fn umount_abandoned(&self, m: &Mount) {
+        if self.cfg.lock_design == LockDesign::ReadMostly {
+            m.mnt_umounting.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// `mnt_count` minus the pins not yet legitimized, read as one step (the oracle's view, for
+    /// invariant checks only: the model never decides on it).
+    pub fn mnt_count_legit(&self, m: &Mount) -> isize {
+        sync::oracle_atomic(|| {
+            let now = m.mnt_count.load(Ordering::SeqCst);
+            let spec = self
+                .ledger
+                .report(m.oid)
+                .holders
+                .iter()
+                .filter(|h| h.counter == Counter::MntCount && h.tag.ends_with(SPECULATIVE))
+                .map(|h| h.weight)
+                .sum::<isize>();
+            now - spec
+        })
     }
 
     /// `attach_mnt`: with the tree lock held, hang `m` on (`parent`, `mountpoint`): pin the
@@ -185,15 +343,14 @@ impl Kernel {
             &format!("mountpoint of mnt#{}", m.oid.0),
         );
         let key = (parent.oid, mountpoint.ino);
-        let slot = tree.hash.entry(key).or_default();
-        if let Some(hidden) = slot.first() {
+        if let Some(hidden) = tree.hash.get(&key).and_then(|v| v.first()) {
             let msg = format!(
                 "mnt#{} mounted on {} of mnt#{} where mnt#{} already is: one of them is hidden",
                 m.oid.0, mountpoint.path, parent.oid.0, hidden.oid.0
             );
             self.ledger.invariant(ctx, Some(m.oid), msg);
         }
-        slot.push(m.clone());
+        tree.hash_insert(key, m.clone());
         if let Some(pl) = tree.links.get_mut(&parent.oid) {
             pl.children.push(m.oid);
         }
@@ -215,12 +372,7 @@ impl Kernel {
         let (Some(parent), Some(mp)) = (l.parent.take(), l.mountpoint.take()) else {
             return out;
         };
-        if let Some(v) = tree.hash.get_mut(&(parent.oid, mp.ino)) {
-            v.retain(|x| x.oid != m.oid);
-            if v.is_empty() {
-                tree.hash.remove(&(parent.oid, mp.ino));
-            }
-        }
+        tree.hash_remove((parent.oid, mp.ino), m.oid);
         if let Some(pl) = tree.links.get_mut(&parent.oid) {
             pl.children.retain(|c| *c != m.oid);
         }
@@ -286,4 +438,14 @@ impl Kernel {
         let tree = self.tree.read(ctx);
         tree.links.get(&m.oid).and_then(|l| l.ns.clone())
     }
+}
+
+/// What `legitimize_mnt` made of a pin.
+enum Legit {
+    /// Kept: the mount is not being unmounted.
+    Yes,
+    /// Dropped: a umount's busy check is in progress or detached it.
+    Umounting,
+    /// Not taken: the count had reached zero.
+    Dying,
 }

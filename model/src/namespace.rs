@@ -229,13 +229,16 @@ impl Kernel {
                 l.parent.is_some() && l.ns.as_ref().is_some_and(|n| Arc::ptr_eq(n, &ns))
             });
             // Busy unless only the attachment and the caller's reference remain.
-            if attached && m.mnt_count.load(Ordering::SeqCst) == 2 {
+            if !attached {
+                Vec::new()
+            } else if self.umount_busy_count(m) == 2 {
                 ctx.step(
                     format!("expire mnt#{} (held only by {caller_tag})", m.oid.0),
                     "mnt_count 2",
                 );
                 self.umount_tree(ctx, &mut tree, m)
             } else {
+                self.umount_abandoned(m);
                 Vec::new()
             }
         };

@@ -18,12 +18,14 @@
 //! put can reach zero while a reader pins, and a listed super_block always has `s_count >= 1`
 //! (`kill_super` keeps its own pin until after it unlinks), so the atomic increment under the
 //! shared lock never revives a dying struct. ReadMostly: no lock on the read path. `get_super`
-//! searches the published snapshot of the list and pins with an atomic increment-if-listed: a
+//! searches the RCU index of the list by device ([`crate::kernel::SuperBlocks`], in list order
+//! per device) inside a read section and pins with an atomic increment-if-listed: a
 //! compare-and-swap that succeeds only while `s_count >= S_BIAS`, that is while the list's
-//! reference is held, so the struct cannot be freed under it (the snapshot's `Arc` keeps the
-//! memory, as RCU does). A super_block whose bias is gone is being killed and is skipped, as the
-//! locked designs' rescan ends by skipping it. The re-check is the one every design has: sleep on
-//! `s_umount` for read, then test `s_root`. `put_super` of that design is `atomic_dec_and_lock`:
+//! reference is held, so the struct cannot be freed under it (the read section keeps the index
+//! node, and the node's `Arc` the memory, as RCU does). A super_block whose bias is gone is being
+//! killed and is skipped, as the locked designs' rescan ends by skipping it. The re-check is the
+//! one every design has: sleep on `s_umount` for read, then test `s_root`. `put_super` of that
+//! design is `atomic_dec_and_lock`:
 //! a put that cannot be the last is a compare-and-swap from a count above one, and only the put
 //! that may reach zero takes `sb_lock` and frees; so every free is still decided under the lock,
 //! and `grab_super`'s `s_count > S_BIAS` test, made with its own pin held, is unaffected by
@@ -32,7 +34,7 @@
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 
 use crate::fs::{Dentry, FsTree};
-use crate::kernel::{Kernel, LockDesign, SpinGuard, SB_LOCK};
+use crate::kernel::{Kernel, LockDesign, SpinGuard, SuperBlocks, RCU_READ, SB_LOCK};
 use crate::oracle::{Counter, Ctx, ObjKind, Oid, S_BIAS};
 use crate::sync::{self, Arc, AtomicBool, AtomicIsize, Ordering, RwSem, Semaphore};
 use crate::variant::Mutant;
@@ -289,14 +291,14 @@ impl Kernel {
     fn insert_super(
         &self,
         ctx: &Ctx,
-        mut list: SpinGuard<'_, Vec<Arc<SuperBlock>>>,
+        mut list: SpinGuard<'_, SuperBlocks>,
         sb: &Arc<SuperBlock>,
         holder: &str,
     ) {
         self.sb_get(ctx, sb, LIST_TAG, S_BIAS);
         self.sb_put_locked(ctx, sb, "alloc_super", 1);
         sb.on_list.store(true, Ordering::SeqCst);
-        list.push(sb.clone());
+        list.add(sb.clone());
         drop(list);
         let now = sb.s_active.fetch_add(1, Ordering::SeqCst) + 1;
         self.ledger
@@ -317,7 +319,7 @@ impl Kernel {
     fn grab_super(
         &self,
         ctx: &Ctx,
-        list: SpinGuard<'_, Vec<Arc<SuperBlock>>>,
+        list: SpinGuard<'_, SuperBlocks>,
         sb: &Arc<SuperBlock>,
         holder: &str,
     ) -> bool {
@@ -368,15 +370,20 @@ impl Kernel {
                     sb
                 }
                 LockDesign::ReadMostly => {
-                    let list = self.sb_lock.read(ctx);
+                    let index = self.sb_index.as_ref().expect("read-mostly design");
+                    let g = sync::rcu::read_lock();
+                    ctx.push_lock(RCU_READ.into());
+                    ctx.step(format!("rcu_read_lock() for {SB_LOCK}"), "");
                     let sb = if self.mutant(Mutant::GetSuperNoPin) {
-                        list.iter().find(|s| s.dev == dev).cloned()
+                        index.find_map(&g, dev, |s| Some(s.clone()))
                     } else {
-                        list.iter()
-                            .filter(|s| s.dev == dev)
-                            .find_map(|s| self.pin_if_listed(ctx, s, tag).then(|| s.clone()))
+                        index.find_map(&g, dev, |s| {
+                            self.pin_if_listed(ctx, s, tag).then(|| s.clone())
+                        })
                     };
-                    drop(list);
+                    ctx.pop_lock(RCU_READ);
+                    ctx.step("rcu_read_unlock()", "");
+                    drop(g);
                     sb?
                 }
             };
@@ -413,12 +420,11 @@ impl Kernel {
                 sb.s_count.fetch_add(1, Ordering::SeqCst);
                 Some(sb.clone())
             }),
-            LockDesign::ReadMostly => self.sb_lock.peek(|list| {
-                list.iter()
-                    .filter(|s| s.dev == dev)
-                    .find(|s| inc_if_listed(s).is_some())
-                    .cloned()
-            }),
+            LockDesign::ReadMostly => {
+                let index = self.sb_index.as_ref().expect("read-mostly design");
+                let g = sync::rcu::read_lock();
+                index.find_map(&g, dev, |s| inc_if_listed(s).map(|_| s.clone()))
+            }
         }
     }
 
@@ -497,7 +503,7 @@ impl Kernel {
         self.ledger.shut_down(ctx, sb.oid);
         {
             let mut list = self.sb_lock.lock(ctx);
-            list.retain(|s| !Arc::ptr_eq(s, sb));
+            list.unlink(sb);
             sb.on_list.store(false, Ordering::SeqCst);
         }
         if locked {

@@ -403,7 +403,7 @@ impl Task {
         let count = if k.mutant(Mutant::UmountCheckBeforeLock) {
             early
         } else {
-            mnt.mnt_count.load(Ordering::SeqCst)
+            k.umount_busy_count(mnt)
         };
         ctx.step(
             format!("do_umount: read mnt#{}.mnt_count", mnt.oid.0),
@@ -413,7 +413,8 @@ impl Task {
         let res = if count == 2 || flags.detach {
             let attached = tree.links.get(&mnt.oid).is_some_and(|l| l.parent.is_some());
             if attached {
-                let now = mnt.mnt_count.load(Ordering::SeqCst);
+                // Pins that lookups have not legitimized yet will be dropped (read-mostly).
+                let now = k.mnt_count_legit(mnt);
                 if !flags.detach && now != 2 {
                     drop(tree);
                     let holders = k
@@ -434,9 +435,12 @@ impl Task {
                     );
                 }
                 rel = k.umount_tree(ctx, &mut tree, mnt);
+            } else {
+                k.umount_abandoned(mnt);
             }
             Ok(())
         } else {
+            k.umount_abandoned(mnt);
             Err(MountError::Busy)
         };
         if k.mutant(Mutant::MntputUnderSpinlock) {

@@ -295,32 +295,60 @@ mod std_threads {
 
     #[test]
     fn the_read_mostly_tree_publishes_each_write_whole() {
-        // Many readers and writers on one kernel, checked by the quiet read path: a reader
-        // always finds the key a writer never touches, and never a half-changed tree.
+        // Readers search the RCU mount hash with no lock while a writer mounts and unmounts on
+        // another mountpoint and the hash grows and shrinks around them: the mount that never
+        // moves is always found, and the other key gives nothing or the mount of its device.
         use mountcheck_model::task::Task;
         use std::sync::atomic::{AtomicBool, Ordering};
         let mut init = Task::boot(cfg(LockDesign::ReadMostly, Variant::Fixed), Ledger::new());
-        init.mkdir("/a").unwrap();
-        init.mkdir("/b").unwrap();
+        for d in ["/a", "/b"] {
+            init.mkdir(d).unwrap();
+        }
+        for i in 0..20 {
+            init.mkdir(&format!("/g{i}")).unwrap();
+        }
         init.mount("ram0", "/a").unwrap();
         let k = init.k.clone();
-        let count = k.tree.peek(0, |t| t.hash.len());
+        let key = |k: &mountcheck_model::kernel::Kernel, dev: &str| {
+            k.tree.peek(|t| {
+                t.hash
+                    .iter()
+                    .find(|(_, v)| v[0].sb.dev == dev)
+                    .map(|(key, _)| *key)
+            })
+        };
+        let a = key(&k, "ram0").expect("/a is mounted");
+        let root = a.0;
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
-            for r in 0..2 {
+            for _ in 0..2 {
                 let (k, stop) = (&k, &stop);
                 s.spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        k.tree.peek(r + 1, |t| {
-                            assert!(t.hash.len() == count || t.hash.len() == count + 1);
-                            assert!(t.hash.values().all(|v| v.len() == 1));
-                        });
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) || n < 10_000 {
+                        let m = k.tree.lookup_quiet(a).expect("the /a mount never moves");
+                        assert_eq!(m.sb.dev, "ram0");
+                        // Any other key of the root: nothing, or a mount of its own device.
+                        for ino in 0..40 {
+                            if let Some(m) = k.tree.lookup_quiet((root, ino)) {
+                                assert!(m.sb.dev.starts_with("ram"), "{}", m.sb.dev);
+                            }
+                        }
+                        n += 1;
                     }
                 });
             }
             let mut w = init.fork(3).unwrap();
-            for _ in 0..200 {
+            for round in 0..50 {
                 w.mount("ram1", "/b").unwrap();
+                // Grow the hash past its first buckets, then empty it again.
+                let many = if round % 10 == 0 { 20 } else { 0 };
+                for i in 0..many {
+                    w.mount("ram2", &format!("/g{i}")).unwrap();
+                }
+                for i in 0..many {
+                    w.umount(&format!("/g{i}"), Default::default()).unwrap();
+                }
                 w.umount("/b", Default::default()).unwrap();
             }
             stop.store(true, Ordering::Relaxed);
@@ -415,7 +443,7 @@ mod under_loom {
     use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
     use std::sync::Mutex;
 
-    const LOOM_PREEMPTION_BOUND: usize = 2;
+    const LOOM_PREEMPTION_BOUND: usize = 3;
 
     static LAST: Mutex<Option<Ledger>> = Mutex::new(None);
     static SERIAL: Mutex<()> = Mutex::new(());
@@ -470,112 +498,124 @@ mod under_loom {
         }
     }
 
-    /// The read-mostly handshake of `kernel.rs` (`Gate::enter`/`close`/`open` around the tree in
-    /// its cell), written out with loom's own primitives and the value in loom's `UnsafeCell`, so
-    /// loom checks what it cannot see in the model: no read of the value overlaps a writer's
-    /// exclusive phase, no pin lands between a writer's busy check and its change, and no pin
-    /// revives an object whose last reference went. `gated = false` is the same protocol without
-    /// the reader announcement, which loom must catch.
+    /// The read-mostly handshake of `lookup_mnt` and the umounter (model/src/mount.rs:
+    /// `lookup_mnt_rcu`, `umount_busy_count`), written out with loom's own primitives and
+    /// nothing else, so that the protocol is checked apart from the model, and so that loom can be
+    /// shown to catch the two ways to get it wrong: no re-check after the pin
+    /// (`Broken::NoRecheck`), and the re-check without the fences (`Broken::NoFences`, the
+    /// store-buffering pattern that only the pair of `smp_mb()`s forbids).
     mod handshake {
         use loom::cell::UnsafeCell;
-        use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::SeqCst};
         use loom::sync::{Arc, Mutex};
         use loom::thread;
 
-        struct Obj {
-            /// `mnt_count`: 1 is the attachment.
-            count: AtomicUsize,
+        #[derive(Clone, Copy, PartialEq, Debug)]
+        pub enum Broken {
+            None,
+            NoRecheck,
+            NoFences,
         }
 
         struct Cell {
-            seq: AtomicUsize,
-            slots: [AtomicUsize; 2],
-            /// The tree: does the hash still hold the object?
-            attached: UnsafeCell<bool>,
-            writers: Mutex<()>,
-            obj: Obj,
+            /// `mnt_count`: 1 is the attachment.
+            count: AtomicUsize,
+            /// `mnt_umounting`.
+            umounting: AtomicBool,
+            /// The hash: does it still hold the mount? Written by the writer only.
+            hashed: AtomicBool,
+            /// The tree under the writers' lock: attached?
+            attached: Mutex<bool>,
+            /// What a kept pin may read: the mount's data, freed (set to false) by the last put.
+            alive: UnsafeCell<bool>,
+            /// Pins a lookup kept (after its re-check) and has not put yet.
+            kept: AtomicUsize,
         }
 
-        fn enter(c: &Cell, slot: usize, gated: bool) {
-            if !gated {
-                return;
+        fn put(c: &Cell) {
+            if c.count.fetch_sub(1, SeqCst) == 1 {
+                c.alive.with_mut(|p| unsafe { *p = false });
             }
+        }
+
+        /// `lookup_mnt`: returns whether it kept a pin.
+        fn reader(c: &Cell, broken: Broken) -> bool {
             loop {
-                c.slots[slot].fetch_add(1, SeqCst);
-                if c.seq.load(SeqCst) & 1 == 0 {
-                    return;
+                if !c.hashed.load(SeqCst) {
+                    return false;
                 }
-                c.slots[slot].fetch_sub(1, SeqCst);
-                while c.seq.load(SeqCst) & 1 == 1 {
-                    thread::yield_now();
+                // increment-if-not-zero
+                let mut v = c.count.load(SeqCst);
+                loop {
+                    if v == 0 {
+                        return false;
+                    }
+                    match c.count.compare_exchange(v, v + 1, SeqCst, SeqCst) {
+                        Ok(_) => break,
+                        Err(now) => v = now,
+                    }
                 }
+                if broken == Broken::NoRecheck {
+                    return true;
+                }
+                if broken != Broken::NoFences {
+                    fence(SeqCst);
+                }
+                if !c.umounting.load(SeqCst) {
+                    return true;
+                }
+                put(c);
+                thread::yield_now();
             }
         }
 
-        fn exit(c: &Cell, slot: usize, gated: bool) {
-            if gated {
-                c.slots[slot].fetch_sub(1, SeqCst);
+        /// A plain `do_umount`: flag, fence, busy check, detach, put the attachment.
+        fn writer(c: &Cell, broken: Broken) {
+            let mut attached = c.attached.lock().unwrap();
+            c.umounting.store(true, SeqCst);
+            if broken != Broken::NoFences {
+                fence(SeqCst);
             }
-        }
-
-        /// `lookup_mnt`: read the snapshot, pin what it holds; returns whether it pinned.
-        fn reader(c: &Cell, slot: usize, gated: bool) -> bool {
-            enter(c, slot, gated);
-            let found = c.attached.with(|p| unsafe { *p });
-            if found {
-                let before = c.obj.count.fetch_add(1, SeqCst);
-                assert!(
-                    before > 0,
-                    "pin revived an object whose last reference went"
+            if *attached && c.count.load(SeqCst) == 1 {
+                // Not busy: so no lookup may hold a kept pin now, or get one later.
+                assert_eq!(
+                    c.kept.load(SeqCst),
+                    0,
+                    "plain umount detaches a mount a lookup kept a pin on"
                 );
-            }
-            exit(c, slot, gated);
-            found
-        }
-
-        /// `do_umount`: shut readers out, busy check, change in place, reopen, release.
-        fn writer(c: &Cell) {
-            let _w = c.writers.lock().unwrap();
-            c.seq.fetch_add(1, SeqCst);
-            for s in &c.slots {
-                while s.fetch_add(0, SeqCst) != 0 {
-                    thread::yield_now();
-                }
-            }
-            let attached = c.attached.with(|p| unsafe { *p });
-            let busy = c.obj.count.load(SeqCst) != 1;
-            if attached && !busy {
-                let again = c.obj.count.load(SeqCst);
-                assert_eq!(again, 1, "a pin landed inside the write section");
-                c.attached.with_mut(|p| unsafe { *p = false });
-                c.seq.fetch_add(1, SeqCst);
-                // The attachment's reference goes after the write section.
-                c.obj.count.fetch_sub(1, SeqCst);
+                *attached = false;
+                c.hashed.store(false, SeqCst);
+                drop(attached);
+                put(c);
             } else {
-                c.seq.fetch_add(1, SeqCst);
+                c.umounting.store(false, SeqCst);
             }
         }
 
-        pub fn run(gated: bool) {
+        pub fn run(broken: Broken) {
             let mut b = loom::model::Builder::new();
             b.preemption_bound = Some(3);
             b.check(move || {
                 let c = Arc::new(Cell {
-                    seq: AtomicUsize::new(0),
-                    slots: [AtomicUsize::new(0), AtomicUsize::new(0)],
-                    attached: UnsafeCell::new(true),
-                    writers: Mutex::new(()),
-                    obj: Obj {
-                        count: AtomicUsize::new(1),
-                    },
+                    count: AtomicUsize::new(1),
+                    umounting: AtomicBool::new(false),
+                    hashed: AtomicBool::new(true),
+                    attached: Mutex::new(true),
+                    alive: UnsafeCell::new(true),
+                    kept: AtomicUsize::new(0),
                 });
                 let c2 = c.clone();
                 let r = thread::spawn(move || {
-                    if reader(&c2, 1, gated) {
-                        c2.obj.count.fetch_sub(1, SeqCst);
+                    if reader(&c2, broken) {
+                        c2.kept.fetch_add(1, SeqCst);
+                        // A kept pin may use the mount.
+                        let alive = c2.alive.with(|p| unsafe { *p });
+                        assert!(alive, "a kept pin on a freed mount");
+                        c2.kept.fetch_sub(1, SeqCst);
+                        put(&c2);
                     }
                 });
-                writer(&c);
+                writer(&c, broken);
                 r.join().unwrap();
             });
         }
@@ -583,12 +623,24 @@ mod under_loom {
 
     #[test]
     fn the_read_mostly_handshake_is_correct_under_loom() {
-        handshake::run(true);
+        handshake::run(handshake::Broken::None);
     }
 
     #[test]
-    fn loom_catches_the_handshake_without_the_reader_announcement() {
-        let r = catch_unwind(|| handshake::run(false));
-        assert!(r.is_err(), "loom missed a read path with no announcement");
+    fn loom_catches_the_handshake_without_the_recheck() {
+        let r = catch_unwind(|| handshake::run(handshake::Broken::NoRecheck));
+        assert!(
+            r.is_err(),
+            "loom missed a lookup that keeps its pin unchecked"
+        );
+    }
+
+    #[test]
+    fn loom_catches_the_handshake_without_the_fences() {
+        let r = catch_unwind(|| handshake::run(handshake::Broken::NoFences));
+        assert!(
+            r.is_err(),
+            "loom missed the store-buffering race without smp_mb()"
+        );
     }
 }

@@ -11,6 +11,11 @@
 //! ([`crate::oracle`]) is the one deliberate exception: it uses std types so that the checkers
 //! never see it and its bookkeeping adds no interleavings.
 //!
+//! Shared memory that is not an atomic goes in [`UnsafeCell`] (loom's, whose `with`/`with_mut`
+//! let loom check that every access is ordered after the write it reads; a plain cell with the
+//! same API elsewhere). Read sections and deferred frees of read-mostly structures go through
+//! [`rcu`], the one place that chooses crossbeam-epoch.
+//!
 //! On top of the primitives this module builds the kernel's sleeping locks
 //! ([`RwSem`], [`Semaphore`]) from a mutex and a condition variable, so that `down_read` and
 //! `up_read` can be separate calls, as `get_super` / `drop_super` need (include/linux/rwsem.h).
@@ -20,7 +25,10 @@ compile_error!("choose one backend: `--cfg loom` or the `shuttle` feature, not b
 
 #[cfg(loom)]
 mod imp {
-    pub use loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+    pub use loom::cell::UnsafeCell;
+    pub use loom::sync::atomic::{
+        fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering,
+    };
     pub use loom::sync::{
         Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
     };
@@ -31,7 +39,10 @@ mod imp {
 
 #[cfg(all(feature = "shuttle", not(loom)))]
 mod imp {
-    pub use shuttle::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+    pub use super::cell::UnsafeCell;
+    pub use shuttle::sync::atomic::{
+        fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering,
+    };
     pub use shuttle::sync::{
         Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
     };
@@ -42,7 +53,8 @@ mod imp {
 
 #[cfg(not(any(loom, feature = "shuttle")))]
 mod imp {
-    pub use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+    pub use super::cell::UnsafeCell;
+    pub use std::sync::atomic::{fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering};
     pub use std::sync::{
         Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
     };
@@ -53,6 +65,9 @@ mod imp {
 
 pub use imp::*;
 
+#[cfg(not(loom))]
+mod cell;
+pub mod rcu;
 mod sem;
 pub use sem::{RwSem, Semaphore};
 
