@@ -2,8 +2,9 @@
 # Every test of mountcheck, as CI runs it (.ci/run calls this script and nothing else).
 #
 # Bounds, so the whole run stays well inside CI's 90 minutes on 2 cores:
-# - loom model tests (model/tests/loom.rs) explore with a preemption bound set in that file
-#   (LOOM_PREEMPTION_BOUND there) and a branch bound; the CLI's loom explorations default to
+# - loom model tests (model/tests/loom.rs, model/tests/lock_designs.rs) explore with a preemption
+#   bound of 3 set in each file (LOOM_PREEMPTION_BOUND there) and a branch bound; the grace-period
+#   test under crossbeam_loom (model/src/rcu_hash.rs) uses preemption bound 2; the CLI's loom explorations default to
 #   preemption bound 2, 200 000 executions and 20 s per exploration (harness/src/run.rs);
 # - shuttle tests use PCT and DFS with fixed iteration counts;
 # - the catalog test runs a scaled-down catalog (harness/tests/catalog.rs).
@@ -25,3 +26,6 @@ CARGO_TARGET_DIR=target/test-shuttle cargo test -p mountcheck-model --features s
 
 echo "== loom model tests (exhaustive within the preemption bound)"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/test-loom cargo test -p mountcheck-model --release --test loom --test lock_designs
+
+echo "== loom with crossbeam-epoch on loom: the RCU tables' grace period (preemption bound 2)"
+RUSTFLAGS="--cfg loom --cfg crossbeam_loom" CARGO_TARGET_DIR=target/test-cbloom cargo test -p mountcheck-model --release --lib rcu_hash

@@ -569,9 +569,9 @@ pub struct Kernel {
     pub cfg: Config,
     /// The lifetime oracle of this execution.
     pub ledger: Ledger,
-    /// `sb_lock` and the `super_blocks` list it protects, of the configured design. `s_count` is
-    /// only changed under it, except by the read-mostly design's `get_super`/`put_super` (see
-    /// [`crate::super_block`]).
+    /// `sb_lock` and the `super_blocks` list it protects (with the read-mostly design's index
+    /// writer), of the configured design. `s_count` is only changed under it, except by the
+    /// read-mostly design's `get_super`/`put_super` (see [`crate::super_block`]).
     pub sb_lock: SpinLock<SuperBlocks>,
     /// The read-mostly design's index of `super_blocks` by device, searched by `get_super` with
     /// no lock (`None` in the other designs); its writer is in `sb_lock`'s [`SuperBlocks`].

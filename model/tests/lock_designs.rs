@@ -10,14 +10,15 @@
 //!
 //! Invariant: for each design, no finding on the clean programs, and the planted bug's class on
 //! each mutant. Run: `cargo test -p mountcheck-model --test lock_designs` (std: the programs on
-//! real threads, the designs agree on every program run sequentially, and the quiet read paths
-//! hold up on real threads),
+//! real threads, the designs agree on every program run sequentially, and the read-mostly lookups
+//! hold up on real threads while writers change and grow the tables),
 //! `... --features shuttle --release` (PCT and DFS), `RUSTFLAGS="--cfg loom" ... --release`
-//! (loom, preemption bound 2). Under loom it also checks the read-mostly handshake of the mount
-//! hash itself with a hand-written model whose value sits in loom's `UnsafeCell`, because the
-//! real design keeps the tree in a std `UnsafeCell` and the `super_blocks` snapshot behind
-//! arc-swap's pointer, both invisible to loom (arc-swap has no loom build, unlike
-//! crossbeam-epoch's `crossbeam_loom`).
+//! (loom, preemption bound 3: the read-mostly design needs the third preemption to let a lookup
+//! land between `umount-check-before-lock`'s early read and its detach). Every primitive of the
+//! read-mostly protocols is a facade primitive, so loom sees them in the model itself; the grace
+//! period of the RCU tables is checked by the loom test in `model/src/rcu_hash.rs` under
+//! `--cfg crossbeam_loom`. Under loom this file also writes the `lookup_mnt` / umount handshake out
+//! with loom's primitives alone and shows that loom catches it broken two ways.
 
 use mountcheck_model::oracle::{Finding, FindingClass};
 use mountcheck_model::program::RunOutcome;
