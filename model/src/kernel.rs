@@ -310,6 +310,16 @@ impl SuperBlocks {
         self.list.push(sb);
     }
 
+    /// The first listed super_block of `dev`, in list order: through the index when there is
+    /// one (so the read-mostly design's writers do not scan the lines its readers pin), else the
+    /// list scan of 2.4's `get_sb_bdev`.
+    pub fn find(&self, dev: &str) -> Option<&Arc<SuperBlock>> {
+        match &self.index {
+            Some(i) => i.first(dev),
+            None => self.list.iter().find(|s| s.dev == dev),
+        }
+    }
+
     /// `list_del(&s->s_list)`.
     pub fn unlink(&mut self, sb: &Arc<SuperBlock>) {
         if let Some(i) = &mut self.index {

@@ -215,6 +215,29 @@ where
         self.len == 0
     }
 
+    /// The oldest value of `key`, searched by the writer itself (no read section needed: only
+    /// this writer changes or frees entries, and `&self` keeps it from doing so meanwhile).
+    pub fn first<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.shared.hasher.hash_one(key);
+        let mut p = self.table().bucket(hash).load(Ordering::Relaxed);
+        // SAFETY: linked nodes; only this writer unlinks or frees them, and it is borrowed here.
+        while let Some(n) = unsafe { p.as_ref() } {
+            let v = n.entry.with(|e| {
+                let (k, v) = unsafe { &*e };
+                (k.borrow() == key).then_some(v)
+            });
+            if v.is_some() {
+                return v;
+            }
+            p = n.next.load(Ordering::Relaxed);
+        }
+        None
+    }
+
     fn table(&self) -> &Table<K, V> {
         // SAFETY: only this writer replaces the table, and it is borrowed here.
         unsafe { &*self.shared.table.load(Ordering::Relaxed) }
@@ -348,6 +371,8 @@ mod tests {
         w.insert(7, 2);
         w.insert(7, 3);
         assert_eq!(get(&r, 7), [1, 2, 3]);
+        assert_eq!(w.first(&7), Some(&1));
+        assert_eq!(w.first(&8), None);
         assert!(w.remove(&7, |v| *v == 2));
         assert!(!w.remove(&7, |v| *v == 2));
         assert_eq!(get(&r, 7), [1, 3]);

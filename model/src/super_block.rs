@@ -228,7 +228,7 @@ impl Kernel {
         let mut fresh: Option<Arc<SuperBlock>> = None;
         loop {
             let list = self.sb_lock.lock(ctx);
-            let found = list.iter().find(|s| s.dev == dev).cloned();
+            let found = list.find(dev).cloned();
             match (found, fresh.take()) {
                 (Some(sb), spare) => {
                     if let Some(spare) = spare {
