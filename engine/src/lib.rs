@@ -15,6 +15,7 @@ use mountcheck_model::oracle::{Finding, Step};
 use mountcheck_model::{Config, Program};
 use serde::{Deserialize, Serialize};
 
+pub mod build;
 pub mod driver;
 
 /// How to explore.

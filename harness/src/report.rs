@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use mountcheck_engine::{ReplayToken, Stop};
-use mountcheck_model::oracle::{Finding, Step};
+use mountcheck_model::oracle::{Finding, Holder, Step};
 use mountcheck_model::{Config, Program};
 use serde::{Deserialize, Serialize};
 
@@ -153,6 +153,27 @@ pub fn write_whole(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// A table of references with their holders, under `title`: the references still held on an
+/// object, or a leak's unmatched references.
+fn holders_table(o: &mut String, title: &str, holders: &[Holder]) {
+    let _ = writeln!(
+        o,
+        "{title}\n\n| count | holder | taken by | in | step |\n|---|---|---|---|---|"
+    );
+    for h in holders {
+        let _ = writeln!(
+            o,
+            "| {} | {} | T{} | `{}` | {} |",
+            h.counter.name(),
+            cell(&h.tag),
+            h.thread,
+            cell(&h.op),
+            h.step
+        );
+    }
+    o.push('\n');
+}
+
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -172,6 +193,7 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(o, "| | |\n|---|---|");
     let _ = writeln!(o, "| scenario file | `{}` |", r.scenario.file);
     let _ = writeln!(o, "| model variant | `{}` |", r.scenario.variant);
+    let _ = writeln!(o, "| lock design | `{}` |", r.config.lock_design.name());
     let _ = writeln!(o, "| expected | {} |", r.scenario.expect);
     let _ = writeln!(
         o,
@@ -252,19 +274,7 @@ pub fn markdown(r: &Report) -> String {
                 }
             );
             if !obj.holders.is_empty() {
-                let _ = writeln!(o, "References still held:\n\n| count | holder | taken by | in | step |\n|---|---|---|---|---|");
-                for h in &obj.holders {
-                    let _ = writeln!(
-                        o,
-                        "| {} | {} | T{} | `{}` | {} |",
-                        h.counter.name(),
-                        cell(&h.tag),
-                        h.thread,
-                        cell(&h.op),
-                        h.step
-                    );
-                }
-                o.push('\n');
+                holders_table(&mut o, "References still held:", &obj.holders);
             }
             let _ = writeln!(
                 o,
@@ -283,19 +293,7 @@ pub fn markdown(r: &Report) -> String {
             o.push('\n');
         }
         if !fd.unmatched.is_empty() {
-            let _ = writeln!(o, "### Unmatched references\n\n| count | holder | taken by | in | step |\n|---|---|---|---|---|");
-            for h in &fd.unmatched {
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | T{} | `{}` | {} |",
-                    h.counter.name(),
-                    cell(&h.tag),
-                    h.thread,
-                    cell(&h.op),
-                    h.step
-                );
-            }
-            o.push('\n');
+            holders_table(&mut o, "### Unmatched references", &fd.unmatched);
         }
     }
     if !r.trace.is_empty() {

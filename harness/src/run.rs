@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mountcheck_engine::{ReplayToken, Request, Response, Strategy};
-use mountcheck_model::{Config, Variant};
+use mountcheck_model::{Config, LockDesign, Variant};
 
 use crate::report::{
     self, Exploration, FindingInfo, Replay, Report, Row, ScenarioInfo, Timing, Tool,
@@ -101,6 +101,10 @@ pub struct RunArgs {
     /// expects its finding class).
     #[arg(long)]
     pub variant: Option<String>,
+    /// Lock design of the model's mount hash and super_blocks list: `global` (2.4's one lock),
+    /// `rwlock`, or `read-mostly` (lock-free `lookup_mnt` and `get_super` over RCU tables).
+    #[arg(long, default_value = "global")]
+    pub lock_design: String,
     /// Where the scenarios live.
     #[arg(long, default_value = "scenarios")]
     pub scenarios_dir: PathBuf,
@@ -149,6 +153,13 @@ pub fn check_bounds(a: &RunArgs) -> Result<(), BadInput> {
     }
     if a.backend.is_empty() {
         return Err(BadInput("--backend needs at least one backend".into()));
+    }
+    if LockDesign::from_name(&a.lock_design).is_none() {
+        return Err(BadInput(format!(
+            "--lock-design: unknown design `{}` (expected one of: {})",
+            a.lock_design,
+            LockDesign::ALL.map(LockDesign::name).join(", ")
+        )));
     }
     Ok(())
 }
@@ -217,7 +228,7 @@ pub fn request(s: &Scenario, b: Backend, a: &RunArgs) -> Request {
         program: s.program.clone(),
         config: Config {
             variant: s.variant,
-            ..Config::default()
+            lock_design: LockDesign::from_name(&a.lock_design).unwrap_or_default(),
         },
         strategy,
         max_executions: a.iterations.unwrap_or(b.default_iterations()),

@@ -15,15 +15,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use mountcheck_engine::{Failure, ReplayToken, Request, Response, Stop};
+use mountcheck_engine::{build, Failure, ReplayToken, Request, Response, Stop};
 use mountcheck_model::oracle::{Finding, FindingClass};
 
 /// The workspace root (where `Cargo.toml` and `scenarios/` live).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    mountcheck_engine::build::workspace_root()
 }
 
 /// Address-space bound of a worker: generous, because loom and shuttle map a stack per model
@@ -41,46 +38,15 @@ pub fn ensure_worker(backend: &str, quiet: bool) -> Result<PathBuf> {
         }
     }
     let root = workspace_root();
-    let target = root.join("target").join(format!("worker-{backend}"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "mountcheck-engine",
-            "--bin",
-            "mountcheck-worker",
-        ])
-        .env("CARGO_TARGET_DIR", &target);
-    match backend {
-        "loom" => {
-            cmd.env("RUSTFLAGS", "--cfg loom");
-        }
-        "shuttle" => {
-            cmd.args(["--features", "shuttle"]).env_remove("RUSTFLAGS");
-        }
-        "std" => {
-            cmd.env_remove("RUSTFLAGS");
-        }
-        other => bail!("unknown backend build `{other}`"),
-    }
-    let exe = target.join("release").join("mountcheck-worker");
+    let spec = build::worker_spec(backend);
+    let exe = build::binary_path(&root, &spec);
     if !quiet && !exe.exists() {
         eprintln!(
             "mountcheck: building the {backend} worker (first run only) in {}",
-            target.display()
+            root.join("target").join(spec.target_dir).display()
         );
     }
-    let status = cmd
-        .status()
-        .with_context(|| "cannot run cargo to build the worker")?;
-    if !status.success() {
-        bail!("building the {backend} worker failed ({status})");
-    }
-    Ok(exe)
+    Ok(build::build_for_backend(&root, &spec)?)
 }
 
 fn crash(req_scenario: &str, msg: String, executions: u64) -> Response {

@@ -258,8 +258,46 @@ fn bad_input_exits_2_with_position_and_writes_nothing() {
         "no-such-scenario",
         "no such scenario",
     );
+    assert_bad_input(
+        &["run", &f, "--lock-design", "seqlock", "--reports", r],
+        &reports,
+        "--lock-design",
+        "unknown design `seqlock`",
+    );
     let out = run(&["run", &f, "--backend", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_read_mostly_design_is_checked_from_the_command_line() {
+    // The planted bug and its fixed twin, with lookup_mnt and get_super lock-free: the mutant is
+    // still found, the fixed protocol is clean, and the report says which design ran.
+    let tmp = tempfile::tempdir().unwrap();
+    let reports = tmp.path().join("reports");
+    let r = reports.to_str().unwrap();
+    let common = [
+        "--backend",
+        "loom,pct",
+        "--lock-design",
+        "read-mostly",
+        "--reports",
+        r,
+    ];
+    let mut args = vec!["run", "get-super-no-pin", "walk-across-mountpoint-vs-umount"];
+    args.extend(common);
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "expected verdicts under read-mostly");
+    let mut args = vec!["run", "get-super-no-pin", "--variant", "fixed"];
+    args.extend(common);
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "the fixed twin is clean under read-mostly");
+    let rep: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reports.join("get-super-no-pin--loom.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rep["config"]["lock_design"], "read-mostly");
+    let md = std::fs::read_to_string(reports.join("get-super-no-pin--loom.md")).unwrap();
+    assert!(md.contains("| lock design | `read-mostly` |"), "{md}");
 }
 
 #[test]

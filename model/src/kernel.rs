@@ -79,6 +79,11 @@ impl LockDesign {
         LockDesign::ReadMostly,
     ];
 
+    /// The design named `name` ([`LockDesign::name`]), if any.
+    pub fn from_name(name: &str) -> Option<LockDesign> {
+        LockDesign::ALL.into_iter().find(|d| d.name() == name)
+    }
+
     /// Name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {

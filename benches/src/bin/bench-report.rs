@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use mountcheck_engine::{Request, Response, Strategy};
+use mountcheck_engine::{build, Request, Response, Strategy};
 use mountcheck_model::{parse_op, Config, EndState, LockDesign, Op, Program};
 use serde::Deserialize;
 
@@ -42,10 +42,7 @@ const SCENARIOS: [&str; 3] = [
 const STRATEGIES: [&str; 4] = ["loom", "pct", "random", "dfs"];
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    build::workspace_root()
 }
 
 fn cargo() -> String {
@@ -349,53 +346,19 @@ fn max_executions(s: &str) -> u64 {
 
 /// Build (or bring up to date) the worker of `backend` where `mountcheck run` builds it.
 fn build_worker(backend: &str) -> Res<PathBuf> {
-    let target = root().join("target").join(format!("worker-{backend}"));
-    let mut cmd = Command::new(cargo());
-    cmd.current_dir(root())
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "mountcheck-engine",
-            "--bin",
-            "mountcheck-worker",
-        ])
-        .env("CARGO_TARGET_DIR", &target);
-    if backend == "loom" {
-        cmd.env("RUSTFLAGS", "--cfg loom");
-    } else {
-        cmd.args(["--features", "shuttle"]).env_remove("RUSTFLAGS");
-    }
-    run_status(&mut cmd, &format!("building the {backend} worker"))?;
-    Ok(target.join("release").join("mountcheck-worker"))
+    build::build_for_backend(&root(), &build::worker_spec(backend)).map_err(|e| e.to_string())
 }
 
-/// Build `checker-throughput` for `backend`.
+/// Build `checker-throughput` for `backend` (target directory `bench-<backend>`).
 fn build_direct(backend: &str) -> Res<PathBuf> {
-    let target = root().join("target").join(format!("bench-{backend}"));
-    let mut cmd = Command::new(cargo());
-    cmd.current_dir(root())
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "mountcheck-benches",
-            "--bin",
-            "checker-throughput",
-        ])
-        .env("CARGO_TARGET_DIR", &target);
-    if backend == "loom" {
-        cmd.env("RUSTFLAGS", "--cfg loom");
-    } else {
-        cmd.args(["--features", "shuttle"]).env_remove("RUSTFLAGS");
-    }
-    run_status(
-        &mut cmd,
-        &format!("building checker-throughput for {backend}"),
-    )?;
-    Ok(target.join("release").join("checker-throughput"))
+    let target_dir = format!("bench-{backend}");
+    let spec = build::BuildSpec {
+        package: "mountcheck-benches",
+        bin: "checker-throughput",
+        backend,
+        target_dir: &target_dir,
+    };
+    build::build_for_backend(&root(), &spec).map_err(|e| e.to_string())
 }
 
 /// One runner measurement: (executions, wall seconds spawn to exit, seconds the worker says it
