@@ -83,7 +83,10 @@ pub fn build_for_backend(root: &Path, spec: &BuildSpec<'_>) -> Result<PathBuf, B
             "--bin",
             spec.bin,
         ])
-        .env("CARGO_TARGET_DIR", root.join("target").join(spec.target_dir));
+        .env(
+            "CARGO_TARGET_DIR",
+            root.join("target").join(spec.target_dir),
+        );
     match spec.backend {
         "loom" => {
             cmd.env("RUSTFLAGS", "--cfg loom");
@@ -131,7 +134,10 @@ mod tests {
             ..worker_spec("std")
         };
         let e = build_for_backend(Path::new("/nonexistent"), &spec).unwrap_err();
-        assert!(matches!(e, BuildError::UnknownBackend(ref b) if b == "tsan"), "{e}");
+        assert!(
+            matches!(e, BuildError::UnknownBackend(ref b) if b == "tsan"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -149,6 +149,8 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
             time_limit: c.time_limit,
             jobs: c.jobs,
             variant: None,
+            // The catalog checks the historical protocol: 2.4's one lock.
+            lock_design: mountcheck_model::LockDesign::Global.name().into(),
             scenarios_dir: c.scenarios_dir.clone(),
             reports: reports_dir.clone(),
         };

@@ -283,14 +283,26 @@ fn the_read_mostly_design_is_checked_from_the_command_line() {
         "--reports",
         r,
     ];
-    let mut args = vec!["run", "get-super-no-pin", "walk-across-mountpoint-vs-umount"];
+    let mut args = vec![
+        "run",
+        "get-super-no-pin",
+        "walk-across-mountpoint-vs-umount",
+    ];
     args.extend(common);
     let out = run(&args);
-    assert_eq!(out.status.code(), Some(0), "expected verdicts under read-mostly");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "expected verdicts under read-mostly"
+    );
     let mut args = vec!["run", "get-super-no-pin", "--variant", "fixed"];
     args.extend(common);
     let out = run(&args);
-    assert_eq!(out.status.code(), Some(0), "the fixed twin is clean under read-mostly");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the fixed twin is clean under read-mostly"
+    );
     let rep: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(reports.join("get-super-no-pin--loom.json")).unwrap(),
     )
