@@ -88,24 +88,12 @@ impl Kernel {
     /// `atomic_inc_not_zero(&mnt->mnt_count)`, held by `tag`: false, and nothing taken, if the
     /// count already reached zero (the mount is being freed).
     pub fn mntget_not_zero(&self, ctx: &Ctx, m: &Mount, tag: &str) -> bool {
-        crate::sync::oracle_atomic(|| {
-            let mut v = m.mnt_count.load(Ordering::SeqCst);
-            loop {
-                if v <= 0 {
-                    return false;
-                }
-                match m
-                    .mnt_count
-                    .compare_exchange(v, v + 1, Ordering::SeqCst, Ordering::SeqCst)
-                {
-                    Ok(_) => {
-                        self.ledger
-                            .get(ctx, m.oid, Counter::MntCount, tag, 1, v + 1);
-                        return true;
-                    }
-                    Err(now) => v = now,
-                }
+        sync::oracle_atomic(|| match sync::atomic_add_if(&m.mnt_count, 1, |v| v > 0) {
+            Some(now) => {
+                self.ledger.get(ctx, m.oid, Counter::MntCount, tag, 1, now);
+                true
             }
+            None => false,
         })
     }
 

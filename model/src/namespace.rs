@@ -203,21 +203,10 @@ impl Kernel {
                 self.get_namespace(ctx, &ns, &tag);
             } else {
                 // atomic_inc_not_zero(&namespace->count)
-                let mut v = ns.count.load(Ordering::SeqCst);
-                loop {
-                    if v <= 0 {
-                        return false;
-                    }
-                    match ns
-                        .count
-                        .compare_exchange(v, v + 1, Ordering::SeqCst, Ordering::SeqCst)
-                    {
-                        Ok(_) => break,
-                        Err(cur) => v = cur,
-                    }
-                }
-                self.ledger
-                    .get(ctx, ns.oid, Counter::NsCount, &tag, 1, v + 1);
+                let Some(now) = crate::sync::atomic_add_if(&ns.count, 1, |v| v > 0) else {
+                    return false;
+                };
+                self.ledger.get(ctx, ns.oid, Counter::NsCount, &tag, 1, now);
             }
             drop(tree);
             ns

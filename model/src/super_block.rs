@@ -95,36 +95,12 @@ impl SuperBlock {
 
 /// `s_count++` if the list's `S_BIAS` is still held; the new count, or `None` (not listed).
 fn inc_if_listed(sb: &SuperBlock) -> Option<isize> {
-    let mut v = sb.s_count.load(Ordering::SeqCst);
-    loop {
-        if v < S_BIAS {
-            return None;
-        }
-        match sb
-            .s_count
-            .compare_exchange(v, v + 1, Ordering::SeqCst, Ordering::SeqCst)
-        {
-            Ok(_) => return Some(v + 1),
-            Err(cur) => v = cur,
-        }
-    }
+    sync::atomic_add_if(&sb.s_count, 1, |v| v >= S_BIAS)
 }
 
 /// `s_count--` if that cannot reach zero; the new count, or `None` (this put may be the last).
 fn dec_if_not_last(sb: &SuperBlock) -> Option<isize> {
-    let mut v = sb.s_count.load(Ordering::SeqCst);
-    loop {
-        if v <= 1 {
-            return None;
-        }
-        match sb
-            .s_count
-            .compare_exchange(v, v - 1, Ordering::SeqCst, Ordering::SeqCst)
-        {
-            Ok(_) => return Some(v - 1),
-            Err(cur) => v = cur,
-        }
-    }
+    sync::atomic_add_if(&sb.s_count, -1, |v| v > 1)
 }
 
 fn assert_sb_lock(ctx: &Ctx) {

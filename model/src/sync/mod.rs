@@ -80,6 +80,26 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
+/// `atomic_add_unless`-style conditional add: add `delta` to `a` only while `allowed(current)`
+/// holds, with a compare-and-swap loop (include/linux/atomic.h `atomic_inc_not_zero`,
+/// `atomic_add_unless`). Returns the new value, or `None` if the condition failed first.
+pub fn atomic_add_if(
+    a: &AtomicIsize,
+    delta: isize,
+    allowed: impl Fn(isize) -> bool,
+) -> Option<isize> {
+    let mut v = a.load(Ordering::SeqCst);
+    loop {
+        if !allowed(v) {
+            return None;
+        }
+        match a.compare_exchange(v, v + delta, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return Some(v + delta),
+            Err(cur) => v = cur,
+        }
+    }
+}
+
 /// Run a reference-count update together with the oracle's record of it, as one step.
 ///
 /// Under loom and shuttle nothing can run between two operations of a thread that are not
