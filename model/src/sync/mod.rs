@@ -23,6 +23,9 @@
 #[cfg(all(loom, feature = "shuttle"))]
 compile_error!("choose one backend: `--cfg loom` or the `shuttle` feature, not both");
 
+#[cfg(all(crossbeam_loom, not(loom)))]
+compile_error!("`--cfg crossbeam_loom` builds crossbeam-epoch on loom: use it with `--cfg loom`");
+
 #[cfg(loom)]
 mod imp {
     pub use loom::cell::UnsafeCell;
