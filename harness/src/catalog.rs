@@ -56,6 +56,10 @@ pub struct CatalogArgs {
     /// Explorations at once.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
+    /// Lock design of the model (`global`: 2.4's one lock, the historical protocol; `rwlock`;
+    /// `read-mostly`: which of the historical bugs the RCU design still lets through).
+    #[arg(long, default_value = "global")]
+    pub lock_design: String,
     /// Where the scenarios live.
     #[arg(long, default_value = "scenarios")]
     pub scenarios_dir: PathBuf,
@@ -149,8 +153,7 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
             time_limit: c.time_limit,
             jobs: c.jobs,
             variant: None,
-            // The catalog checks the historical protocol: 2.4's one lock.
-            lock_design: mountcheck_model::LockDesign::Global.name().into(),
+            lock_design: c.lock_design.clone(),
             scenarios_dir: c.scenarios_dir.clone(),
             reports: reports_dir.clone(),
         };
@@ -225,7 +228,11 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
         start.elapsed().as_secs_f64()
     );
     println!("\n{summary}");
-    let mut md = String::from("# mountcheck catalog\n\nEvery mutant must be caught (a finding of its class) by loom and PCT, and by DFS where DFS finishes; the fixed protocol must be clean on every mutant's scenario. `executions` is the execution of the first finding (or all explored when none).\n\n| mutant | finding | backend | caught | executions | seconds | report |\n|---|---|---|---|---|---|---|\n");
+    let mut md = format!(
+        "# mountcheck catalog\n\nLock design: `{}`.\n\n",
+        c.lock_design
+    );
+    md.push_str("Every mutant must be caught (a finding of its class) by loom and PCT, and by DFS where DFS finishes; the fixed protocol must be clean on every mutant's scenario. `executions` is the execution of the first finding (or all explored when none).\n\n| mutant | finding | backend | caught | executions | seconds | report |\n|---|---|---|---|---|---|---|\n");
     for l in &lines {
         let _ = writeln!(
             md,

@@ -264,6 +264,12 @@ fn bad_input_exits_2_with_position_and_writes_nothing() {
         "--lock-design",
         "unknown design `seqlock`",
     );
+    assert_bad_input(
+        &["catalog", "--lock-design", "seqlock", "--reports", r],
+        &reports,
+        "--lock-design",
+        "unknown design `seqlock`",
+    );
     let out = run(&["run", &f, "--backend", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
 }
