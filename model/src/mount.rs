@@ -219,24 +219,25 @@ impl Kernel {
             let g = sync::rcu::read_lock();
             ctx.push_lock(RCU_READ.into());
             ctx.step("rcu_read_lock()", "");
-            let found = hash.find_map(&g, &key, |m| Some(m.clone()));
-            let state = found.as_ref().map(|m| {
-                if !self.mntget_not_zero(ctx, m, &spec) {
-                    return Legit::Dying;
-                }
-                // smp_mb(), paired with the umounter's (see `umount_busy_count`).
-                sync::fence(Ordering::SeqCst);
-                if m.mnt_umounting.load(Ordering::SeqCst) {
-                    Legit::Umounting
+            let found = hash.find_map(&g, &key, |m| Some(m.clone())).map(|m| {
+                let state = if !self.mntget_not_zero(ctx, &m, &spec) {
+                    Legit::Dying
                 } else {
-                    Legit::Yes
-                }
+                    // smp_mb(), paired with the umounter's (see `umount_busy_count`).
+                    sync::fence(Ordering::SeqCst);
+                    if m.mnt_umounting.load(Ordering::SeqCst) {
+                        Legit::Umounting
+                    } else {
+                        Legit::Yes
+                    }
+                };
+                (m, state)
             });
             ctx.pop_lock(RCU_READ);
             ctx.step("rcu_read_unlock()", "");
             drop(g);
-            let m = found?;
-            match state.expect("found") {
+            let (m, state) = found?;
+            match state {
                 Legit::Yes => {
                     self.ledger
                         .transfer(ctx, m.oid, Counter::MntCount, &spec, tag.to_string());

@@ -727,13 +727,7 @@ fn structural_problem(
             cur = tree.links.get(&p.oid).and_then(|pl| pl.parent.clone());
         }
         if let (Some(p), Some(mp)) = (&l.parent, &l.mountpoint) {
-            let live = mp.path == "/"
-                || p.sb
-                    .fs
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .is_live(mp);
-            if !live {
+            if !p.sb.dentry_is_live(mp) {
                 let msg = format!("mnt#{} is attached on {} of mnt#{}, which was removed: unreachable by any path", oid.0, mp.path, p.oid.0);
                 return Some((*oid, msg));
             }

@@ -86,6 +86,12 @@ impl SuperBlock {
         k.ledger.access_fs(ctx, self.oid, what);
     }
 
+    /// Whether dentry `d` of this filesystem still exists (the root always does). Read without
+    /// the ledger: for observers (mount tables, quiescence checks, conformance), not model steps.
+    pub fn dentry_is_live(&self, d: &Dentry) -> bool {
+        d.path == "/" || self.fs.lock().unwrap_or_else(|p| p.into_inner()).is_live(d)
+    }
+
     /// The filesystem's contents, after an access check.
     pub fn contents(&self, k: &Kernel, ctx: &Ctx, what: &str) -> std::sync::MutexGuard<'_, FsTree> {
         self.touch_fs(k, ctx, what);
@@ -327,16 +333,8 @@ impl Kernel {
     pub fn get_super(&self, ctx: &Ctx, dev: &str, tag: &str) -> Option<Arc<SuperBlock>> {
         loop {
             let sb = match self.cfg.lock_design {
-                LockDesign::Global => {
-                    let list = self.sb_lock.lock(ctx);
-                    let sb = list.iter().find(|s| s.dev == dev).cloned()?;
-                    if !self.mutant(Mutant::GetSuperNoPin) {
-                        self.sb_get(ctx, &sb, tag, 1);
-                    }
-                    drop(list);
-                    sb
-                }
-                LockDesign::RwLock => {
+                LockDesign::Global | LockDesign::RwLock => {
+                    // The shared side: the one `sb_lock` (global), `read_lock` (rwlock).
                     let list = self.sb_lock.read(ctx);
                     let sb = list.iter().find(|s| s.dev == dev).cloned()?;
                     if !self.mutant(Mutant::GetSuperNoPin) {

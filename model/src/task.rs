@@ -796,13 +796,7 @@ impl Task {
                     &m.root
                 };
                 // Nothing is reachable below a removed directory, even if a new one has its name.
-                let base_live = base_dentry.path == "/"
-                    || m.sb
-                        .fs
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .is_live(base_dentry);
-                if !base_live {
+                if !m.sb.dentry_is_live(base_dentry) {
                     continue;
                 }
                 let base = base_dentry.path.clone();

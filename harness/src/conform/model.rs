@@ -141,12 +141,7 @@ impl ModelTrace {
                     // directories still in use, as a cwd or root, or as an open file.
                     let sb = &nd.mnt.sb;
                     let removed = |p: &mountcheck_model::namei::PathRef| {
-                        Arc::ptr_eq(&p.mnt.sb, sb)
-                            && !sb
-                                .fs
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .is_live(&p.dentry)
+                        Arc::ptr_eq(&p.mnt.sb, sb) && !sb.dentry_is_live(&p.dentry)
                     };
                     for task in self.tasks.iter().flatten() {
                         if let Some(tfs) = &task.fs {
