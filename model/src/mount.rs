@@ -235,7 +235,7 @@ impl Kernel {
             });
             ctx.pop_lock(RCU_READ);
             ctx.step("rcu_read_unlock()", "");
-            drop(g);
+            g.unlock();
             let (m, state) = found?;
             match state {
                 Legit::Yes => {

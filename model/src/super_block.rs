@@ -357,7 +357,7 @@ impl Kernel {
                     };
                     ctx.pop_lock(RCU_READ);
                     ctx.step("rcu_read_unlock()", "");
-                    drop(g);
+                    g.unlock();
                     sb?
                 }
             };

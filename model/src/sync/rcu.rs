@@ -28,6 +28,11 @@ mod imp {
     pub struct ReadGuard(crossbeam_epoch::Guard);
 
     impl ReadGuard {
+        /// `rcu_read_unlock()`: end the read section (as dropping the guard does).
+        pub fn unlock(self) {
+            drop(self.0);
+        }
+
         /// Hand this thread's deferred frees to the collector and try to collect
         /// (`crossbeam_epoch::Guard::flush`): lets a test advance the grace period.
         pub fn flush(&self) {
@@ -71,6 +76,9 @@ mod imp {
     pub struct ReadGuard(PhantomData<*const ()>);
 
     impl ReadGuard {
+        /// `rcu_read_unlock()`: end the read section (as dropping the guard does).
+        pub fn unlock(self) {}
+
         /// Nothing to hand over: retired memory waits for the end of the execution.
         pub fn flush(&self) {}
     }
