@@ -20,39 +20,11 @@
 //! `--cfg crossbeam_loom`. Under loom this file also writes the `lookup_mnt` / umount handshake out
 //! with loom's primitives alone and shows that loom catches it broken two ways.
 
-use mountcheck_model::oracle::{Finding, FindingClass};
-use mountcheck_model::program::RunOutcome;
-use mountcheck_model::{
-    execute, parse_op, Config, EndState, Ledger, LockDesign, Mutant, Program, Variant,
-};
+mod common;
 
-/// A program from text.
-fn program(setup: &[&str], threads: &[&[&str]]) -> Program {
-    let ops = |l: &[&str]| {
-        l.iter()
-            .map(|s| parse_op(s).unwrap_or_else(|e| panic!("{s}: {e}")))
-            .collect()
-    };
-    Program {
-        setup: ops(setup),
-        threads: threads.iter().map(|t| ops(t)).collect(),
-        end: EndState::ExitAll,
-    }
-}
-
-/// One execution on the std backend: the outcome, or the finding.
-#[cfg_attr(any(loom, feature = "shuttle"), allow(dead_code))]
-fn run(p: &Program, cfg: Config) -> Result<RunOutcome, Box<Finding>> {
-    let ledger = Ledger::new();
-    let l2 = ledger.clone();
-    std::panic::catch_unwind(|| execute(p, cfg, l2)).map_err(|_| {
-        Box::new(
-            ledger
-                .finding()
-                .expect("a panic of the model without a finding"),
-        )
-    })
-}
+use common::program;
+use mountcheck_model::oracle::FindingClass;
+use mountcheck_model::{Config, LockDesign, Mutant, Program, Variant};
 
 /// The get_super/umount race of the seed (and, with `get-super-no-pin`, the planted bug).
 fn get_super_vs_umount() -> Program {
@@ -159,48 +131,6 @@ fn mutants() -> Vec<(Mutant, FindingClass, Program)> {
     ]
 }
 
-/// How an exploration ended: clean, with the oracle's finding, or with another panic (a checker's
-/// deadlock or limit, a model assertion), which a clean test must not mistake for clean.
-#[cfg_attr(not(any(loom, feature = "shuttle")), allow(dead_code))]
-#[derive(Debug)]
-enum Outcome {
-    Clean,
-    Finding(Box<Finding>),
-    Panic(#[allow(dead_code)] String),
-}
-
-#[cfg_attr(not(any(loom, feature = "shuttle")), allow(dead_code))]
-impl Outcome {
-    fn finding(self) -> Option<Box<Finding>> {
-        match self {
-            Outcome::Finding(f) => Some(f),
-            _ => None,
-        }
-    }
-}
-
-/// The outcome of a caught exploration, the finding read from the last execution's ledger.
-#[cfg_attr(not(any(loom, feature = "shuttle")), allow(dead_code))]
-fn outcome_of(r: std::thread::Result<()>, last: &std::sync::Mutex<Option<Ledger>>) -> Outcome {
-    let Err(e) = r else {
-        return Outcome::Clean;
-    };
-    let finding = last
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .and_then(|l| l.finding());
-    match finding {
-        Some(f) => Outcome::Finding(Box::new(f)),
-        None => Outcome::Panic(
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "a panic with no message".into()),
-        ),
-    }
-}
-
 fn cfg(lock_design: LockDesign, variant: Variant) -> Config {
     Config {
         variant,
@@ -211,6 +141,7 @@ fn cfg(lock_design: LockDesign, variant: Variant) -> Config {
 #[cfg(not(any(loom, feature = "shuttle")))]
 mod std_threads {
     use super::*;
+    use mountcheck_model::Ledger;
 
     const RUNS: usize = 100;
 
@@ -219,7 +150,7 @@ mod std_threads {
         for d in LockDesign::ALL {
             for (name, p) in programs() {
                 for _ in 0..RUNS {
-                    if let Err(f) = run(&p, cfg(d, Variant::Fixed)) {
+                    if let Err(f) = common::run(&p, cfg(d, Variant::Fixed)).0 {
                         panic!("{} / {name}: {f}", d.name());
                     }
                 }
@@ -288,7 +219,7 @@ mod std_threads {
             };
             let outs: Vec<_> = LockDesign::ALL
                 .iter()
-                .map(|d| run(&seq, cfg(*d, Variant::Fixed)).expect(name))
+                .map(|d| common::run(&seq, cfg(*d, Variant::Fixed)).0.expect(name))
                 .collect();
             assert!(outs.windows(2).all(|w| w[0] == w[1]), "{name}");
         }
@@ -361,32 +292,22 @@ mod std_threads {
 #[cfg(all(feature = "shuttle", not(loom)))]
 mod under_shuttle {
     use super::*;
+    use common::{Failure, Recorder};
     use std::panic::{catch_unwind, AssertUnwindSafe};
-    use std::sync::Mutex;
 
     use shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
 
-    static LAST: Mutex<Option<Ledger>> = Mutex::new(None);
-    static SERIAL: Mutex<()> = Mutex::new(());
+    static REC: Recorder = Recorder::new();
 
-    fn outcome(r: std::thread::Result<()>) -> Outcome {
-        outcome_of(r, &LAST)
-    }
-
-    fn explore<S: Scheduler + 'static>(p: &Program, cfg: Config, s: S) -> (usize, Outcome) {
-        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    fn explore<S: Scheduler + 'static>(p: &Program, cfg: Config, s: S) -> (usize, Option<Failure>) {
+        let _serial = REC.begin();
         let p = p.clone();
         let mut config = shuttle::Config::new();
         config.failure_persistence = shuttle::FailurePersistence::None;
-        let mut n = 0;
         let r = catch_unwind(AssertUnwindSafe(|| {
-            n = shuttle::Runner::new(s, config).run(move || {
-                let ledger = Ledger::new();
-                *LAST.lock().unwrap_or_else(|e| e.into_inner()) = Some(ledger.clone());
-                execute(&p, cfg, ledger);
-            });
+            shuttle::Runner::new(s, config).run(move || REC.execution(&p, cfg, None))
         }));
-        (n, outcome(r))
+        (REC.executions(), REC.failure(&r))
     }
 
     #[test]
@@ -398,7 +319,7 @@ mod under_shuttle {
                     cfg(d, Variant::Fixed),
                     PctScheduler::new_from_seed(1, 3, 1_000),
                 );
-                assert!(matches!(f, Outcome::Clean), "{} / {name}: {f:?}", d.name());
+                assert!(f.is_none(), "{} / {name}: {f:?}", d.name());
                 assert_eq!(n, 1_000, "{} / {name}", d.name());
             }
         }
@@ -413,7 +334,7 @@ mod under_shuttle {
                     cfg(d, Variant::Fixed),
                     DfsScheduler::new(Some(5_000), false),
                 );
-                assert!(matches!(f, Outcome::Clean), "{} / {name}: {f:?}", d.name());
+                assert!(f.is_none(), "{} / {name}: {f:?}", d.name());
                 assert!(n > 100, "{} / {name}: {n}", d.name());
             }
         }
@@ -429,7 +350,7 @@ mod under_shuttle {
                     PctScheduler::new_from_seed(1, 3, 5_000),
                 );
                 let f = f
-                    .finding()
+                    .and_then(Failure::finding)
                     .unwrap_or_else(|| panic!("{} / {m:?}: missed in {n}", d.name()));
                 assert_eq!(f.class, class, "{} / {m:?}: {f}", d.name());
             }
@@ -440,37 +361,23 @@ mod under_shuttle {
 #[cfg(loom)]
 mod under_loom {
     use super::*;
+    use common::{Failure, Recorder};
     use std::panic::{catch_unwind, AssertUnwindSafe};
-    use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
-    use std::sync::Mutex;
 
     const LOOM_PREEMPTION_BOUND: usize = 3;
 
-    static LAST: Mutex<Option<Ledger>> = Mutex::new(None);
-    static SERIAL: Mutex<()> = Mutex::new(());
+    static REC: Recorder = Recorder::new();
 
-    fn outcome(r: std::thread::Result<()>) -> Outcome {
-        outcome_of(r, &LAST)
-    }
-
-    fn explore(p: &Program, cfg: Config) -> (usize, Outcome) {
-        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        static N: StdAtomicUsize = StdAtomicUsize::new(0);
-        N.store(0, StdOrdering::SeqCst);
+    fn explore(p: &Program, cfg: Config) -> (usize, Option<Failure>) {
+        let _serial = REC.begin();
         let mut b = loom::model::Builder::new();
         b.preemption_bound = Some(LOOM_PREEMPTION_BOUND);
         b.max_branches = 20_000;
         let p = p.clone();
         let r = catch_unwind(AssertUnwindSafe(|| {
-            b.check(move || {
-                N.fetch_add(1, StdOrdering::SeqCst);
-                let ledger = Ledger::new();
-                *LAST.lock().unwrap_or_else(|e| e.into_inner()) = Some(ledger.clone());
-                execute(&p, cfg, ledger);
-            })
+            b.check(move || REC.execution(&p, cfg, None))
         }));
-        let n = N.load(StdOrdering::SeqCst);
-        (n, outcome(r))
+        (REC.executions(), REC.failure(&r))
     }
 
     #[test]
@@ -479,7 +386,7 @@ mod under_loom {
             for (name, p) in programs() {
                 let (n, f) = explore(&p, cfg(d, Variant::Fixed));
                 println!("{} / {name}: {n} executions", d.name());
-                assert!(matches!(f, Outcome::Clean), "{} / {name}: {f:?}", d.name());
+                assert!(f.is_none(), "{} / {name}: {f:?}", d.name());
                 assert!(n > 10, "{} / {name}: {n}", d.name());
             }
         }
@@ -491,7 +398,7 @@ mod under_loom {
             for (m, class, p) in mutants() {
                 let (n, f) = explore(&p, cfg(d, Variant::Mutant(m)));
                 let f = f
-                    .finding()
+                    .and_then(Failure::finding)
                     .unwrap_or_else(|| panic!("{} / {m:?}: missed in {n}", d.name()));
                 println!("{} / {m:?}: caught after {n} executions", d.name());
                 assert_eq!(f.class, class, "{} / {m:?}: {f}", d.name());

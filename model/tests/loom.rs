@@ -18,90 +18,40 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
-use common::{check_classes, extra_scenarios, panic_message, planted, scenarios, Scenario};
-use mountcheck_model::oracle::{Finding, FindingClass, ObjKind};
-use mountcheck_model::program::RunOutcome;
-use mountcheck_model::{execute, Config, Ledger, Mutant, Program, Variant};
+use common::{
+    check_classes, extra_scenarios, planted, scenarios, Classifier, Explored, Failure, Recorder,
+    Scenario,
+};
+use mountcheck_model::oracle::{FindingClass, ObjKind};
+use mountcheck_model::{Config, Mutant, Program, Variant};
 
 /// Loom's preemption bound: exhaustive over every schedule with at most this many preemptions.
 const PREEMPTION_BOUND: usize = 3;
 /// Loom's branch bound per execution (its default, 1 000, is too small for a whole program).
 const MAX_BRANCHES: usize = 20_000;
 
-/// The ledger of the execution loom is running (each execution makes a fresh one), read back
-/// after a panic propagates out of `check`.
-static LAST: Mutex<Option<Ledger>> = Mutex::new(None);
-/// The interleaving classes the executions reached.
-static CLASSES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-/// Executions of the current exploration.
-static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
-/// One exploration at a time: the statics above belong to it.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// What stopped an exploration.
-#[derive(Debug)]
-enum Failure {
-    /// The oracle's finding.
-    Finding(Finding),
-    /// A panic with no finding (a classifier's check, or the model itself).
-    Panic(String),
-}
-
-struct Explored {
-    executions: usize,
-    secs: f64,
-    failure: Option<Failure>,
-    classes: BTreeSet<String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// The current exploration's executions, ledger and classes.
+static REC: Recorder = Recorder::new();
 
 /// Explore `p` under `cfg`, classifying every execution with `classify` if given.
-fn explore(
-    p: &Program,
-    cfg: Config,
-    classify: Option<fn(&RunOutcome, &Ledger) -> String>,
-) -> Explored {
-    let _serial = lock(&SERIAL);
-    EXECUTIONS.store(0, Ordering::SeqCst);
-    lock(&CLASSES).clear();
-    *lock(&LAST) = None;
+fn explore(p: &Program, cfg: Config, classify: Option<Classifier>) -> Explored {
+    let _serial = REC.begin();
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(PREEMPTION_BOUND);
     b.max_branches = MAX_BRANCHES;
     let p = p.clone();
     let start = Instant::now();
     let r = catch_unwind(AssertUnwindSafe(|| {
-        b.check(move || {
-            EXECUTIONS.fetch_add(1, Ordering::SeqCst);
-            let ledger = Ledger::new();
-            *lock(&LAST) = Some(ledger.clone());
-            let out = execute(&p, cfg, ledger.clone());
-            if let Some(classify) = classify {
-                let class = classify(&out, &ledger);
-                lock(&CLASSES).insert(class);
-            }
-        })
+        b.check(move || REC.execution(&p, cfg, classify))
     }));
-    let failure = r.err().map(
-        |payload| match lock(&LAST).as_ref().and_then(Ledger::finding) {
-            Some(f) => Failure::Finding(f),
-            None => Failure::Panic(panic_message(&*payload)),
-        },
-    );
     Explored {
-        executions: EXECUTIONS.load(Ordering::SeqCst),
+        executions: REC.executions(),
         secs: start.elapsed().as_secs_f64(),
-        failure,
-        classes: lock(&CLASSES).clone(),
+        failure: REC.failure(&r),
+        classes: REC.classes(),
     }
 }
 

@@ -25,14 +25,14 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
-use common::{check_classes, extra_scenarios, panic_message, planted, scenarios, Scenario};
-use mountcheck_model::oracle::{Finding, FindingClass, ObjKind};
-use mountcheck_model::program::RunOutcome;
-use mountcheck_model::{execute, Config, Ledger, Mutant, Program, Variant};
+use common::{
+    check_classes, extra_scenarios, planted, scenarios, Classifier, Explored, Failure, Recorder,
+    Scenario,
+};
+use mountcheck_model::oracle::{FindingClass, ObjKind};
+use mountcheck_model::{Config, Mutant, Program, Variant};
 use shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
 
 /// PCT's bug depth.
@@ -44,76 +44,32 @@ const PCT_SEED: u64 = 1;
 /// DFS's bound on executions.
 const DFS_ITERATIONS: usize = 20_000;
 
-/// The ledger of the execution shuttle is running, read back after a panic.
-static LAST: Mutex<Option<Ledger>> = Mutex::new(None);
-/// The interleaving classes the executions reached.
-static CLASSES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-/// Executions of the current exploration.
-static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
-/// One exploration at a time: the statics above belong to it.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// What stopped an exploration.
-#[derive(Debug)]
-enum Failure {
-    /// The oracle's finding.
-    Finding(Finding),
-    /// A panic with no finding (a classifier's check, the model, or shuttle itself).
-    Panic(String),
-}
-
-struct Explored {
-    executions: usize,
-    secs: f64,
-    failure: Option<Failure>,
-    classes: BTreeSet<String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// The current exploration's executions, ledger and classes.
+static REC: Recorder = Recorder::new();
 
 /// Explore `p` under `cfg` with `scheduler`, classifying every execution with `classify` if given.
 fn explore<S: Scheduler + 'static>(
     p: &Program,
     cfg: Config,
     scheduler: S,
-    classify: Option<fn(&RunOutcome, &Ledger) -> String>,
+    classify: Option<Classifier>,
 ) -> Explored {
-    let _serial = lock(&SERIAL);
-    EXECUTIONS.store(0, Ordering::SeqCst);
-    lock(&CLASSES).clear();
-    *lock(&LAST) = None;
+    let _serial = REC.begin();
     let p = p.clone();
     let start = Instant::now();
     let r = catch_unwind(AssertUnwindSafe(|| {
-        shuttle::Runner::new(scheduler, shuttle::Config::default()).run(move || {
-            EXECUTIONS.fetch_add(1, Ordering::SeqCst);
-            let ledger = Ledger::new();
-            *lock(&LAST) = Some(ledger.clone());
-            let out = execute(&p, cfg, ledger.clone());
-            if let Some(classify) = classify {
-                let class = classify(&out, &ledger);
-                lock(&CLASSES).insert(class);
-            }
-        })
+        shuttle::Runner::new(scheduler, shuttle::Config::default())
+            .run(move || REC.execution(&p, cfg, classify))
     }));
-    let executions = EXECUTIONS.load(Ordering::SeqCst);
-    let failure = match r {
-        Ok(n) => {
-            assert_eq!(n, executions, "shuttle's count and ours");
-            None
-        }
-        Err(payload) => Some(match lock(&LAST).as_ref().and_then(Ledger::finding) {
-            Some(f) => Failure::Finding(f),
-            None => Failure::Panic(panic_message(&*payload)),
-        }),
-    };
+    let executions = REC.executions();
+    if let Ok(n) = &r {
+        assert_eq!(*n, executions, "shuttle's count and ours");
+    }
     Explored {
         executions,
         secs: start.elapsed().as_secs_f64(),
-        failure,
-        classes: lock(&CLASSES).clone(),
+        failure: REC.failure(&r),
+        classes: REC.classes(),
     }
 }
 

@@ -6,9 +6,13 @@
 //! order the racing operations took, read from the results and from the ledger's object
 //! histories). A checker test collects the classes and requires every one in
 //! [`Scenario::classes`]: an exploration that never reached the race would miss some of them.
+//! [`Recorder`] is what every checker test keeps beside an exploration: the last execution's
+//! ledger, the classes reached and the executions counted.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use mountcheck_model::oracle::{Finding, ObjKind};
 use mountcheck_model::program::RunOutcome;
@@ -316,4 +320,107 @@ pub fn run(p: &Program, cfg: Config) -> (Result<RunOutcome, Finding>, Ledger) {
         })),
     };
     (r, ledger)
+}
+
+/// Names the interleaving class of one execution (and checks what every execution must satisfy).
+pub type Classifier = fn(&RunOutcome, &Ledger) -> String;
+
+/// What stopped an exploration that did not run clean.
+#[derive(Debug)]
+pub enum Failure {
+    /// The oracle's finding.
+    Finding(Finding),
+    /// A panic with no finding (a classifier's check, the model, or the checker itself: a
+    /// deadlock, a bound), which a clean test must not mistake for clean.
+    Panic(String),
+}
+
+impl Failure {
+    /// The finding, if that is what stopped the exploration.
+    pub fn finding(self) -> Option<Finding> {
+        match self {
+            Failure::Finding(f) => Some(f),
+            Failure::Panic(_) => None,
+        }
+    }
+}
+
+/// One exploration's result.
+pub struct Explored {
+    /// Executions run.
+    pub executions: usize,
+    /// Wall-clock seconds.
+    pub secs: f64,
+    /// `None` when every execution ran clean.
+    pub failure: Option<Failure>,
+    /// The interleaving classes reached.
+    pub classes: BTreeSet<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What an exploration shares with its executions, which the checker runs on threads of its own:
+/// kept in a `static`, one exploration at a time ([`Recorder::begin`]).
+pub struct Recorder {
+    serial: Mutex<()>,
+    last: Mutex<Option<Ledger>>,
+    classes: Mutex<BTreeSet<String>>,
+    executions: AtomicUsize,
+}
+
+impl Recorder {
+    /// An idle recorder.
+    pub const fn new() -> Self {
+        Recorder {
+            serial: Mutex::new(()),
+            last: Mutex::new(None),
+            classes: Mutex::new(BTreeSet::new()),
+            executions: AtomicUsize::new(0),
+        }
+    }
+
+    /// Start an exploration: wait for the one under way, then reset. Hold the guard until the
+    /// exploration's result is read.
+    pub fn begin(&self) -> MutexGuard<'_, ()> {
+        let g = lock(&self.serial);
+        self.executions.store(0, Ordering::SeqCst);
+        lock(&self.classes).clear();
+        *lock(&self.last) = None;
+        g
+    }
+
+    /// One execution of `p` under `cfg`, as the checker's closure runs it: counted, its ledger
+    /// kept for a finding, classified if `classify` is given.
+    pub fn execution(&self, p: &Program, cfg: Config, classify: Option<Classifier>) {
+        self.executions.fetch_add(1, Ordering::SeqCst);
+        let ledger = Ledger::new();
+        *lock(&self.last) = Some(ledger.clone());
+        let out = execute(p, cfg, ledger.clone());
+        if let Some(classify) = classify {
+            let class = classify(&out, &ledger);
+            lock(&self.classes).insert(class);
+        }
+    }
+
+    /// Executions run so far.
+    pub fn executions(&self) -> usize {
+        self.executions.load(Ordering::SeqCst)
+    }
+
+    /// The classes reached so far.
+    pub fn classes(&self) -> BTreeSet<String> {
+        lock(&self.classes).clone()
+    }
+
+    /// How the exploration ended, from the checker's caught result: `None` if it returned, else
+    /// the last execution's finding, or the panic's message when there was none.
+    pub fn failure<T>(&self, r: &std::thread::Result<T>) -> Option<Failure> {
+        let payload = r.as_ref().err()?;
+        Some(match lock(&self.last).as_ref().and_then(Ledger::finding) {
+            Some(f) => Failure::Finding(f),
+            None => Failure::Panic(panic_message(&**payload)),
+        })
+    }
 }
