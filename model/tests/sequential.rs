@@ -335,13 +335,17 @@ fn clone_copies_the_tree_and_the_last_exit_frees_everything() {
     );
     assert_eq!(init.mount_table().len(), 3);
     assert_eq!(exec(&mut init, &["exit"]), vec![Ok(())]);
-    let alive: Vec<_> = l
-        .objects()
+    let alive = not_freed(&l);
+    assert!(alive.is_empty(), "not freed after the last exit: {alive:?}");
+}
+
+/// The labels of the objects of `l` that are not freed.
+fn not_freed(l: &Ledger) -> Vec<String> {
+    l.objects()
         .into_iter()
         .filter(|o| o.state != ObjState::Freed)
         .map(|o| o.label)
-        .collect();
-    assert!(alive.is_empty(), "not freed after the last exit: {alive:?}");
+        .collect()
 }
 
 /// `execute` with a catch_unwind, as the engine runs it: the outcome, or `None` after a finding
@@ -377,12 +381,7 @@ fn clone_in_a_program_then_exit_all_frees_every_object() {
     let out = out.expect("no finding, so no panic");
     assert!(out.setup.iter().all(|o| o.result.is_ok()), "{out:?}");
     assert!(out.threads[0].iter().all(|o| o.result.is_ok()), "{out:?}");
-    let alive: Vec<_> = l
-        .objects()
-        .into_iter()
-        .filter(|o| o.state != ObjState::Freed)
-        .map(|o| o.label)
-        .collect();
+    let alive = not_freed(&l);
     assert!(alive.is_empty(), "not freed at quiescence: {alive:?}");
     // The same program left as it is: no finding (counts match), but nothing was torn down, so
     // the freeing above is the exits' doing.
