@@ -68,34 +68,36 @@ fn report(backend: &str, scenario: &str, strategy: &str, f: impl FnOnce()) {
     println!("{line}");
 }
 
+/// What each exploration runs: every scenario's program, then the hand-written toy (`None`).
 #[allow(dead_code)]
-fn model_execution(p: &Program) {
-    EXECUTIONS.fetch_add(1, Ordering::Relaxed);
-    mountcheck_model::execute(p, Config::default(), mountcheck_model::Ledger::new());
-}
-
-#[allow(dead_code)]
-fn toy_execution() {
-    EXECUTIONS.fetch_add(1, Ordering::Relaxed);
-    mountcheck_benches::toy::execution();
-}
-
-#[cfg(all(feature = "shuttle", not(loom)))]
-fn run(input: &Input) {
-    let subjects: Vec<(String, Option<Program>)> = input
+fn subjects(input: &Input) -> Vec<(String, Option<Program>)> {
+    input
         .scenarios
         .iter()
         .map(|s| (s.name.clone(), Some(s.program.clone())))
         .chain(std::iter::once(("toy".to_string(), None)))
-        .collect();
+        .collect()
+}
+
+/// One execution of a subject: the model running a program, or the toy.
+#[allow(dead_code)]
+fn execution(p: &Option<Program>) {
+    EXECUTIONS.fetch_add(1, Ordering::Relaxed);
+    match p {
+        Some(p) => {
+            mountcheck_model::execute(p, Config::default(), mountcheck_model::Ledger::new());
+        }
+        None => mountcheck_benches::toy::execution(),
+    }
+}
+
+#[cfg(all(feature = "shuttle", not(loom)))]
+fn run(input: &Input) {
     for _ in 0..input.repeats {
-        for (name, p) in &subjects {
+        for (name, p) in &subjects(input) {
             let body = {
                 let p = p.clone();
-                move || match &p {
-                    Some(p) => model_execution(p),
-                    None => toy_execution(),
-                }
+                move || execution(&p)
             };
             // What `shuttle::check_pct` / `check_random` / `check_dfs` do, with the seed the
             // runner's request carries, so both explore the same schedules.
@@ -140,14 +142,8 @@ fn run(input: &Input) {
 
 #[cfg(loom)]
 fn run(input: &Input) {
-    let subjects: Vec<(String, Option<Program>)> = input
-        .scenarios
-        .iter()
-        .map(|s| (s.name.clone(), Some(s.program.clone())))
-        .chain(std::iter::once(("toy".to_string(), None)))
-        .collect();
     for _ in 0..input.repeats {
-        for (name, p) in &subjects {
+        for (name, p) in &subjects(input) {
             // As a hand-written loom test would (loom's defaults), then with the worker's
             // `max_threads = 5` (room for four scenario threads), to tell the two costs apart.
             for (strategy, max_threads) in [("loom", None), ("loom-mt5", Some(5))] {
@@ -159,10 +155,7 @@ fn run(input: &Input) {
                     b.preemption_bound = Some(input.loom_preemption_bound);
                     b.max_branches = input.loom_max_branches;
                     let p = p.clone();
-                    b.check(move || match &p {
-                        Some(p) => model_execution(p),
-                        None => toy_execution(),
-                    });
+                    b.check(move || execution(&p));
                 });
             }
         }
