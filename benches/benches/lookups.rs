@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::io::Write;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, Bencher, BenchmarkId, Criterion};
 use mountcheck_benches::{
     lookup_plain, lookup_quiet, mount_chain, mount_farm, sb_writer, super_farm, tree_writer,
     walk_plain, walk_quiet, with_fxhash, Writer, PACED,
@@ -75,6 +75,37 @@ fn log_writer(group: &str, kind: &str, design: LockDesign, size: usize, w: Write
     }
 }
 
+/// Time `op` on the items in turn, round robin (the next item first, as every group here does).
+fn round_robin<T, R>(b: &mut Bencher<'_>, items: &[T], mut op: impl FnMut(&T) -> R) {
+    let mut i = 0;
+    b.iter(|| {
+        i += 1;
+        black_box(op(&items[i % items.len()]))
+    })
+}
+
+/// The rows of design `d` at `size` in `group`: `timed` alone, then beside each writer of
+/// [`WRITERS`] (started by `writer`, its rate logged for the report).
+fn design_rows(
+    g: &mut Group<'_>,
+    group: &str,
+    d: LockDesign,
+    size: usize,
+    mut timed: impl FnMut(&mut Bencher<'_>),
+    writer: impl Fn(Option<Duration>) -> Writer,
+) {
+    g.bench_with_input(BenchmarkId::new(d.name(), size), &size, |b, _| timed(b));
+    for (kind, pause) in WRITERS {
+        let w = writer(pause);
+        g.bench_with_input(
+            BenchmarkId::new(format!("{}{kind}", d.name()), size),
+            &size,
+            |b, _| timed(b),
+        );
+        log_writer(group, kind, d, size, w);
+    }
+}
+
 fn lookup_mnt(c: &mut Criterion) {
     let mut g = fast(c, "lookup_mnt");
     for n in MOUNTS {
@@ -83,43 +114,21 @@ fn lookup_mnt(c: &mut Criterion) {
             let keys = &farm.keys;
             if d == LockDesign::Global {
                 g.bench_with_input(BenchmarkId::new("hashmap", n), &n, |b, _| {
-                    let mut i = 0;
-                    b.iter(|| {
-                        i += 1;
-                        black_box(lookup_plain(&farm.plain, keys[i % keys.len()]))
-                    })
+                    round_robin(b, keys, |&key| lookup_plain(&farm.plain, key))
                 });
                 let fx = with_fxhash(&farm.plain);
                 g.bench_with_input(BenchmarkId::new("hashmap-fx", n), &n, |b, _| {
-                    let mut i = 0;
-                    b.iter(|| {
-                        i += 1;
-                        black_box(lookup_plain(&fx, keys[i % keys.len()]))
-                    })
+                    round_robin(b, keys, |&key| lookup_plain(&fx, key))
                 });
             }
-            g.bench_with_input(BenchmarkId::new(d.name(), n), &n, |b, _| {
-                let mut i = 0;
-                b.iter(|| {
-                    i += 1;
-                    black_box(lookup_quiet(&farm.k, keys[i % keys.len()]))
-                })
-            });
-            for (kind, pause) in WRITERS {
-                let w = tree_writer(&farm.k, &farm.spot, pause);
-                g.bench_with_input(
-                    BenchmarkId::new(format!("{}{kind}", d.name()), n),
-                    &n,
-                    |b, _| {
-                        let mut i = 0;
-                        b.iter(|| {
-                            i += 1;
-                            black_box(lookup_quiet(&farm.k, keys[i % keys.len()]))
-                        })
-                    },
-                );
-                log_writer("lookup_mnt", kind, d, n, w);
-            }
+            design_rows(
+                &mut g,
+                "lookup_mnt",
+                d,
+                n,
+                |b| round_robin(b, keys, |&key| lookup_quiet(&farm.k, key)),
+                |pause| tree_writer(&farm.k, &farm.spot, pause),
+            );
         }
     }
     g.finish();
@@ -139,18 +148,14 @@ fn walk(c: &mut Criterion) {
                     b.iter(|| black_box(walk_plain(&chain, &fx)))
                 });
             }
-            g.bench_with_input(BenchmarkId::new(d.name(), depth), &depth, |b, _| {
-                b.iter(|| black_box(walk_quiet(&chain.k, &chain)))
-            });
-            for (kind, pause) in WRITERS {
-                let w = tree_writer(&chain.k, &chain.spot, pause);
-                g.bench_with_input(
-                    BenchmarkId::new(format!("{}{kind}", d.name()), depth),
-                    &depth,
-                    |b, _| b.iter(|| black_box(walk_quiet(&chain.k, &chain))),
-                );
-                log_writer("walk", kind, d, depth, w);
-            }
+            design_rows(
+                &mut g,
+                "walk",
+                d,
+                depth,
+                |b| b.iter(|| black_box(walk_quiet(&chain.k, &chain))),
+                |pause| tree_writer(&chain.k, &chain.spot, pause),
+            );
         }
     }
     g.finish();
@@ -164,59 +169,32 @@ fn get_super(c: &mut Criterion) {
             let devs = &farm.devs;
             if d == LockDesign::Global {
                 g.bench_with_input(BenchmarkId::new("hashmap", n), &n, |b, _| {
-                    let mut i = 0;
-                    b.iter(|| {
-                        i += 1;
-                        black_box(farm.plain.get(&devs[i % devs.len()]).cloned())
-                    })
+                    round_robin(b, devs, |dev| farm.plain.get(dev).cloned())
                 });
                 let fx = with_fxhash(&farm.plain);
                 g.bench_with_input(BenchmarkId::new("hashmap-fx", n), &n, |b, _| {
-                    let mut i = 0;
-                    b.iter(|| {
-                        i += 1;
-                        black_box(fx.get(&devs[i % devs.len()]).cloned())
-                    })
+                    round_robin(b, devs, |dev| fx.get(dev).cloned())
                 });
                 g.bench_with_input(BenchmarkId::new("vec-scan", n), &n, |b, _| {
-                    let mut i = 0;
-                    b.iter(|| {
-                        i += 1;
-                        let dev = &devs[i % devs.len()];
-                        black_box(farm.list.iter().find(|s| &s.dev == dev).cloned())
+                    round_robin(b, devs, |dev| {
+                        farm.list.iter().find(|s| &s.dev == dev).cloned()
                     })
                 });
             }
-            let one = |i: usize| {
-                let sb = farm
-                    .k
-                    .find_super_quiet(&devs[i % devs.len()])
-                    .expect("listed");
+            // get_super's search and pin, and the put that drop_super makes.
+            let one = |dev: &String| {
+                let sb = farm.k.find_super_quiet(dev).expect("listed");
                 farm.k.unpin_super_quiet(&sb);
                 sb
             };
-            g.bench_with_input(BenchmarkId::new(d.name(), n), &n, |b, _| {
-                let mut i = 0;
-                b.iter(|| {
-                    i += 1;
-                    black_box(one(i))
-                })
-            });
-            for (kind, pause) in WRITERS {
-                let w = sb_writer(&farm.k, pause);
-                g.bench_with_input(
-                    BenchmarkId::new(format!("{}{kind}", d.name()), n),
-                    &n,
-                    |b, _| {
-                        let mut i = 0;
-                        b.iter(|| {
-                            i += 1;
-                            black_box(one(i))
-                        })
-                    },
-                );
-                log_writer("get_super", kind, d, n, w);
-            }
+            design_rows(
+                &mut g,
+                "get_super",
+                d,
+                n,
+                |b| round_robin(b, devs, one),
+                |pause| sb_writer(&farm.k, pause),
+            );
         }
     }
     g.finish();

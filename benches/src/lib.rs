@@ -390,20 +390,21 @@ pub struct WriterStats {
 }
 
 impl Writer {
-    /// Run `step` in a loop on a new thread; `init` makes the thread's state there (a [`Ctx`]
-    /// belongs to one thread).
-    fn spawn<S, I, F>(init: I, step: F, pause: Option<Duration>) -> Writer
+    /// Run `step` on kernel `k` in a loop on a new thread, as thread [`WRITER`] doing operation
+    /// `op` (its [`Ctx`] is made there: a `Ctx` belongs to one thread).
+    fn spawn<F>(k: &Arc<Kernel>, op: &'static str, step: F, pause: Option<Duration>) -> Writer
     where
-        I: FnOnce() -> S + Send + 'static,
-        F: Fn(&S) + Send + 'static,
+        F: Fn(&Ctx) + Send + 'static,
     {
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let cycles = std::sync::Arc::new(AtomicU64::new(0));
         let (s, c) = (stop.clone(), cycles.clone());
+        let ledger = k.ledger.clone();
         let handle = std::thread::spawn(move || {
-            let state = init();
+            let ctx = Ctx::new(WRITER, ledger);
+            ctx.set_op(op);
             while !s.load(StdOrdering::Relaxed) {
-                step(&state);
+                step(&ctx);
                 c.fetch_add(1, StdOrdering::Relaxed);
                 if let Some(p) = pause {
                     std::thread::sleep(p);
@@ -450,21 +451,18 @@ impl Drop for Writer {
 /// `detach_mnt` under the tree lock, the pins put after it), in a loop, sleeping `pause` between
 /// cycles if given.
 pub fn tree_writer(k: &Arc<Kernel>, spot: &WriterSpot, pause: Option<Duration>) -> Writer {
-    let k2 = k.clone();
-    let k = k.clone();
     let (parent, mp, spare, ns) = (
         spot.parent.clone(),
         spot.mountpoint.clone(),
         spot.spare.clone(),
         spot.ns.clone(),
     );
+    let k2 = k.clone();
     Writer::spawn(
-        move || {
-            let ctx = Ctx::new(WRITER, k2.ledger.clone());
-            ctx.set_op("bench writer: attach/detach");
-            ctx
-        },
+        k,
+        "bench writer: attach/detach",
         move |ctx: &Ctx| {
+            let k = &k2;
             {
                 let mut t = k.tree.write(ctx);
                 k.attach_mnt(ctx, &mut t, &spare, &parent, &mp, Some(ns.clone()));
@@ -484,16 +482,12 @@ pub fn tree_writer(k: &Arc<Kernel>, spot: &WriterSpot, pause: Option<Duration>) 
 /// Sleeps `pause` between cycles if given.
 pub fn sb_writer(k: &Arc<Kernel>, pause: Option<Duration>) -> Writer {
     let k2 = k.clone();
-    let k = k.clone();
     Writer::spawn(
-        move || {
-            let ctx = Ctx::new(WRITER, k2.ledger.clone());
-            ctx.set_op("bench writer: mount/umount");
-            ctx
-        },
+        k,
+        "bench writer: mount/umount",
         move |ctx: &Ctx| {
-            let sb = k.get_sb(ctx, "wdev", "bench writer");
-            k.deactivate_super(ctx, &sb, "bench writer");
+            let sb = k2.get_sb(ctx, "wdev", "bench writer");
+            k2.deactivate_super(ctx, &sb, "bench writer");
         },
         pause,
     )
