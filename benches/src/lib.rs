@@ -15,6 +15,8 @@
 //! section per mount, so that a farm of 100 000 mounts builds in seconds); the
 //! quiet paths and the writers put back every reference they take.
 
+pub mod build;
+
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 

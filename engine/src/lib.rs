@@ -2,10 +2,11 @@
 //! compiled for, and the request/response types the CLI exchanges with it.
 //!
 //! What it does: the model is compiled against one backend (see `mountcheck_model::sync`), so
-//! the CLI builds this crate three ways (std, `--features shuttle`, `--cfg loom`) and runs its
-//! `mountcheck-worker` binary in a child process per exploration, as cargo-fuzz does with its
-//! sanitizer builds. The [`driver`] module is the one place in the harness side that names loom or
-//! shuttle, following loom's `model::Builder` and shuttle's `Runner`/schedulers.
+//! this crate's sources are compiled three times too (this package for std, and the
+//! `mountcheck-engine-shuttle` and `mountcheck-engine-loom` packages under `backends/`), and the
+//! `mountcheck` binary links all three and runs [`worker::main`] of the right one in a child
+//! process of itself per exploration. The [`driver`] module is the one place in the harness side
+//! that names loom or shuttle, following loom's `model::Builder` and shuttle's `Runner`/schedulers.
 //!
 //! Invariant: an exploration always ends in a [`Response`] whose `finding` is data (never an
 //! `Err`): a panic of the model becomes a finding with the ledger's trace and a replay token; a
@@ -15,8 +16,8 @@ use mountcheck_model::oracle::{Finding, Step};
 use mountcheck_model::{Config, Program};
 use serde::{Deserialize, Serialize};
 
-pub mod build;
 pub mod driver;
+pub mod worker;
 
 /// How to explore.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

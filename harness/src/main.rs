@@ -46,6 +46,16 @@ enum Cmd {
     Catalog(catalog::CatalogArgs),
     /// Check the model's sequential behaviour against the running kernel (needs root).
     Conform(conform::ConformArgs),
+    /// Internal: one exploration in a child process (see `worker.rs`).
+    #[command(name = "__worker", hide = true)]
+    Worker {
+        /// std, shuttle or loom.
+        backend: String,
+        /// The request (JSON).
+        request: PathBuf,
+        /// Where to write the response (JSON).
+        response: PathBuf,
+    },
     /// Internal: one task process of `conform`, inside a private mount namespace.
     #[command(name = "__conform-task", hide = true)]
     ConformTask {
@@ -76,6 +86,11 @@ fn main() -> ExitCode {
         Cmd::Replay { report } => run::replay(report),
         Cmd::Catalog(a) => catalog::run(a),
         Cmd::Conform(a) => conform::run(a),
+        Cmd::Worker {
+            backend,
+            request,
+            response,
+        } => return worker::worker_main(backend, request, response),
         Cmd::ConformTask { root, join } => {
             return ExitCode::from(conform::kernel::task_main(root, *join) as u8)
         }

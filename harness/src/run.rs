@@ -240,7 +240,9 @@ pub fn request(s: &Scenario, b: Backend, a: &RunArgs) -> Request {
 }
 
 fn rel(p: &Path) -> String {
-    let root = worker::workspace_root();
+    let root = std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .unwrap_or_default();
     let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     abs.strip_prefix(&root)
         .map(|r| r.display().to_string())
@@ -360,12 +362,7 @@ pub fn make_report(
 /// Every (scenario, backend) pair explored, with `jobs` child processes at once. Returns the
 /// reports in input order.
 pub fn explore_all(scenarios: &[Scenario], a: &RunArgs, label: &str) -> Result<Vec<Report>> {
-    let mut workers = std::collections::BTreeMap::new();
-    for b in &a.backend {
-        if !workers.contains_key(b.build()) {
-            workers.insert(b.build(), worker::ensure_worker(b.build(), false)?);
-        }
-    }
+    let exe = worker::self_exe()?;
     let tasks: Vec<(usize, &Scenario, Backend)> = scenarios
         .iter()
         .flat_map(|s| a.backend.iter().map(move |b| (s, *b)))
@@ -402,7 +399,7 @@ pub fn explore_all(scenarios: &[Scenario], a: &RunArgs, label: &str) -> Result<V
                 };
                 bar.set_message(format!("{} / {}", s.name, b.name()));
                 let scratch = scratch_root.join(format!("{idx}"));
-                let r = explore(s, b, a, &workers[b.build()], &scratch);
+                let r = explore(s, b, a, &exe, &scratch);
                 let _ = std::fs::remove_dir_all(&scratch);
                 results.lock().unwrap_or_else(|p| p.into_inner())[idx] = Some(r);
                 bar.inc(1);
@@ -543,7 +540,8 @@ pub fn replay(path: &Path) -> Result<std::process::ExitCode> {
     if orig.tool.version != env!("CARGO_PKG_VERSION") {
         eprintln!("mountcheck: warning: the report was made by mountcheck {}, this is {}; a schedule may not replay on changed code", orig.tool.version, env!("CARGO_PKG_VERSION"));
     }
-    let worker_path = worker::ensure_worker(build, true)?;
+    let _ = build;
+    let worker_path = worker::self_exe()?;
     let req = Request {
         scenario: orig.scenario.name.clone(),
         program: orig.program.clone(),

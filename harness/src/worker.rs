@@ -1,56 +1,59 @@
-//! Building and running the exploration worker in child processes.
+//! Running one exploration in a child process of this very binary.
 //!
-//! The model's backend is fixed at compile time, so each backend has its own build of
-//! `mountcheck-worker` (std; `--features shuttle`; `RUSTFLAGS="--cfg loom"`), each in its own
-//! target directory, as cargo-fuzz does for sanitizer builds. Each exploration runs in a child
-//! process with a wall-clock bound and an address-space bound (`setrlimit(RLIMIT_AS)`), so a loom
-//! abort, a hang or a crash is a verdict, never a lost run.
+//! The model's backend is fixed at compile time, so the binary links three copies of the engine
+//! (std, shuttle, loom; see `backends/README.md`) and re-executes itself with the hidden
+//! subcommand `__worker BACKEND REQUEST RESPONSE` for each exploration. No source tree and no
+//! cargo are needed at run time. Each child runs with a wall-clock bound and an address-space
+//! bound (`setrlimit(RLIMIT_AS)`), so a loom abort, a hang or a crash is a verdict, never a lost
+//! run.
 //!
 //! Invariant: [`run`] always returns a [`Response`]: what the worker wrote, or, when it died
 //! without writing one, a `crash` finding naming the signal, the bound hit and stderr's tail.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use mountcheck_engine::{build, Failure, ReplayToken, Request, Response, Stop};
+use mountcheck_engine::{Failure, ReplayToken, Request, Response, Stop};
 use mountcheck_model::oracle::{Finding, FindingClass};
-
-/// The workspace root (where `Cargo.toml` and `scenarios/` live).
-pub fn workspace_root() -> PathBuf {
-    mountcheck_engine::build::workspace_root()
-}
 
 /// Address-space bound of a worker: generous, because loom and shuttle map a stack per model
 /// thread, but finite, so a runaway exploration is a verdict instead of an OOM kill.
 pub const MEMORY_LIMIT_BYTES: u64 = 8 << 30;
 /// Grace beyond an exploration's own time bound before the child is killed.
 pub const KILL_GRACE: Duration = Duration::from_secs(15);
+/// How often the parent looks whether the child has ended.
+const POLL: Duration = Duration::from_millis(5);
 
-/// Build (or find up to date) the worker for `backend` and return its path.
-pub fn ensure_worker(backend: &str, quiet: bool) -> Result<PathBuf> {
-    if let Ok(dir) = std::env::var("MOUNTCHECK_WORKER_DIR") {
-        let p = PathBuf::from(dir).join(backend).join("mountcheck-worker");
-        if p.exists() {
-            return Ok(p);
+/// The worker builds linked into this binary, by the name a [`mountcheck_engine::Strategy`]
+/// gives for its backend.
+pub const BACKENDS: [&str; 3] = ["std", "shuttle", "loom"];
+
+/// The hidden subcommand: run the worker of `backend` on the request file, writing the response
+/// file (see `mountcheck_engine::worker`).
+pub fn worker_main(backend: &str, request: &Path, response: &Path) -> ExitCode {
+    match backend {
+        "std" => mountcheck_engine::worker::main(request, response),
+        "shuttle" => mountcheck_engine_shuttle::worker::main(request, response),
+        "loom" => mountcheck_engine_loom::worker::main(request, response),
+        other => {
+            eprintln!(
+                "mountcheck __worker: unknown backend `{other}` (expected one of: {})",
+                BACKENDS.join(", ")
+            );
+            ExitCode::from(2)
         }
     }
-    let root = workspace_root();
-    let spec = build::worker_spec(backend);
-    let exe = build::binary_path(&root, &spec);
-    if !quiet && !exe.exists() {
-        eprintln!(
-            "mountcheck: building the {backend} worker (first run only) in {}",
-            root.join("target").join(spec.target_dir).display()
-        );
-    }
-    Ok(build::build_for_backend(&root, &spec)?)
 }
 
-fn crash(req_scenario: &str, msg: String, executions: u64) -> Response {
-    let _ = req_scenario;
+/// This binary, which runs the workers.
+pub fn self_exe() -> Result<PathBuf> {
+    std::env::current_exe().context("cannot find the mountcheck binary to run its workers")
+}
+
+fn crash(msg: String, executions: u64) -> Response {
     Response {
         backend: String::new(),
         executions,
@@ -74,8 +77,9 @@ fn crash(req_scenario: &str, msg: String, executions: u64) -> Response {
     }
 }
 
-/// Run one request in a child process with the worker at `worker`.
-pub fn run(worker: &Path, req: &Request, scratch: &Path) -> Result<Response> {
+/// Run one request in a child process (`exe __worker BACKEND …`), with `scratch` as its
+/// directory for the request, the response and loom's checkpoint.
+pub fn run(exe: &Path, req: &Request, scratch: &Path) -> Result<Response> {
     std::fs::create_dir_all(scratch)?;
     let req_path = scratch.join("request.json");
     let resp_path = scratch.join("response.json");
@@ -83,8 +87,10 @@ pub fn run(worker: &Path, req: &Request, scratch: &Path) -> Result<Response> {
     let mut req = req.clone();
     req.scratch_dir = Some(scratch.to_string_lossy().into_owned());
     std::fs::write(&req_path, serde_json::to_string(&req)?)?;
-    let mut cmd = Command::new(worker);
-    cmd.arg(&req_path)
+    let mut cmd = Command::new(exe);
+    cmd.arg("__worker")
+        .arg(req.strategy.backend())
+        .arg(&req_path)
         .arg(&resp_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -103,7 +109,7 @@ pub fn run(worker: &Path, req: &Request, scratch: &Path) -> Result<Response> {
     }
     let mut child = cmd
         .spawn()
-        .with_context(|| format!("cannot start {}", worker.display()))?;
+        .with_context(|| format!("cannot start {} __worker", exe.display()))?;
     let mut stderr = child.stderr.take().expect("piped stderr");
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -121,7 +127,7 @@ pub fn run(worker: &Path, req: &Request, scratch: &Path) -> Result<Response> {
             let _ = child.wait();
             break None;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(POLL);
     };
     let err_text = reader.join().unwrap_or_default();
     let tail: String = err_text
@@ -155,7 +161,6 @@ pub fn run(worker: &Path, req: &Request, scratch: &Path) -> Result<Response> {
             Ok(resp)
         }
         (Some(st), None) => Ok(crash(
-            &req.scenario,
             format!("the worker died ({st}) without a result: {}", tail.trim()),
             0,
         )),
@@ -171,7 +176,7 @@ pub fn run(worker: &Path, req: &Request, scratch: &Path) -> Result<Response> {
                     }
                     Ok(resp)
                 }
-                _ => Ok(crash(&req.scenario, msg, 0)),
+                _ => Ok(crash(msg, 0)),
             }
         }
     }

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use mountcheck_engine::{build, Request, Response, Strategy};
+use mountcheck_benches::build;
+use mountcheck_engine::{Request, Response, Strategy};
 use mountcheck_model::{parse_op, Config, EndState, LockDesign, Op, Program};
 use serde::Deserialize;
 
@@ -345,26 +346,26 @@ fn max_executions(s: &str) -> u64 {
     }
 }
 
-/// Build (or bring up to date) the worker of `backend` where `mountcheck run` builds it.
-fn build_worker(backend: &str) -> Res<PathBuf> {
-    build::build_for_backend(&root(), &build::worker_spec(backend)).map_err(|e| e.to_string())
+/// Build (or bring up to date) the `mountcheck` binary, whose `__worker` subcommand is what
+/// `mountcheck run` runs per exploration.
+fn build_mountcheck() -> Res<PathBuf> {
+    build::build_for_backend(&root(), &build::mountcheck_spec()).map_err(|e| e.to_string())
 }
 
 /// Build `checker-throughput` for `backend` (target directory `bench-<backend>`).
 fn build_direct(backend: &str) -> Res<PathBuf> {
-    let target_dir = format!("bench-{backend}");
-    let spec = build::BuildSpec {
-        package: "mountcheck-benches",
-        bin: "checker-throughput",
-        backend,
-        target_dir: &target_dir,
-    };
-    build::build_for_backend(&root(), &spec).map_err(|e| e.to_string())
+    build::build_for_backend(&root(), &build::throughput_spec(backend)).map_err(|e| e.to_string())
 }
 
 /// One runner measurement: (executions, wall seconds spawn to exit, seconds the worker says it
 /// explored).
-fn runner_once(worker: &Path, name: &str, p: &Program, s: &str) -> Res<(u64, f64, f64)> {
+fn runner_once(
+    worker: &Path,
+    backend: &str,
+    name: &str,
+    p: &Program,
+    s: &str,
+) -> Res<(u64, f64, f64)> {
     let scratch = root()
         .join("target")
         .join("bench")
@@ -392,6 +393,7 @@ fn runner_once(worker: &Path, name: &str, p: &Program, s: &str) -> Res<(u64, f64
     .map_err(|e| e.to_string())?;
     let start = Instant::now();
     let out = Command::new(worker)
+        .args(["__worker", backend])
         .arg(&req_path)
         .arg(&resp_path)
         .output()
@@ -444,13 +446,8 @@ fn throughput() -> Res<Throughput> {
         }
         programs.push((n.to_string(), p));
     }
-    eprintln!("bench-report: building the workers and checker-throughput");
-    let workers: BTreeMap<&str, PathBuf> = [
-        ("loom", build_worker("loom")?),
-        ("shuttle", build_worker("shuttle")?),
-    ]
-    .into_iter()
-    .collect();
+    eprintln!("bench-report: building mountcheck and checker-throughput");
+    let mountcheck = build_mountcheck()?;
     let direct_bins = [
         ("loom", build_direct("loom")?),
         ("shuttle", build_direct("shuttle")?),
@@ -483,8 +480,8 @@ fn throughput() -> Res<Throughput> {
         eprintln!("bench-report: round {rep}/{REPEATS}: runner explorations (child processes)");
         for (name, p) in &programs {
             for s in STRATEGIES {
-                let w = &workers[if s == "loom" { "loom" } else { "shuttle" }];
-                let (n, wall, inner) = runner_once(w, name, p, s)?;
+                let backend = if s == "loom" { "loom" } else { "shuttle" };
+                let (n, wall, inner) = runner_once(&mountcheck, backend, name, p, s)?;
                 samples
                     .entry((name.clone(), s.to_string()))
                     .or_default()

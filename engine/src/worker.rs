@@ -1,6 +1,8 @@
-//! The worker the `mountcheck` CLI runs in a child process: reads a [`Request`] (JSON) from the
-//! file named by its first argument, explores it with the checker it was compiled for, and writes
-//! a [`Response`] (JSON) to the file named by its second argument.
+//! The worker side of one exploration: reads a [`Request`] (JSON) from a file, explores it with
+//! the checker this copy of the engine was compiled for, and writes a [`Response`] (JSON) to
+//! another file. The `mountcheck` binary links the std, shuttle and loom copies of the engine and
+//! runs this in a child process of itself (`mountcheck __worker BACKEND REQUEST RESPONSE`), so a
+//! loom abort, a hang or a crash costs the child, never the CLI.
 //!
 //! Invariant: the response file is written whole (write to a temporary name, then rename). If
 //! the process is about to abort (loom aborts on a deadlock with guards held and on its branch
@@ -10,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use mountcheck_engine::driver::{self, current_failure, BACKEND};
-use mountcheck_engine::{ReplayToken, Request, Response, Stop};
+use crate::driver::{self, current_failure, BACKEND};
+use crate::{ReplayToken, Request, Response, Stop};
 
 fn write_atomic(path: &Path, resp: &Response) {
     let tmp = path.with_extension("tmp");
@@ -22,30 +24,23 @@ fn write_atomic(path: &Path, resp: &Response) {
     }
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() == 2 && args[1] == "--backend" {
-        println!("{BACKEND}");
-        return ExitCode::SUCCESS;
-    }
-    if args.len() != 3 {
-        eprintln!("usage: mountcheck-worker REQUEST.json RESPONSE.json  (or --backend)");
-        return ExitCode::from(2);
-    }
-    let req: Request = match std::fs::read_to_string(&args[1])
+/// Explore the request in file `request` and write the response to file `response`. Exit status
+/// 0 when a response was written, 2 when the request could not be read or was refused.
+pub fn main(request: &Path, response: &Path) -> ExitCode {
+    let req: Request = match std::fs::read_to_string(request)
         .map_err(|e| e.to_string())
         .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
     {
         Ok(r) => r,
         Err(e) => {
             eprintln!(
-                "mountcheck-worker: cannot read the request {}: {e}",
-                args[1]
+                "mountcheck worker ({BACKEND}): cannot read the request {}: {e}",
+                request.display()
             );
             return ExitCode::from(2);
         }
     };
-    let out = PathBuf::from(&args[2]);
+    let out = PathBuf::from(response);
     let hook_out = out.clone();
     driver::install_panic_hook(move |_| {
         // Written before any abort can happen; overwritten by the normal response if the
@@ -67,7 +62,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("mountcheck-worker: {e}");
+            eprintln!("mountcheck worker ({BACKEND}): {e}");
             ExitCode::from(2)
         }
     }

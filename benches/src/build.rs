@@ -1,11 +1,11 @@
-//! Building the workspace's binaries once per checker backend.
+//! Building the benchmark binaries once per checker backend (the benchmark report runs from a
+//! source checkout, with cargo).
 //!
-//! What it does: the model is compiled against one backend (`mountcheck_model::sync`), so a binary
-//! that runs the model (the `mountcheck-worker` of this crate, the benches' `checker-throughput`)
-//! is built once per backend, each build in its own target directory under `target/`, as
-//! cargo-fuzz does for sanitizer builds: std (no flags), shuttle (`--features shuttle`), loom
-//! (`RUSTFLAGS="--cfg loom"`). The CLI and the benchmark report both build through
-//! [`build_for_backend`], so the recipe exists once.
+//! What it does: `checker-throughput` runs the model directly under one checker, so it is built
+//! once per backend, each build in its own target directory under `target/`, as cargo-fuzz does
+//! for sanitizer builds: std (no flags), shuttle (`--features shuttle`), loom
+//! (`RUSTFLAGS="--cfg loom"`). The `mountcheck` binary itself needs no such builds: it links the
+//! three backends (see `backends/README.md`), and [`mountcheck_spec`] builds it once.
 //!
 //! Invariant: a build either succeeds and returns the path of an up-to-date binary, or returns a
 //! [`BuildError`] naming what failed; nothing is half-built from a caller's point of view (cargo
@@ -109,16 +109,27 @@ pub fn build_for_backend(root: &Path, spec: &BuildSpec<'_>) -> Result<PathBuf, B
     Ok(binary_path(root, spec))
 }
 
-/// The spec of the exploration worker for `backend` (target directory `worker-<backend>`).
-pub fn worker_spec(backend: &str) -> BuildSpec<'_> {
+/// The spec of the `mountcheck` binary (every backend linked in; target directory `bench-cli`),
+/// whose hidden `__worker` subcommand is what `mountcheck run` runs per exploration.
+pub fn mountcheck_spec() -> BuildSpec<'static> {
     BuildSpec {
-        package: "mountcheck-engine",
-        bin: "mountcheck-worker",
+        package: "mountcheck",
+        bin: "mountcheck",
+        backend: "std",
+        target_dir: "bench-cli",
+    }
+}
+
+/// The spec of `checker-throughput` for `backend` (target directory `bench-<backend>`).
+pub fn throughput_spec(backend: &str) -> BuildSpec<'_> {
+    BuildSpec {
+        package: "mountcheck-benches",
+        bin: "checker-throughput",
         backend,
         target_dir: match backend {
-            "loom" => "worker-loom",
-            "shuttle" => "worker-shuttle",
-            _ => "worker-std",
+            "loom" => "bench-loom",
+            "shuttle" => "bench-shuttle",
+            _ => "bench-std",
         },
     }
 }
@@ -131,7 +142,7 @@ mod tests {
     fn an_unknown_backend_is_refused_before_cargo_runs() {
         let spec = BuildSpec {
             backend: "tsan",
-            ..worker_spec("std")
+            ..throughput_spec("std")
         };
         let e = build_for_backend(Path::new("/nonexistent"), &spec).unwrap_err();
         assert!(
@@ -145,11 +156,11 @@ mod tests {
         let root = Path::new("/w");
         let dirs: Vec<PathBuf> = ["std", "shuttle", "loom"]
             .iter()
-            .map(|b| binary_path(root, &worker_spec(b)))
+            .map(|b| binary_path(root, &throughput_spec(b)))
             .collect();
         assert_eq!(
             dirs[2],
-            Path::new("/w/target/worker-loom/release/mountcheck-worker")
+            Path::new("/w/target/bench-loom/release/checker-throughput")
         );
         assert!(dirs[0] != dirs[1] && dirs[1] != dirs[2]);
     }
