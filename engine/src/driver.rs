@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use mountcheck_model::oracle::lockdep::LockOrder;
 use mountcheck_model::oracle::{Finding, FindingClass};
 use mountcheck_model::{execute, Config, Ledger, Program};
 
@@ -32,9 +33,18 @@ pub static PANIC_MESSAGE: Mutex<Option<String>> = Mutex::new(None);
 /// The backend this build explores with.
 pub const BACKEND: &str = mountcheck_model::sync::BACKEND;
 
+/// The lock-order graph of the exploration running now: every execution's ledger records into it,
+/// so lockdep sees an inversion between two executions (see `mountcheck_model::oracle::lockdep`).
+static LOCK_ORDER: Mutex<Option<LockOrder>> = Mutex::new(None);
+
 fn one_execution(program: &Program, config: Config) {
     EXECUTIONS.fetch_add(1, Ordering::SeqCst);
-    let ledger = Ledger::new();
+    let order = LOCK_ORDER
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(LockOrder::new)
+        .clone();
+    let ledger = Ledger::in_exploration(&order);
     *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(ledger.clone());
     execute(program, config, ledger);
 }
@@ -153,6 +163,7 @@ pub fn explore(req: &Request) -> Result<Response, String> {
         ));
     }
     EXECUTIONS.store(0, Ordering::SeqCst);
+    *LOCK_ORDER.lock().unwrap_or_else(|p| p.into_inner()) = Some(LockOrder::new());
     let start = Instant::now();
     let (stop, failure, checkpoint) = imp::run(req)?;
     Ok(Response {

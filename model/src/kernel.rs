@@ -50,7 +50,8 @@ use serde::{Deserialize, Serialize};
 use crate::fs::Dentry;
 use crate::mount::Mount;
 use crate::namespace::Namespace;
-use crate::oracle::{Ctx, Ledger, Oid};
+use crate::oracle::lockdep::{LockClass, LockId, LockMode};
+use crate::oracle::{Ctx, Ledger, Oid, Verb};
 use crate::rcu_hash::{rcu_hash, RcuHash, RcuHashWriter};
 use crate::super_block::SuperBlock;
 use crate::sync::{self, Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -103,9 +104,9 @@ pub struct Config {
     pub lock_design: LockDesign,
 }
 
-/// The name of the read section of the read-mostly design, as a held lock: sleeping inside it is
-/// an invariant finding, as inside `rcu_read_lock()`.
-pub const RCU_READ: &str = "rcu_read_lock";
+/// The read section of the read-mostly design, as a held lock: sleeping inside it is an
+/// invariant finding, as inside `rcu_read_lock()`.
+pub const RCU_READ: LockId = LockId::global(LockClass::RcuRead);
 
 enum SpinImpl<T> {
     /// The global and the read-mostly designs (whose readers do not use the lock).
@@ -122,14 +123,15 @@ impl<T: fmt::Debug> fmt::Debug for SpinImpl<T> {
     }
 }
 
-/// A spinlock with a name: the ledger sees it taken and released, and it records itself among
-/// the locks its thread holds, so a report can show the locks held at every step. Made with
+/// A spinlock with a typed identity: the ledger sees it taken and released, and it records
+/// itself among the locks its thread holds, so a report can show the locks held at every step
+/// and lockdep can order it. Made with
 /// [`SpinLock::with_design`] as [`LockDesign::RwLock`], it is a reader-writer lock, with the same
 /// exclusive side ([`SpinLock::lock`]) and a shared side ([`SpinLock::read`]); the other designs
 /// use a mutex for both (the read-mostly design's hot reader does not use the lock at all).
 #[derive(Debug)]
 pub struct SpinLock<T> {
-    name: &'static str,
+    id: LockId,
     design: LockDesign,
     imp: SpinImpl<T>,
 }
@@ -143,7 +145,8 @@ enum SpinG<'a, T> {
 pub struct SpinGuard<'a, T> {
     g: SpinG<'a, T>,
     ctx: &'a Ctx,
-    name: &'static str,
+    id: LockId,
+    verb: Verb,
 }
 
 enum SpinR<'a, T> {
@@ -165,22 +168,39 @@ impl<T> Deref for SpinR<'_, T> {
 pub struct SpinRead<'a, T> {
     g: SpinR<'a, T>,
     ctx: &'a Ctx,
-    name: &'static str,
+    id: LockId,
+    verb: Verb,
 }
 
 impl<T> SpinLock<T> {
-    /// A new lock named `name` (one global lock: [`LockDesign::Global`]).
-    pub fn new(name: &'static str, v: T) -> Self {
-        Self::with_design(name, v, LockDesign::Global)
+    /// A new global lock of `class` (one global lock: [`LockDesign::Global`]).
+    pub fn new(class: LockClass, v: T) -> Self {
+        Self::with_design(class, v, LockDesign::Global)
     }
 
-    /// A new lock named `name` of the given design.
-    pub fn with_design(name: &'static str, v: T, design: LockDesign) -> Self {
+    /// A new global lock of `class` of the given design.
+    pub fn with_design(class: LockClass, v: T, design: LockDesign) -> Self {
         let imp = match design {
             LockDesign::Global | LockDesign::ReadMostly => SpinImpl::M(Mutex::new(v)),
             LockDesign::RwLock => SpinImpl::Rw(RwLock::new(v)),
         };
-        SpinLock { name, design, imp }
+        SpinLock {
+            id: LockId::global(class),
+            design,
+            imp,
+        }
+    }
+
+    /// The lock's identity.
+    pub fn id(&self) -> LockId {
+        self.id
+    }
+
+    fn verb(&self) -> Verb {
+        match self.imp {
+            SpinImpl::M(_) => Verb::Spin,
+            SpinImpl::Rw(_) => Verb::RwLock,
+        }
     }
 
     /// The design of this lock.
@@ -189,38 +209,39 @@ impl<T> SpinLock<T> {
     }
 
     /// `spin_lock`: the exclusive side (`write_lock` of the reader-writer design).
+    #[track_caller]
     pub fn lock<'a>(&'a self, ctx: &'a Ctx) -> SpinGuard<'a, T> {
-        let (g, word) = match &self.imp {
-            SpinImpl::M(m) => (SpinG::M(sync::lock(m)), "spin_lock"),
-            SpinImpl::Rw(r) => (
-                SpinG::W(r.write().unwrap_or_else(|p| p.into_inner())),
-                "write_lock",
-            ),
+        ctx.before_acquire(self.id, LockMode::Exclusive, 0);
+        let g = match &self.imp {
+            SpinImpl::M(m) => SpinG::M(sync::lock(m)),
+            SpinImpl::Rw(r) => SpinG::W(r.write().unwrap_or_else(|p| p.into_inner())),
         };
-        ctx.push_lock(self.name.to_string());
-        ctx.step(format!("{word}({})", self.name), "");
+        let verb = self.verb();
+        ctx.acquired(self.id, LockMode::Exclusive, verb, 0);
         SpinGuard {
             g,
             ctx,
-            name: self.name,
+            id: self.id,
+            verb,
         }
     }
 
-    /// The shared side: `read_lock` of the reader-writer design, the mutex itself otherwise.
+    /// The shared side: `read_lock` of the reader-writer design, the mutex itself otherwise
+    /// (recorded as a shared hold either way: what the caller asked for).
+    #[track_caller]
     pub fn read<'a>(&'a self, ctx: &'a Ctx) -> SpinRead<'a, T> {
-        let (g, word) = match &self.imp {
-            SpinImpl::M(m) => (SpinR::M(sync::lock(m)), "spin_lock"),
-            SpinImpl::Rw(r) => (
-                SpinR::R(r.read().unwrap_or_else(|p| p.into_inner())),
-                "read_lock",
-            ),
+        ctx.before_acquire(self.id, LockMode::Shared, 0);
+        let g = match &self.imp {
+            SpinImpl::M(m) => SpinR::M(sync::lock(m)),
+            SpinImpl::Rw(r) => SpinR::R(r.read().unwrap_or_else(|p| p.into_inner())),
         };
-        ctx.push_lock(self.name.to_string());
-        ctx.step(format!("{word}({})", self.name), "");
+        let verb = self.verb();
+        ctx.acquired(self.id, LockMode::Shared, verb, 0);
         SpinRead {
             g,
             ctx,
-            name: self.name,
+            id: self.id,
+            verb,
         }
     }
 
@@ -263,12 +284,7 @@ impl<T> DerefMut for SpinGuard<'_, T> {
 
 impl<T> Drop for SpinGuard<'_, T> {
     fn drop(&mut self) {
-        let word = match self.g {
-            SpinG::W(_) => "write_unlock",
-            SpinG::M(_) => "spin_unlock",
-        };
-        self.ctx.pop_lock(self.name);
-        self.ctx.step(format!("{word}({})", self.name), "");
+        self.ctx.release(self.id, LockMode::Exclusive, self.verb);
     }
 }
 
@@ -281,19 +297,14 @@ impl<T> Deref for SpinRead<'_, T> {
 
 impl<T> Drop for SpinRead<'_, T> {
     fn drop(&mut self) {
-        let word = match self.g {
-            SpinR::M(_) => "spin_unlock",
-            SpinR::R(_) => "read_unlock",
-        };
-        self.ctx.pop_lock(self.name);
-        self.ctx.step(format!("{word}({})", self.name), "");
+        self.ctx.release(self.id, LockMode::Shared, self.verb);
     }
 }
 
-/// The name of the tree lock, as the kernel of the modelled era calls it.
-pub const TREE_LOCK: &str = "vfsmount_lock";
-/// The name of the super_block list lock.
-pub const SB_LOCK: &str = "sb_lock";
+/// The tree lock (`vfsmount_lock`, as the kernel of the modelled era calls it).
+pub const TREE_LOCK: LockId = LockId::global(LockClass::TreeLock);
+/// The super_block list lock.
+pub const SB_LOCK: LockId = LockId::global(LockClass::SbLock);
 
 /// The `super_blocks` list (`sb_lock`'s data): the list in kernel order, and under the read-mostly
 /// design the writer of its RCU index by device. Read it as a `Vec`; change it only with
@@ -440,6 +451,7 @@ impl Deref for ReadG<'_> {
 pub struct TreeRead<'a> {
     g: ReadG<'a>,
     ctx: &'a Ctx,
+    verb: Verb,
 }
 
 enum WriteG<'a> {
@@ -451,6 +463,7 @@ enum WriteG<'a> {
 pub struct TreeWrite<'a> {
     g: WriteG<'a>,
     ctx: &'a Ctx,
+    verb: Verb,
 }
 
 impl TreeLock {
@@ -490,12 +503,25 @@ impl TreeLock {
         }
     }
 
-    /// Take the lock to read the tree (shared in the reader-writer design; the mutex otherwise).
+    fn verb(&self) -> Verb {
+        match self.imp {
+            TreeLockImpl::M(_) => Verb::Spin,
+            TreeLockImpl::Rw(_) => Verb::RwLock,
+        }
+    }
+
+    /// Take the lock to read the tree (shared in the reader-writer design; the mutex otherwise,
+    /// recorded as a shared hold: what the caller asked for).
+    #[track_caller]
     pub fn read<'a>(&'a self, ctx: &'a Ctx) -> TreeRead<'a> {
+        ctx.before_acquire(TREE_LOCK, LockMode::Shared, 0);
         let g = self.acquire_read();
-        ctx.push_lock(TREE_LOCK.into());
-        ctx.step(format!("lock({TREE_LOCK})"), "");
-        TreeRead { g, ctx }
+        ctx.acquired(TREE_LOCK, LockMode::Shared, self.verb(), 0);
+        TreeRead {
+            g,
+            ctx,
+            verb: self.verb(),
+        }
     }
 
     /// The tree under the design's read lock with no bookkeeping (no [`Ctx`], nothing in the
@@ -519,14 +545,19 @@ impl TreeLock {
     }
 
     /// Take the lock to change the tree.
+    #[track_caller]
     pub fn write<'a>(&'a self, ctx: &'a Ctx) -> TreeWrite<'a> {
+        ctx.before_acquire(TREE_LOCK, LockMode::Exclusive, 0);
         let g = match &self.imp {
             TreeLockImpl::M(m) => WriteG::M(sync::lock(m)),
             TreeLockImpl::Rw(r) => WriteG::W(r.write().unwrap_or_else(|p| p.into_inner())),
         };
-        ctx.push_lock(TREE_LOCK.into());
-        ctx.step(format!("lock({TREE_LOCK})"), "");
-        TreeWrite { g, ctx }
+        ctx.acquired(TREE_LOCK, LockMode::Exclusive, self.verb(), 0);
+        TreeWrite {
+            g,
+            ctx,
+            verb: self.verb(),
+        }
     }
 }
 
@@ -539,8 +570,7 @@ impl Deref for TreeRead<'_> {
 
 impl Drop for TreeRead<'_> {
     fn drop(&mut self) {
-        self.ctx.pop_lock(TREE_LOCK);
-        self.ctx.step(format!("unlock({TREE_LOCK})"), "");
+        self.ctx.release(TREE_LOCK, LockMode::Shared, self.verb);
     }
 }
 
@@ -565,8 +595,7 @@ impl DerefMut for TreeWrite<'_> {
 
 impl Drop for TreeWrite<'_> {
     fn drop(&mut self) {
-        self.ctx.pop_lock(TREE_LOCK);
-        self.ctx.step(format!("unlock({TREE_LOCK})"), "");
+        self.ctx.release(TREE_LOCK, LockMode::Exclusive, self.verb);
     }
 }
 
@@ -613,7 +642,7 @@ impl Kernel {
         Kernel {
             cfg,
             ledger,
-            sb_lock: SpinLock::with_design(SB_LOCK, sbs, cfg.lock_design),
+            sb_lock: SpinLock::with_design(LockClass::SbLock, sbs, cfg.lock_design),
             sb_index,
             tree: TreeLock::new(cfg.lock_design),
             registry: std::sync::Mutex::new(Registry::default()),
@@ -629,13 +658,15 @@ impl Kernel {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `might_sleep()`: a sleeping lock taken with a spinlock held is an invariant finding.
+    /// `might_sleep()`: sleeping (a sleeping lock, a put that may sleep) with a spinlock held or
+    /// inside an RCU read section is an invariant finding.
     pub fn might_sleep(&self, ctx: &Ctx, what: &str, oid: Option<Oid>) {
-        let held = ctx.locks();
-        if let Some(spin) = held
+        let atomic = ctx
+            .held()
             .iter()
-            .find(|l| *l == TREE_LOCK || *l == SB_LOCK || *l == RCU_READ)
-        {
+            .find(|h| h.id.class.atomic_context())
+            .map(|h| h.label());
+        if let Some(spin) = atomic {
             self.ledger.invariant(
                 ctx,
                 oid,

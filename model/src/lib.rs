@@ -16,12 +16,14 @@
 pub mod error;
 pub mod fs;
 pub mod kernel;
+pub mod life;
 pub mod mount;
 pub mod namei;
 pub mod namespace;
 pub mod oracle;
 pub mod program;
 pub mod rcu_hash;
+pub mod rules;
 pub mod super_block;
 pub mod sync;
 pub mod task;

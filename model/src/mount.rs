@@ -20,7 +20,10 @@
 use crate::fs::Dentry;
 use crate::kernel::{Kernel, Links, LockDesign, Tree, RCU_READ};
 use crate::namespace::Namespace;
-use crate::oracle::{Counter, Ctx, ObjKind, Oid};
+use crate::oracle::lockdep::LockMode;
+use crate::life::Life;
+use crate::oracle::{Counter, Ctx, Note, ObjKind, ObjState, Oid, Verb};
+use crate::rules;
 use crate::super_block::SuperBlock;
 use crate::sync::{self, Arc, AtomicBool, AtomicIsize, Ordering};
 use crate::variant::Mutant;
@@ -41,6 +44,8 @@ pub struct Mount {
     /// drops the pin and searches again (the model's `legitimize_mnt`). Invariant: set whenever a
     /// busy check that may lead to a detach is in progress or has detached the mount.
     pub mnt_umounting: AtomicBool,
+    /// The oracle's state of this mount, as a scheduling point (see [`crate::life`]).
+    pub life: Life,
 }
 
 impl Mount {
@@ -53,6 +58,7 @@ impl Mount {
             sb,
             root,
             mnt_umounting: AtomicBool::new(false),
+            life: Life::new(),
         }
     }
 }
@@ -100,7 +106,9 @@ impl Kernel {
     /// `mntput` of `tag`'s reference; the last put runs `__mntput`: unlink, `dput(mnt_root)`,
     /// free, then `deactivate_super` (which may shut the filesystem down).
     pub fn mntput(&self, ctx: &Ctx, m: &Arc<Mount>, tag: &str) {
-        self.ledger.access(ctx, m.oid, &format!("mntput ({tag})"));
+        m.life.probe();
+        self.ledger
+            .access_with(ctx, m.oid, || format!("mntput ({tag})"));
         let now = crate::sync::oracle_atomic(|| {
             let now = m.mnt_count.fetch_sub(1, Ordering::SeqCst) - 1;
             self.ledger.put(ctx, m.oid, Counter::MntCount, tag, 1, now);
@@ -125,6 +133,7 @@ impl Kernel {
             }
         }
         self.dput(ctx, &m.sb, &m.root, &format!("mnt_root of mnt#{}", m.oid.0));
+        m.life.set(ObjState::Freed);
         self.ledger.free(ctx, m.oid);
         self.deactivate_super(ctx, &m.sb, &format!("mnt#{}", m.oid.0));
     }
@@ -217,8 +226,7 @@ impl Kernel {
         let spec = format!("{tag}{SPECULATIVE}");
         loop {
             let g = sync::rcu::read_lock();
-            ctx.push_lock(RCU_READ.into());
-            ctx.step("rcu_read_lock()", "");
+            ctx.acquire(RCU_READ, LockMode::Shared, Verb::Rcu, 0);
             let found = hash.find_map(&g, &key, |m| Some(m.clone())).map(|m| {
                 let state = if !self.mntget_not_zero(ctx, &m, &spec) {
                     Legit::Dying
@@ -233,22 +241,18 @@ impl Kernel {
                 };
                 (m, state)
             });
-            ctx.pop_lock(RCU_READ);
-            ctx.step("rcu_read_unlock()", "");
+            ctx.release(RCU_READ, LockMode::Shared, Verb::Rcu);
             g.unlock();
             let (m, state) = found?;
             match state {
                 Legit::Yes => {
                     self.ledger
                         .transfer(ctx, m.oid, Counter::MntCount, &spec, tag.to_string());
-                    ctx.step(format!("legitimize_mnt(mnt#{}): kept", m.oid.0), "");
+                    ctx.note(Note::LegitimizeKept(m.oid));
                     return Some(m);
                 }
                 Legit::Umounting => {
-                    ctx.step(
-                        format!("legitimize_mnt(mnt#{}): being unmounted, retry", m.oid.0),
-                        "",
-                    );
+                    ctx.note(Note::LegitimizeRetry(m.oid));
                     self.mntput(ctx, &m, &spec);
                 }
                 Legit::Dying => {
@@ -299,15 +303,9 @@ impl Kernel {
     pub fn mnt_count_legit(&self, m: &Mount) -> isize {
         sync::oracle_atomic(|| {
             let now = m.mnt_count.load(Ordering::SeqCst);
-            let spec = self
+            now - self
                 .ledger
-                .report(m.oid)
-                .holders
-                .iter()
-                .filter(|h| h.counter == Counter::MntCount && h.tag.ends_with(SPECULATIVE))
-                .map(|h| h.weight)
-                .sum::<isize>();
-            now - spec
+                .weight_of(m.oid, Counter::MntCount, SPECULATIVE)
         })
     }
 
@@ -394,9 +392,11 @@ impl Kernel {
     /// (clearing `mnt_namespace`, the 2005 fix) and detach each mount. Returns what to put once the
     /// lock is dropped: mountpoint and parent pins, then each attachment reference.
     pub fn umount_tree(&self, ctx: &Ctx, tree: &mut Tree, m: &Mount) -> Vec<Release> {
+        ctx.require(&rules::UMOUNT_TREE, None);
         let mounts = self.subtree(tree, m);
         let mut out = Vec::new();
         for mnt in &mounts {
+            mnt.life.probe();
             self.ledger.access(ctx, mnt.oid, "umount_tree");
             if !self.mutant(Mutant::UmountKeepsNamespace) {
                 if let Some(l) = tree.links.get_mut(&mnt.oid) {
@@ -405,7 +405,7 @@ impl Kernel {
             }
             out.extend(self.detach_mnt(tree, mnt));
             out.push(Release::Attach(mnt.clone()));
-            ctx.step(format!("umount_tree: detach mnt#{}", mnt.oid.0), "");
+            ctx.note(Note::UmountTreeDetach(mnt.oid));
         }
         out
     }

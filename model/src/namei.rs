@@ -56,10 +56,10 @@ impl Kernel {
         self.dget(ctx, &child.sb, &child.root, &p.tag);
         let old_mnt = std::mem::replace(&mut p.mnt, child.clone());
         let old_dentry = std::mem::replace(&mut p.dentry, child.root.clone());
-        ctx.step(
-            format!("follow_down mnt#{} -> mnt#{}", old_mnt.oid.0, child.oid.0),
-            "",
-        );
+        ctx.note(crate::oracle::Note::FollowDown {
+            from: old_mnt.oid,
+            to: child.oid,
+        });
         if self.mutant(Mutant::FollowDownEarlyMntput) {
             self.mntput(ctx, &old_mnt, &p.tag);
             self.dput(ctx, &old_mnt.sb, &old_dentry, &p.tag);

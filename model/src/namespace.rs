@@ -14,7 +14,10 @@
 use crate::error::{MResult, MountError};
 use crate::kernel::Kernel;
 use crate::mount::{attach_tag, Mount, Release};
-use crate::oracle::{Counter, Ctx, ObjKind, Oid};
+use crate::oracle::lockdep::{LockClass, LockId, LockMode};
+use crate::life::Life;
+use crate::oracle::{Counter, Ctx, Note, ObjKind, ObjState, Oid, Verb};
+use crate::rules;
 use crate::sync::{Arc, AtomicIsize, Ordering, RwSem};
 use crate::variant::Mutant;
 
@@ -31,6 +34,22 @@ pub struct Namespace {
     pub root: std::sync::Mutex<Option<Arc<Mount>>>,
     /// `sem`: taken for write by mount, umount, copy and teardown.
     pub sem: RwSem,
+    /// The oracle's state of this namespace, as a scheduling point (see [`crate::life`]).
+    pub life: Life,
+}
+
+impl Namespace {
+    /// The access check of the namespace: a scheduling point, then the oracle.
+    pub fn touch(&self, k: &Kernel, ctx: &Ctx, what: &str) {
+        self.life.probe();
+        k.ledger.access(ctx, self.oid, what);
+    }
+
+    /// The namespace is freed (its last reference went).
+    pub fn freed(&self, k: &Kernel, ctx: &Ctx) {
+        self.life.set(ObjState::Freed);
+        k.ledger.free(ctx, self.oid);
+    }
 }
 
 impl Namespace {
@@ -51,6 +70,7 @@ impl Kernel {
             count: AtomicIsize::new(0),
             root: std::sync::Mutex::new(None),
             sem: RwSem::new(),
+            life: Life::new(),
         });
         self.registry().namespaces.push(ns.clone());
         self.get_namespace(ctx, &ns, holder);
@@ -66,28 +86,33 @@ impl Kernel {
     }
 
     /// `down_write(&namespace->sem)`.
+    #[track_caller]
     pub fn ns_down_write(&self, ctx: &Ctx, ns: &Namespace) {
-        self.ledger
-            .access(ctx, ns.oid, "down_write(namespace->sem)");
+        let id = LockId::of(LockClass::NsSem, ns.oid);
+        ns.touch(self, ctx, "down_write(namespace->sem)");
         self.might_sleep(ctx, "down_write(namespace->sem)", Some(ns.oid));
+        ctx.before_acquire(id, LockMode::Exclusive, 0);
         ns.sem.down_write();
-        ctx.push_lock(format!("ns#{}.sem(w)", ns.oid.0));
-        ctx.step(format!("down_write(ns#{}.sem)", ns.oid.0), "");
+        ctx.acquired(id, LockMode::Exclusive, Verb::Semaphore, 0);
     }
 
     /// `up_write(&namespace->sem)`.
     pub fn ns_up_write(&self, ctx: &Ctx, ns: &Namespace) {
-        self.ledger.access(ctx, ns.oid, "up_write(namespace->sem)");
+        ns.touch(self, ctx, "up_write(namespace->sem)");
         ns.sem.up_write();
-        ctx.pop_lock(&format!("ns#{}.sem(w)", ns.oid.0));
-        ctx.step(format!("up_write(ns#{}.sem)", ns.oid.0), "");
+        ctx.release(
+            LockId::of(LockClass::NsSem, ns.oid),
+            LockMode::Exclusive,
+            Verb::Semaphore,
+        );
     }
 
     /// `put_namespace` of `tag`'s reference; the last one runs `__put_namespace`: under `sem`,
     /// `umount_tree(root)`, then free.
     pub fn put_namespace(&self, ctx: &Ctx, ns: &Arc<Namespace>, tag: &str) {
+        ns.life.probe();
         self.ledger
-            .access(ctx, ns.oid, &format!("put_namespace ({tag})"));
+            .access_with(ctx, ns.oid, || format!("put_namespace ({tag})"));
         let now = crate::sync::oracle_atomic(|| {
             let now = ns.count.fetch_sub(1, Ordering::SeqCst) - 1;
             self.ledger.put(ctx, ns.oid, Counter::NsCount, tag, 1, now);
@@ -120,7 +145,7 @@ impl Kernel {
         };
         self.release(ctx, rel);
         self.ns_up_write(ctx, ns);
-        self.ledger.free(ctx, ns.oid);
+        ns.freed(self, ctx);
     }
 
     /// `copy_tree` + namespace set-up of `copy_namespace`, with `old->sem` held for write: copy
@@ -134,6 +159,7 @@ impl Kernel {
         new: &Arc<Namespace>,
         fail: bool,
     ) -> MResult<Vec<(Arc<Mount>, Arc<Mount>)>> {
+        ctx.require(&rules::COPY_TREE, Some(old.oid));
         let Some(old_root) = old.root() else {
             return Err(MountError::Invalid);
         };
@@ -148,7 +174,7 @@ impl Kernel {
                 .collect::<Vec<_>>()
         };
         if fail {
-            ctx.step("copy_tree: allocation failed (injected)", "");
+            ctx.note(Note::Text("copy_tree: allocation failed (injected)"));
             return Err(MountError::NoMem);
         }
         let mut pairs: Vec<(Arc<Mount>, Arc<Mount>)> = Vec::new();
@@ -187,15 +213,15 @@ impl Kernel {
     /// `mark_mounts_for_expiry` for one mount the caller holds: take a reference on its
     /// namespace under the tree lock (increment-not-zero, the 2005 fix), then, under the
     /// namespace's `sem`, unmount it if nobody but the caller uses it. Returns whether it expired.
-    pub fn expire_mount(&self, ctx: &Ctx, m: &Arc<Mount>, caller_tag: &str) -> bool {
+    pub fn expire_mount(&self, ctx: &Ctx, m: &Arc<Mount>) -> bool {
         let tag = format!("expiry by T{}", ctx.tid);
         let ns = {
             let tree = self.tree.read(ctx);
             let Some(ns) = tree.links.get(&m.oid).and_then(|l| l.ns.clone()) else {
                 return false;
             };
-            self.ledger
-                .access(ctx, ns.oid, "mark_mounts_for_expiry: read namespace->count");
+            ns.touch(self, ctx, "mark_mounts_for_expiry: read namespace->count");
+            ctx.require(&rules::EXPIRE_NS_REF, None);
             if self.mutant(Mutant::ExpiryGetNamespace) {
                 if ns.count.load(Ordering::SeqCst) <= 0 {
                     return false;
@@ -221,10 +247,7 @@ impl Kernel {
             if !attached {
                 Vec::new()
             } else if self.umount_busy_count(m) == 2 {
-                ctx.step(
-                    format!("expire mnt#{} (held only by {caller_tag})", m.oid.0),
-                    "mnt_count 2",
-                );
+                ctx.note(Note::Expire(m.oid));
                 self.umount_tree(ctx, &mut tree, m)
             } else {
                 self.umount_abandoned(m);

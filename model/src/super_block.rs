@@ -34,8 +34,11 @@
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 
 use crate::fs::{Dentry, FsTree};
-use crate::kernel::{Kernel, LockDesign, SpinGuard, SuperBlocks, RCU_READ, SB_LOCK};
-use crate::oracle::{Counter, Ctx, ObjKind, Oid, S_BIAS};
+use crate::kernel::{Kernel, LockDesign, SpinGuard, SuperBlocks, RCU_READ};
+use crate::oracle::lockdep::{LockClass, LockId, LockMode};
+use crate::life::Life;
+use crate::oracle::{Counter, Ctx, Note, ObjKind, ObjState, Oid, Verb, S_BIAS};
+use crate::rules;
 use crate::sync::{self, Arc, AtomicBool, AtomicIsize, Ordering, RwSem, Semaphore};
 use crate::variant::Mutant;
 
@@ -71,6 +74,8 @@ pub struct SuperBlock {
     pub on_list: AtomicBool,
     /// Dentry references into this filesystem ("busy inodes").
     pub dentries: AtomicIsize,
+    /// The oracle's state of this super_block, as a scheduling point (see [`crate::life`]).
+    pub life: Life,
     /// The filesystem's contents.
     pub fs: std::sync::Mutex<FsTree>,
 }
@@ -78,11 +83,13 @@ pub struct SuperBlock {
 impl SuperBlock {
     /// The ledger access check for a touch of the struct.
     pub fn touch(&self, k: &Kernel, ctx: &Ctx, what: &str) {
+        self.life.probe();
         k.ledger.access(ctx, self.oid, what);
     }
 
     /// The ledger access check for a use of the filesystem behind it.
     pub fn touch_fs(&self, k: &Kernel, ctx: &Ctx, what: &str) {
+        self.life.probe();
         k.ledger.access_fs(ctx, self.oid, what);
     }
 
@@ -109,17 +116,11 @@ fn dec_if_not_last(sb: &SuperBlock) -> Option<isize> {
     sync::atomic_add_if(&sb.s_count, -1, |v| v > 1)
 }
 
-fn assert_sb_lock(ctx: &Ctx) {
-    debug_assert!(
-        ctx.locks().iter().any(|l| l == SB_LOCK),
-        "s_count changed without sb_lock"
-    );
-}
 
 impl Kernel {
     /// `s_count++` with `sb_lock` held.
     pub fn sb_get(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str, weight: isize) {
-        assert_sb_lock(ctx);
+        ctx.require(&rules::S_COUNT, None);
         sync::oracle_atomic(|| {
             let now = sb.s_count.fetch_add(weight, Ordering::SeqCst) + weight;
             self.ledger
@@ -130,12 +131,13 @@ impl Kernel {
     /// `__put_super`: `s_count--` with `sb_lock` held; frees the struct at zero. Returns whether it
     /// was freed.
     pub fn sb_put_locked(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str, weight: isize) -> bool {
-        assert_sb_lock(ctx);
+        ctx.require(&rules::S_COUNT, None);
         let now = sync::oracle_atomic(|| {
             let now = sb.s_count.fetch_sub(weight, Ordering::SeqCst) - weight;
             self.ledger
                 .put(ctx, sb.oid, Counter::SCount, tag, weight, now);
             if now == 0 {
+                sb.life.set(ObjState::Freed);
                 self.ledger.free(ctx, sb.oid);
             }
             now
@@ -161,13 +163,15 @@ impl Kernel {
     }
 
     /// `down_read(s_umount)`.
+    #[track_caller]
     pub fn down_read_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
+        let id = LockId::of(LockClass::SUmount, sb.oid);
         sb.touch(self, ctx, "down_read(s_umount)");
         self.might_sleep(ctx, "down_read(s_umount)", Some(sb.oid));
+        ctx.before_acquire(id, LockMode::Shared, 0);
         sb.s_umount.down_read();
         sb.touch(self, ctx, "down_read(s_umount) woke up and");
-        ctx.push_lock(format!("sb#{}.s_umount(r)", sb.oid.0));
-        ctx.step(format!("down_read(sb#{}.s_umount)", sb.oid.0), "");
+        ctx.acquired(id, LockMode::Shared, Verb::Semaphore, 0);
     }
 
     /// `up_read(s_umount)`.
@@ -180,26 +184,42 @@ impl Kernel {
                 format!("up_read of sb#{}.s_umount not held for read", sb.oid.0),
             );
         }
-        ctx.pop_lock(&format!("sb#{}.s_umount(r)", sb.oid.0));
-        ctx.step(format!("up_read(sb#{}.s_umount)", sb.oid.0), "");
+        ctx.release(
+            LockId::of(LockClass::SUmount, sb.oid),
+            LockMode::Shared,
+            Verb::Semaphore,
+        );
     }
 
     /// `down_write(s_umount)`.
+    #[track_caller]
     pub fn down_write_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
+        self.down_write_umount_nested(ctx, sb, 0);
+    }
+
+    /// `down_write_nested(s_umount, subclass)`: a second `s_umount` taken while one is held,
+    /// annotated for lockdep as the kernel's `alloc_super` does for the super_block it is
+    /// setting up (`SINGLE_DEPTH_NESTING`: that one is not yet visible to anyone).
+    #[track_caller]
+    pub fn down_write_umount_nested(&self, ctx: &Ctx, sb: &SuperBlock, subclass: u8) {
+        let id = LockId::of(LockClass::SUmount, sb.oid);
         sb.touch(self, ctx, "down_write(s_umount)");
         self.might_sleep(ctx, "down_write(s_umount)", Some(sb.oid));
+        ctx.before_acquire(id, LockMode::Exclusive, subclass);
         sb.s_umount.down_write();
         sb.touch(self, ctx, "down_write(s_umount) woke up and");
-        ctx.push_lock(format!("sb#{}.s_umount(w)", sb.oid.0));
-        ctx.step(format!("down_write(sb#{}.s_umount)", sb.oid.0), "");
+        ctx.acquired(id, LockMode::Exclusive, Verb::Semaphore, subclass);
     }
 
     /// `up_write(s_umount)`.
     pub fn up_write_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
         sb.touch(self, ctx, "up_write(s_umount)");
         sb.s_umount.up_write();
-        ctx.pop_lock(&format!("sb#{}.s_umount(w)", sb.oid.0));
-        ctx.step(format!("up_write(sb#{}.s_umount)", sb.oid.0), "");
+        ctx.release(
+            LockId::of(LockClass::SUmount, sb.oid),
+            LockMode::Exclusive,
+            Verb::Semaphore,
+        );
     }
 
     /// `get_sb_bdev` / `get_sb_nodev` for a named device: return the device's live super_block
@@ -255,6 +275,7 @@ impl Kernel {
             s_root: AtomicBool::new(false),
             on_list: AtomicBool::new(false),
             dentries: AtomicIsize::new(0),
+            life: Life::new(),
             fs: std::sync::Mutex::new(FsTree::new()),
         });
         self.registry().sbs.push(sb.clone());
@@ -263,8 +284,9 @@ impl Kernel {
             self.sb_get(ctx, &sb, "alloc_super", 1);
         }
         // alloc_super returns it with s_umount held for write: nobody who finds it on the list
-        // can use it before read_super has filled it.
-        self.down_write_umount(ctx, &sb);
+        // can use it before read_super has filled it. lockdep subclass 1: get_sb may take an
+        // existing super_block's s_umount (grab_super) while holding this one.
+        self.down_write_umount_nested(ctx, &sb, 1);
         sb
     }
 
@@ -346,8 +368,7 @@ impl Kernel {
                 LockDesign::ReadMostly => {
                     let index = self.sb_index.as_ref().expect("read-mostly design");
                     let g = sync::rcu::read_lock();
-                    ctx.push_lock(RCU_READ.into());
-                    ctx.step(format!("rcu_read_lock() for {SB_LOCK}"), "");
+                    ctx.acquire(RCU_READ, LockMode::Shared, Verb::Rcu, 0);
                     let sb = if self.mutant(Mutant::GetSuperNoPin) {
                         index.find_map(&g, dev, |s| Some(s.clone()))
                     } else {
@@ -355,8 +376,7 @@ impl Kernel {
                             self.pin_if_listed(ctx, s, tag).then(|| s.clone())
                         })
                     };
-                    ctx.pop_lock(RCU_READ);
-                    ctx.step("rcu_read_unlock()", "");
+                    ctx.release(RCU_READ, LockMode::Shared, Verb::Rcu);
                     g.unlock();
                     sb?
                 }
@@ -460,6 +480,7 @@ impl Kernel {
         if locked {
             self.down_write_umount(ctx, sb);
         }
+        ctx.require(&rules::S_ROOT_CLEAR, Some(sb.oid));
         sb.s_root.store(false, Ordering::SeqCst);
         self.dput(
             ctx,
@@ -469,11 +490,12 @@ impl Kernel {
         );
         let busy = sb.dentries.load(Ordering::SeqCst);
         if busy != 0 {
-            ctx.step(
-                format!("VFS: Busy inodes after unmount of sb#{}", sb.oid.0),
-                format!("dentry refs {busy}"),
-            );
+            ctx.note(Note::BusyInodes {
+                sb: sb.oid,
+                count: busy,
+            });
         }
+        sb.life.set(ObjState::ShutDown);
         self.ledger.shut_down(ctx, sb.oid);
         {
             let mut list = self.sb_lock.lock(ctx);
@@ -508,27 +530,36 @@ impl Kernel {
     pub fn statfs(&self, ctx: &Ctx, sb: &SuperBlock) {
         // ->statfs reads the filesystem's own state: a shared read the checkers can interleave.
         let _ = sb.dentries.load(Ordering::SeqCst);
+        ctx.require(&rules::STATFS, Some(sb.oid));
         sb.touch_fs(self, ctx, "statfs");
-        ctx.step(format!("sb#{}->s_op->statfs", sb.oid.0), "");
+        ctx.note(Note::Statfs(sb.oid));
     }
 
     /// `down(&dir->i_sem)` of the filesystem's directories.
+    #[track_caller]
     pub fn down_i_sem(&self, ctx: &Ctx, sb: &SuperBlock) {
+        let id = LockId::of(LockClass::ISem, sb.oid);
         sb.touch_fs(self, ctx, "down(i_sem)");
         self.might_sleep(ctx, "down(i_sem)", Some(sb.oid));
+        ctx.before_acquire(id, LockMode::Exclusive, 0);
         sb.i_sem.down();
-        ctx.push_lock(format!("sb#{}.i_sem", sb.oid.0));
+        ctx.acquired(id, LockMode::Exclusive, Verb::Semaphore, 0);
     }
 
     /// `up(&dir->i_sem)`.
     pub fn up_i_sem(&self, ctx: &Ctx, sb: &SuperBlock) {
         sb.i_sem.up();
-        ctx.pop_lock(&format!("sb#{}.i_sem", sb.oid.0));
+        ctx.release(
+            LockId::of(LockClass::ISem, sb.oid),
+            LockMode::Exclusive,
+            Verb::Semaphore,
+        );
     }
 
     /// `lock_super`: the seed's semaphore, or the pre-seed flag under the mutant.
     pub fn lock_super(&self, ctx: &Ctx, sb: &SuperBlock) {
         sb.touch(self, ctx, "lock_super");
+        let id = LockId::of(LockClass::SLock, sb.oid);
         if self.mutant(Mutant::LockSuperUnlocked) {
             while sb.s_lock_flag.load(Ordering::SeqCst) {
                 sync::yield_now();
@@ -536,10 +567,10 @@ impl Kernel {
             sb.s_lock_flag.store(true, Ordering::SeqCst);
         } else {
             self.might_sleep(ctx, "lock_super", Some(sb.oid));
+            ctx.before_acquire(id, LockMode::Exclusive, 0);
             sb.s_lock.down();
         }
-        ctx.push_lock(format!("sb#{}.s_lock", sb.oid.0));
-        ctx.step(format!("lock_super(sb#{})", sb.oid.0), "");
+        ctx.acquired(id, LockMode::Exclusive, Verb::LockSuper, 0);
         let inside = sb.s_lock_inside.fetch_add(1, StdOrdering::SeqCst) + 1;
         if inside > 1 {
             self.ledger.invariant(
@@ -566,8 +597,11 @@ impl Kernel {
                 format!("unlock_super of sb#{} that is not locked", sb.oid.0),
             );
         }
-        ctx.pop_lock(&format!("sb#{}.s_lock", sb.oid.0));
-        ctx.step(format!("unlock_super(sb#{})", sb.oid.0), "");
+        ctx.release(
+            LockId::of(LockClass::SLock, sb.oid),
+            LockMode::Exclusive,
+            Verb::LockSuper,
+        );
     }
 
     /// `sync_supers` / `writeback_inodes`: walk `super_blocks`, pinning each super_block while
@@ -583,8 +617,9 @@ impl Kernel {
             drop(list);
             self.down_read_umount(ctx, &sb);
             if sb.s_root.load(Ordering::SeqCst) {
+                ctx.require(&rules::WRITE_SUPER, Some(sb.oid));
                 sb.touch_fs(self, ctx, "sync_fs");
-                ctx.step(format!("sb#{}->s_op->write_super", sb.oid.0), "");
+                ctx.note(Note::WriteSuper(sb.oid));
             }
             self.up_read_umount(ctx, &sb);
             list = self.sb_lock.lock(ctx);

@@ -18,7 +18,8 @@ use crate::kernel::{Config, Kernel};
 use crate::mount::attach_tag;
 use crate::namei::PathRef;
 use crate::namespace::Namespace;
-use crate::oracle::{Counter, Ctx, Ledger};
+use crate::oracle::{Counter, Ctx, Ledger, Note};
+use crate::rules;
 use crate::super_block::SuperBlock;
 use crate::sync::{Arc, Ordering};
 use crate::variant::Mutant;
@@ -244,6 +245,7 @@ impl Task {
             if kind != Kind::Dir {
                 return Err(MountError::NotDir);
             }
+            self.ctx.require(&rules::RMDIR_MOUNTPOINT, Some(sb.oid));
             let tree = k.tree.read(&self.ctx);
             let mounted = tree.hash.iter().any(|((p, ino), v)| {
                 *ino == d.ino
@@ -327,6 +329,7 @@ impl Task {
         let ctx = &self.ctx;
         let ns = self.ns.clone().ok_or(MountError::Invalid)?;
         k.ns_down_write(ctx, &ns);
+        ctx.require(&rules::GRAFT, Some(ns.oid));
         if !k.mutant(Mutant::NoFollowDownInMount) {
             while k.follow_down(ctx, &mut nd) {}
         }
@@ -339,6 +342,7 @@ impl Task {
             }
             let psb = nd.mnt.sb.clone();
             k.down_i_sem(ctx, &psb);
+            ctx.require(&rules::GRAFT_MOUNTPOINT, Some(psb.oid));
             let live = psb.contents(&k, ctx, "graft_tree").is_live(&nd.dentry)
                 || nd.dentry == Dentry::root();
             let res = if !live && !k.mutant(Mutant::GraftDeletedMountpoint) {
@@ -384,7 +388,7 @@ impl Task {
         let mnt = &nd.mnt;
         if flags.force {
             mnt.sb.touch_fs(k, ctx, "umount_begin");
-            ctx.step(format!("sb#{}->s_op->umount_begin", mnt.sb.oid.0), "");
+            ctx.note(Note::UmountBegin(mnt.sb.oid));
         }
         let is_root = self
             .fs
@@ -392,23 +396,28 @@ impl Task {
             .is_some_and(|fs| Arc::ptr_eq(&fs.root.mnt, mnt));
         if is_root && !flags.detach {
             // Unmounting the caller's root without MNT_DETACH remounts it read-only.
-            ctx.step(format!("do_remount_sb(sb#{}, MS_RDONLY)", mnt.sb.oid.0), "");
+            ctx.note(Note::RemountReadOnly(mnt.sb.oid));
             mnt.sb.contents(k, ctx, "do_remount_sb").read_only = true;
             return Ok(());
         }
-        let early = mnt.mnt_count.load(Ordering::SeqCst);
         let ns = self.ns.clone().ok_or(MountError::Invalid)?;
+        // The busy check: rule `umount-busy` (namespace->sem and the tree lock held).
+        let busy_count = || {
+            ctx.require(&rules::UMOUNT_BUSY, Some(ns.oid));
+            let count = k.umount_busy_count(mnt);
+            ctx.note(Note::UmountBusyCount {
+                mnt: mnt.oid,
+                count,
+            });
+            count
+        };
+        let early = k.mutant(Mutant::UmountCheckBeforeLock).then(busy_count);
         k.ns_down_write(ctx, &ns);
         let mut tree = k.tree.write(ctx);
-        let count = if k.mutant(Mutant::UmountCheckBeforeLock) {
-            early
-        } else {
-            k.umount_busy_count(mnt)
+        let count = match early {
+            Some(c) => c,
+            None => busy_count(),
         };
-        ctx.step(
-            format!("do_umount: read mnt#{}.mnt_count", mnt.oid.0),
-            format!("mnt_count {count}"),
-        );
         let mut rel = Vec::new();
         let res = if count == 2 || flags.detach {
             let attached = tree.links.get(&mnt.oid).is_some_and(|l| l.parent.is_some());
@@ -577,7 +586,7 @@ impl Task {
                 let now = new.count.fetch_sub(1, Ordering::SeqCst) - 1;
                 k.ledger
                     .put(ctx, new.oid, Counter::NsCount, &holder, 1, now);
-                k.ledger.free(ctx, new.oid);
+                new.freed(&k, ctx);
                 return Err(e);
             }
         };
@@ -708,7 +717,7 @@ impl Task {
         }
         let mut expired = false;
         for m in mounts {
-            expired |= k.expire_mount(&self.ctx, &m, &tag);
+            expired |= k.expire_mount(&self.ctx, &m);
             k.mntput(&self.ctx, &m, &tag);
         }
         if expired {

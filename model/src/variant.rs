@@ -79,12 +79,16 @@ pub enum Mutant {
     /// mntput(); spin_lock(&dcache_lock);`).
     MntputUnderSpinlock,
     /// Removed guard: `kill_super` tears the filesystem down without `down_write(s_umount)`, so a
-    /// `get_super` holder uses a filesystem that is being shut down under it.
+    /// `get_super` holder uses a filesystem that is being shut down under it. lockdep's rule
+    /// `s-root-clear` catches the missing lock on the first execution; with that oracle off, the
+    /// race is a use after free.
     /// See: fs/super.c kill_super() of 2.4.17.
     KillSuperNoUmountLock,
     /// Removed guard (the shape of commit 65781e19dcfc, 2025): `do_umount` checks
     /// `mnt_count == 2` before taking `namespace->sem` and the tree lock, so a concurrent `open`
     /// gets in between and a plain umount detaches a busy mount, acting like `umount -l`.
+    /// lockdep's rule `umount-busy` catches the unlocked read on the first execution; with that
+    /// oracle off, the race is an invariant finding (a plain umount detached a busy mount).
     /// See: fs/namespace.c do_umount() of 2.4.17; commit 65781e19dcfc (2025).
     UmountCheckBeforeLock,
     /// Removed guard: `lock_super` as before the seed, a flag tested and then set with no atomic
@@ -175,8 +179,8 @@ impl Mutant {
             Mutant::NoFollowDownInMount => FindingClass::Invariant,
             Mutant::GraftDeletedMountpoint => FindingClass::Invariant,
             Mutant::MntputUnderSpinlock => FindingClass::Invariant,
-            Mutant::KillSuperNoUmountLock => FindingClass::UseAfterFree,
-            Mutant::UmountCheckBeforeLock => FindingClass::Invariant,
+            Mutant::KillSuperNoUmountLock => FindingClass::LockRule,
+            Mutant::UmountCheckBeforeLock => FindingClass::LockRule,
             Mutant::LockSuperUnlocked => FindingClass::Invariant,
         }
     }

@@ -109,7 +109,7 @@ fn mutants() -> Vec<(Mutant, FindingClass, Program)> {
         ),
         (
             Mutant::UmountCheckBeforeLock,
-            FindingClass::Invariant,
+            FindingClass::LockRule,
             program(
                 &["mkdir /mnt", "mount ram0 /mnt"],
                 &[&["umount /mnt"], &["open /mnt/f as f", "close f"]],

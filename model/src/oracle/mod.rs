@@ -1,28 +1,45 @@
 //! The lifetime oracle: a ledger of every super_block, vfsmount and namespace of one execution.
 //!
 //! What it models: the KASAN / SLUB-debug view of the objects that fs/super.c, fs/namespace.c
-//! and include/linux/namespace.h allocate and free. Each object is alive, shut down (a super_block
-//! whose filesystem `kill_super` tore down while `s_count` still keeps the struct) or freed. Every
-//! reference the model takes or drops is recorded with its holder (who took it, in which
-//! operation, at which step), so a leak names the reference that was never put, and every step is
-//! recorded with the locks its thread held and the counts it read or changed, so a report can draw
-//! the interleaving as a per-thread timeline.
+//! and include/linux/namespace.h allocate and free, and lockdep's view of the locks the model
+//! takes ([`lockdep`]). Each object is alive, shut down (a super_block whose filesystem
+//! `kill_super` tore down while `s_count` still keeps the struct) or freed. Every reference the
+//! model takes or drops is recorded with its holder (who took it, in which operation, at which
+//! step), so a leak names the reference that was never put; every lock taken and released is
+//! recorded with its typed identity, so the locks a thread held at any step, the lock rules and
+//! the lock order can be checked.
 //!
 //! Invariants it enforces (each a [`Finding`]): no access to a freed object (or to the filesystem
 //! of a shut-down super_block), no second free, no count below zero, no put of a reference nobody
-//! holds, and at quiescence every count equals the sum of the holders the ledger knows, every
-//! object nobody refers to is freed, and no `s_umount` is left held.
+//! holds, no access without the lock its rule needs, no lock-order cycle, and at quiescence every
+//! count equals the sum of the holders the ledger knows, every object nobody refers to is freed,
+//! and no `s_umount` is left held.
 //!
-//! The ledger uses `std::sync` on purpose (see `checkers.md`): it is invisible to loom and shuttle
-//! and adds no scheduling points. A finding is stored in the ledger and then raised as a panic, so
-//! that the checker stops the execution and the engine reads the finding back.
+//! Cost: the ledger is consulted at every reference and lock operation of every execution, and
+//! almost no execution fails, so it records a compact tape of typed events ([`trace`]) with no
+//! string formatting on the way (holder tags and operation texts are interned), and renders the
+//! text of a trace, an object's history or a finding's message only when someone reads them.
+//!
+//! The ledger uses `std::sync` on purpose: it is invisible to loom and shuttle and adds no
+//! scheduling points. A finding is stored in the ledger, recorded as the last step of the trace
+//! (the failing step), and then raised as a panic, so that the checker stops the execution and
+//! the engine reads the finding back.
 
-use std::cell::RefCell;
+pub mod lockdep;
+pub mod trace;
+
+use std::cell::{Cell, Ref, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
+
+use lockdep::{EdgeSeen, Held, LockId, LockMode, LockOrder, LockRule};
+pub use trace::{Note, Step, Verb};
+use trace::{Ev, Rec};
 
 /// `S_BIAS` of fs/super.c: the weight of the `super_blocks` list's reference on `s_count`.
 pub const S_BIAS: isize = 1 << 30;
@@ -73,6 +90,19 @@ pub enum Counter {
 }
 
 impl Counter {
+    /// Every counter, in a stable order.
+    pub const ALL: [Counter; 5] = [
+        Counter::SCount,
+        Counter::SActive,
+        Counter::Dentries,
+        Counter::MntCount,
+        Counter::NsCount,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
     /// The kernel's field name.
     pub fn name(self) -> &'static str {
         match self {
@@ -101,6 +131,12 @@ pub enum FindingClass {
     Deadlock,
     /// A structural or protocol invariant broken (tree acyclic, parents alive, mutual exclusion...).
     Invariant,
+    /// A locking rule of the kernel broken: an access made without the lock it needs
+    /// (lockdep's `lockdep_assert_held`).
+    LockRule,
+    /// Two locks taken in both orders across the executions of one exploration: a possible
+    /// deadlock, found without scheduling it (lockdep's lock-order inversion).
+    LockOrder,
     /// Any other panic of the model.
     Panic,
     /// The exploration ran out of time or memory in its child process, or the child crashed.
@@ -109,13 +145,15 @@ pub enum FindingClass {
 
 impl FindingClass {
     /// Every class, in a stable order.
-    pub const ALL: [FindingClass; 8] = [
+    pub const ALL: [FindingClass; 10] = [
         FindingClass::UseAfterFree,
         FindingClass::DoubleFree,
         FindingClass::Underflow,
         FindingClass::Leak,
         FindingClass::Deadlock,
         FindingClass::Invariant,
+        FindingClass::LockRule,
+        FindingClass::LockOrder,
         FindingClass::Panic,
         FindingClass::Crash,
     ];
@@ -129,6 +167,8 @@ impl FindingClass {
             FindingClass::Leak => "leak",
             FindingClass::Deadlock => "deadlock",
             FindingClass::Invariant => "invariant",
+            FindingClass::LockRule => "lock-rule",
+            FindingClass::LockOrder => "lock-order",
             FindingClass::Panic => "panic",
             FindingClass::Crash => "crash",
         }
@@ -195,23 +235,6 @@ pub struct ObjectReport {
     pub history: Vec<HistoryEntry>,
 }
 
-/// One step of an execution, for the per-thread timeline.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
-    /// Sequence number in the execution.
-    pub seq: usize,
-    /// Thread (0 is the main thread: setup and quiescence).
-    pub thread: usize,
-    /// Scenario operation being executed.
-    pub op: String,
-    /// What the step did, in kernel terms (`mntget mnt#3`, `down_write(s_umount) sb#1`).
-    pub action: String,
-    /// Locks the thread held when the step ran.
-    pub locks: Vec<String>,
-    /// Counts read or changed.
-    pub counts: String,
-}
-
 /// A finding: what broke, where, and the objects involved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -235,30 +258,56 @@ impl fmt::Display for Finding {
     }
 }
 
+/// A reference as the ledger keeps it while exploring (see [`Holder`] for the reported form).
+#[derive(Clone, Debug)]
+struct HolderRec {
+    counter: Counter,
+    tag: Arc<str>,
+    weight: isize,
+    thread: usize,
+    op: u32,
+    step: usize,
+}
+
 #[derive(Debug)]
 struct Object {
     kind: ObjKind,
-    label: String,
+    /// The labels it had, each with the step from which it held (the first from allocation).
+    labels: Vec<(usize, Arc<str>)>,
     state: ObjState,
-    counts: BTreeMap<Counter, isize>,
-    holders: Vec<Holder>,
-    history: Vec<HistoryEntry>,
-    /// Counters that were ever above zero: for `mnt_count` and `count`, an addition on a count
-    /// that went back to zero is a use after free (refcount_t's "addition on 0").
-    seen: Vec<Counter>,
+    /// Counts as last recorded, by [`Counter::index`]; `None` for a count never touched.
+    counts: [Option<isize>; 5],
+    holders: Vec<HolderRec>,
+}
+
+impl Object {
+    fn label(&self) -> &Arc<str> {
+        &self.labels.last().expect("an object has a label").1
+    }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
+    execution: u64,
     objects: Vec<Object>,
-    trace: Vec<Step>,
+    recs: Vec<Rec>,
+    ops: Vec<Arc<str>>,
+    op_index: FxHashMap<Arc<str>, u32>,
+    tags: FxHashSet<Arc<str>>,
     finding: Option<Finding>,
 }
 
 /// The ledger of one execution. Cheap to clone (an `Arc`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Ledger {
     inner: Arc<Mutex<Inner>>,
+    order: LockOrder,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// A thread's identity for the ledger: its number, the operation it is executing and the locks
@@ -267,8 +316,12 @@ pub struct Ledger {
 pub struct Ctx {
     /// Thread number: 0 for the main thread, 1.. for scenario threads.
     pub tid: usize,
-    op: RefCell<String>,
-    held: RefCell<Vec<String>>,
+    /// Index of the operation text in the ledger's table.
+    op: Cell<u32>,
+    /// How many operations this thread has started: a lock taken in an earlier operation is held
+    /// across a system call boundary (see [`lockdep`]).
+    op_seq: Cell<u32>,
+    held: RefCell<Vec<Held>>,
     ledger: Ledger,
 }
 
@@ -277,7 +330,8 @@ impl Ctx {
     pub fn new(tid: usize, ledger: Ledger) -> Self {
         Ctx {
             tid,
-            op: RefCell::new(String::new()),
+            op: Cell::new(0),
+            op_seq: Cell::new(0),
             held: RefCell::new(Vec::new()),
             ledger,
         }
@@ -288,37 +342,152 @@ impl Ctx {
         &self.ledger
     }
 
-    /// Set the scenario operation now executing.
+    /// Set the scenario operation now executing (a new system call, for lock ordering).
     pub fn set_op(&self, op: &str) {
-        *self.op.borrow_mut() = op.to_string();
+        self.op.set(self.ledger.intern_op(op));
+        self.op_seq.set(self.op_seq.get() + 1);
     }
 
     /// The scenario operation now executing.
     pub fn op(&self) -> String {
-        self.op.borrow().clone()
+        self.ledger.op_text(self.op.get())
     }
 
-    /// Record that this thread now holds `lock`.
-    pub fn push_lock(&self, lock: String) {
-        self.held.borrow_mut().push(lock);
+    /// The locks held now.
+    pub fn held(&self) -> Ref<'_, Vec<Held>> {
+        self.held.borrow()
     }
 
-    /// Record that this thread released `lock` (the most recent one of that name).
-    pub fn pop_lock(&self, lock: &str) {
-        let mut held = self.held.borrow_mut();
-        if let Some(i) = held.iter().rposition(|l| l == lock) {
-            held.remove(i);
+    /// Whether this thread holds a lock of `class`.
+    pub fn holds(&self, class: lockdep::LockClass) -> bool {
+        self.held.borrow().iter().any(|h| h.id.class == class)
+    }
+
+    /// The locks held now, as a report shows them (`sb#4.s_umount(r)`, `sb_lock`).
+    pub fn locks(&self) -> Vec<String> {
+        self.held.borrow().iter().map(Held::label).collect()
+    }
+
+    /// lockdep's check before this thread takes `id` (before it may block on it): record the
+    /// order edge from every lock it holds since the start of its current operation, and raise
+    /// a `lock-order` finding if an edge closes a cycle. `subclass` is 0, or 1 for the
+    /// annotated nesting of a second lock of one class (`down_write_nested`).
+    #[track_caller]
+    pub fn before_acquire(&self, id: LockId, mode: LockMode, subclass: u8) {
+        if !id.class.ordered() {
+            return;
+        }
+        let at = Location::caller();
+        let seq = self.op_seq.get();
+        let held: Vec<Held> = self
+            .held
+            .borrow()
+            .iter()
+            .filter(|h| h.op_seq == seq && h.id.class.ordered())
+            .copied()
+            .collect();
+        for h in held {
+            let from = (h.id.class, h.subclass);
+            let to = (id.class, subclass);
+            let cycle = self.ledger.order.add_edge(from, to, || EdgeSeen {
+                execution: self.ledger.execution(),
+                thread: self.tid,
+                op: self.op(),
+                held: h.label(),
+                taken: lockdep::label(id, mode),
+                at: format!("{}:{}", at.file(), at.line()),
+            });
+            if let Some(path) = cycle {
+                let now = EdgeSeen {
+                    execution: self.ledger.execution(),
+                    thread: self.tid,
+                    op: self.op(),
+                    held: h.label(),
+                    taken: lockdep::label(id, mode),
+                    at: format!("{}:{}", at.file(), at.line()),
+                };
+                let before = path
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let msg = if from == to {
+                    format!("possible recursive locking: {now} (same lock class, no nesting annotation)")
+                } else {
+                    format!("lock-order inversion: {now}, but the opposite order was taken: {before}")
+                };
+                self.ledger
+                    .fail(self, FindingClass::LockOrder, msg, None, Vec::new());
+            }
         }
     }
 
-    /// Locks held now.
-    pub fn locks(&self) -> Vec<String> {
-        self.held.borrow().clone()
+    /// Record that this thread now holds `id` in `mode` (taken with `verb`; see
+    /// [`Ctx::before_acquire`] for `subclass`).
+    #[track_caller]
+    pub fn acquired(&self, id: LockId, mode: LockMode, verb: Verb, subclass: u8) {
+        self.held.borrow_mut().push(Held {
+            id,
+            mode,
+            subclass,
+            op_seq: self.op_seq.get(),
+            at: Location::caller(),
+        });
+        self.ledger.push(self, Ev::Acquire(id, mode, verb));
     }
 
-    /// Record a step with no count change.
+    /// [`Ctx::before_acquire`] then [`Ctx::acquired`], for a lock that cannot block.
+    #[track_caller]
+    pub fn acquire(&self, id: LockId, mode: LockMode, verb: Verb, subclass: u8) {
+        self.before_acquire(id, mode, subclass);
+        self.acquired(id, mode, verb, subclass);
+    }
+
+    /// Record that this thread released `id` held in `mode` (the most recent such hold).
+    pub fn release(&self, id: LockId, mode: LockMode, verb: Verb) {
+        {
+            let mut held = self.held.borrow_mut();
+            if let Some(i) = held.iter().rposition(|h| h.id == id && h.mode == mode) {
+                held.remove(i);
+            }
+        }
+        self.ledger.push(self, Ev::Release(id, mode, verb));
+    }
+
+    /// Check lock rule `rule` for an access to `obj`: a `lock-rule` finding when this thread does
+    /// not hold what the rule needs.
+    pub fn require(&self, rule: &LockRule, obj: Option<Oid>) {
+        let ok = rule.met(&self.held.borrow(), obj);
+        if !ok {
+            let held = self.locks();
+            let msg = format!(
+                "lock rule `{}` broken: {} needs {} ({}); T{} holds {}",
+                rule.id,
+                rule.function,
+                rule.describe(obj),
+                rule.source,
+                self.tid,
+                if held.is_empty() {
+                    "no lock".to_string()
+                } else {
+                    format!("[{}]", held.join(", "))
+                }
+            );
+            self.ledger
+                .fail(self, FindingClass::LockRule, msg, obj, Vec::new());
+        }
+    }
+
+    /// Record a model note.
+    pub fn note(&self, note: Note) {
+        self.ledger.push(self, Ev::Note(note));
+    }
+
+    /// Record a free-form step (slow path: it formats; hot paths use [`Ctx::note`]).
     pub fn step(&self, action: impl Into<String>, counts: impl Into<String>) {
-        self.ledger.step(self, action.into(), counts.into());
+        let (a, c): (String, String) = (action.into(), counts.into());
+        self.ledger
+            .push(self, Ev::Text(Arc::from(a.as_str()), Arc::from(c.as_str())));
     }
 }
 
@@ -334,75 +503,145 @@ impl Inner {
         &mut self.objects[(oid.0 - 1) as usize]
     }
     fn label(&self, oid: Oid) -> String {
-        self.obj(oid).label.clone()
+        self.obj(oid).label().to_string()
     }
-    fn report(&self, oid: Oid) -> ObjectReport {
-        let o = self.obj(oid);
-        ObjectReport {
-            oid,
-            kind: o.kind,
-            label: o.label.clone(),
-            state: o.state,
-            counts: o
-                .counts
-                .iter()
-                .map(|(c, v)| (c.name().to_string(), *v))
-                .collect(),
-            holders: o.holders.clone(),
-            history: o.history.clone(),
-        }
-    }
-    fn push_step(&mut self, ctx: &Ctx, action: String, counts: String) -> usize {
-        let seq = self.trace.len();
-        self.trace.push(Step {
-            seq,
+    fn push(&mut self, ctx: &Ctx, ev: Ev) -> usize {
+        let seq = self.recs.len();
+        self.recs.push(Rec {
             thread: ctx.tid,
-            op: ctx.op(),
-            action,
-            locks: ctx.locks(),
-            counts,
+            op: ctx.op.get(),
+            ev,
         });
         seq
     }
-    fn history(&mut self, oid: Oid, ctx: &Ctx, step: usize, what: String) {
-        let op = ctx.op();
-        self.obj_mut(oid).history.push(HistoryEntry {
-            step,
-            thread: ctx.tid,
-            op,
-            what,
-        });
+    fn tag(&mut self, t: &str) -> Arc<str> {
+        if let Some(a) = self.tags.get(t) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(t);
+        self.tags.insert(a.clone());
+        a
+    }
+    fn op_text(&self, i: u32) -> String {
+        self.ops
+            .get(i as usize)
+            .map_or_else(String::new, |s| s.to_string())
+    }
+    fn holder(&self, h: &HolderRec) -> Holder {
+        Holder {
+            counter: h.counter,
+            tag: h.tag.to_string(),
+            weight: h.weight,
+            thread: h.thread,
+            op: self.op_text(h.op),
+            step: h.step,
+        }
+    }
+    fn report(&self, oid: Oid) -> ObjectReport {
+        let o = self.obj(oid);
+        let history = self
+            .recs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.ev.object() == Some(oid))
+            .filter_map(|(step, r)| {
+                trace::history_text(&r.ev).map(|what| HistoryEntry {
+                    step,
+                    thread: r.thread,
+                    op: self.op_text(r.op),
+                    what,
+                })
+            })
+            .collect();
+        ObjectReport {
+            oid,
+            kind: o.kind,
+            label: o.label().to_string(),
+            state: o.state,
+            counts: Counter::ALL
+                .iter()
+                .filter_map(|c| o.counts[c.index()].map(|v| (c.name().to_string(), v)))
+                .collect(),
+            holders: o.holders.iter().map(|h| self.holder(h)).collect(),
+            history,
+        }
     }
 }
 
 impl Ledger {
-    /// A fresh ledger for one execution.
+    /// A fresh ledger for one execution that stands alone (its lock-order graph is its own).
     pub fn new() -> Self {
-        Self::default()
+        Self::in_exploration(&LockOrder::new())
+    }
+
+    /// A fresh ledger for the next execution of an exploration whose executions share the
+    /// lock-order graph `order`.
+    pub fn in_exploration(order: &LockOrder) -> Self {
+        let execution = order.next_execution();
+        let inner = Inner {
+            execution,
+            ops: vec![Arc::from("")],
+            ..Inner::default()
+        };
+        Ledger {
+            inner: Arc::new(Mutex::new(inner)),
+            order: order.clone(),
+        }
+    }
+
+    /// The lock-order graph this ledger records into.
+    pub fn lock_order(&self) -> &LockOrder {
+        &self.order
+    }
+
+    /// This execution's number within its exploration (1-based).
+    pub fn execution(&self) -> u64 {
+        lock(&self.inner).execution
+    }
+
+    fn push(&self, ctx: &Ctx, ev: Ev) -> usize {
+        lock(&self.inner).push(ctx, ev)
+    }
+
+    fn intern_op(&self, op: &str) -> u32 {
+        let mut g = lock(&self.inner);
+        if let Some(i) = g.op_index.get(op) {
+            return *i;
+        }
+        let a: Arc<str> = Arc::from(op);
+        let i = g.ops.len() as u32;
+        g.ops.push(a.clone());
+        g.op_index.insert(a, i);
+        i
+    }
+
+    fn op_text(&self, i: u32) -> String {
+        lock(&self.inner).op_text(i)
     }
 
     /// Register a newly allocated object.
     pub fn create(&self, ctx: &Ctx, kind: ObjKind, label: impl FnOnce(Oid) -> String) -> Oid {
         let mut g = lock(&self.inner);
         let oid = Oid(g.objects.len() as u32 + 1);
-        let label = label(oid);
+        let label: Arc<str> = Arc::from(label(oid).as_str());
+        let step = g.recs.len();
         g.objects.push(Object {
             kind,
-            label: label.clone(),
+            labels: vec![(step, label)],
             state: ObjState::Alive,
-            counts: BTreeMap::new(),
+            counts: [None; 5],
             holders: Vec::new(),
-            history: Vec::new(),
-            seen: Vec::new(),
         });
-        let step = g.push_step(ctx, format!("alloc {label}"), String::new());
-        g.history(oid, ctx, step, "allocated".into());
+        g.push(ctx, Ev::Alloc(oid));
         oid
     }
 
-    /// Change an object's label (a mount learns its mountpoint when it is attached).
+    /// Change an object's label (a mount learns its mountpoint when it is attached); steps from
+    /// now on show the new label.
     pub fn relabel(&self, oid: Oid, label: String) {
-        lock(&self.inner).obj_mut(oid).label = label;
+        let mut g = lock(&self.inner);
+        let step = g.recs.len();
+        g.obj_mut(oid).labels.push((step, Arc::from(label.as_str())));
     }
 
     /// The object's label.
@@ -410,16 +649,21 @@ impl Ledger {
         lock(&self.inner).label(oid)
     }
 
-    /// Record a step of `ctx`'s thread.
+    /// Record a free-form step of `ctx`'s thread.
     pub fn step(&self, ctx: &Ctx, action: String, counts: String) {
-        lock(&self.inner).push_step(ctx, action, counts);
+        ctx.step(action, counts);
     }
 
     /// Check that `oid` is not freed before `what` touches it.
     pub fn access(&self, ctx: &Ctx, oid: Oid, what: &str) {
+        self.access_with(ctx, oid, || what.to_string());
+    }
+
+    /// [`Ledger::access`] with the description made only if the check fails.
+    pub fn access_with(&self, ctx: &Ctx, oid: Oid, what: impl FnOnce() -> String) {
         let g = lock(&self.inner);
         if g.obj(oid).state == ObjState::Freed {
-            let msg = format!("{what} touches {} after it was freed", g.label(oid));
+            let msg = format!("{} touches {} after it was freed", what(), g.label(oid));
             drop(g);
             self.fail(ctx, FindingClass::UseAfterFree, msg, Some(oid), Vec::new());
         }
@@ -427,6 +671,11 @@ impl Ledger {
 
     /// Check that the filesystem of super_block `oid` is still alive before `what` uses it.
     pub fn access_fs(&self, ctx: &Ctx, oid: Oid, what: &str) {
+        self.access_fs_with(ctx, oid, || what.to_string());
+    }
+
+    /// [`Ledger::access_fs`] with the description made only if the check fails.
+    pub fn access_fs_with(&self, ctx: &Ctx, oid: Oid, what: impl FnOnce() -> String) {
         let g = lock(&self.inner);
         let state = g.obj(oid).state;
         if state != ObjState::Alive {
@@ -435,45 +684,51 @@ impl Ledger {
             } else {
                 "after its filesystem was shut down"
             };
-            let msg = format!("{what} uses {} {how}", g.label(oid));
+            let msg = format!("{} uses {} {how}", what(), g.label(oid));
             drop(g);
             self.fail(ctx, FindingClass::UseAfterFree, msg, Some(oid), Vec::new());
         }
     }
 
     /// Record that `tag` took a reference of `weight` on `counter` of `oid`, whose value is now
-    /// `now`. An access check comes first: taking a reference on a freed object is a use after free.
+    /// `now`. An access check comes first: taking a reference on a freed object is a use after
+    /// free, and so is an addition on a `mnt_count` or namespace `count` that went back to zero.
     pub fn get(
         &self,
         ctx: &Ctx,
         oid: Oid,
         counter: Counter,
-        tag: impl Into<String>,
+        tag: impl AsRef<str>,
         weight: isize,
         now: isize,
     ) {
-        let tag = tag.into();
-        self.access(ctx, oid, &format!("get {} ({tag})", counter.name()));
+        let tag = tag.as_ref();
+        self.access_with(ctx, oid, || format!("get {} ({tag})", counter.name()));
         let mut g = lock(&self.inner);
+        let o = g.obj(oid);
         let revived = now - weight == 0
             && matches!(counter, Counter::MntCount | Counter::NsCount)
-            && g.obj(oid).seen.contains(&counter);
+            && o.counts[counter.index()].is_some();
         if revived {
             let msg = format!("{} of {} incremented from 0 by \"{tag}\" (refcount addition on 0: the object is being freed)", counter.name(), g.label(oid));
             drop(g);
             self.fail(ctx, FindingClass::UseAfterFree, msg, Some(oid), Vec::new());
         }
-        let label = g.label(oid);
-        let what = format!("{} {} -> {} (+ {tag})", counter.name(), now - weight, now);
-        let step = g.push_step(ctx, format!("get {label}.{}", counter.name()), what.clone());
-        g.history(oid, ctx, step, what);
-        let op = ctx.op();
+        let tag = g.tag(tag);
+        let step = g.push(
+            ctx,
+            Ev::Get {
+                oid,
+                counter,
+                tag: tag.clone(),
+                weight,
+                now,
+            },
+        );
+        let op = ctx.op.get();
         let o = g.obj_mut(oid);
-        o.counts.insert(counter, now);
-        if !o.seen.contains(&counter) {
-            o.seen.push(counter);
-        }
-        o.holders.push(Holder {
+        o.counts[counter.index()] = Some(now);
+        o.holders.push(HolderRec {
             counter,
             tag,
             weight,
@@ -486,23 +741,31 @@ impl Ledger {
     /// Record that `tag` dropped its reference on `counter` of `oid`, whose value is now `now`.
     /// Flags an underflow when `now` is negative or when nobody held such a reference.
     pub fn put(&self, ctx: &Ctx, oid: Oid, counter: Counter, tag: &str, weight: isize, now: isize) {
-        self.access(ctx, oid, &format!("put {} ({tag})", counter.name()));
+        self.access_with(ctx, oid, || format!("put {} ({tag})", counter.name()));
         let mut g = lock(&self.inner);
-        let label = g.label(oid);
-        let what = format!("{} {} -> {} (- {tag})", counter.name(), now + weight, now);
-        let step = g.push_step(ctx, format!("put {label}.{}", counter.name()), what.clone());
-        g.history(oid, ctx, step, what);
+        let t = g.tag(tag);
+        g.push(
+            ctx,
+            Ev::Put {
+                oid,
+                counter,
+                tag: t.clone(),
+                weight,
+                now,
+            },
+        );
         let o = g.obj_mut(oid);
-        o.counts.insert(counter, now);
+        o.counts[counter.index()] = Some(now);
         let pos = o
             .holders
             .iter()
-            .rposition(|h| h.counter == counter && h.tag == tag);
+            .rposition(|h| h.counter == counter && (Arc::ptr_eq(&h.tag, &t) || h.tag == t));
         match pos {
             Some(i) => {
                 o.holders.remove(i);
             }
             None => {
+                let label = g.label(oid);
                 drop(g);
                 let msg = format!(
                     "{} of {label} put by \"{tag}\", who holds no such reference",
@@ -512,6 +775,8 @@ impl Ledger {
             }
         }
         if now < 0 {
+            let label = g.label(oid);
+            drop(g);
             let msg = format!("{} of {label} went below zero ({now})", counter.name());
             self.fail(ctx, FindingClass::Underflow, msg, Some(oid), Vec::new());
         }
@@ -525,36 +790,34 @@ impl Ledger {
         oid: Oid,
         counter: Counter,
         from: &str,
-        to: impl Into<String>,
+        to: impl AsRef<str>,
     ) {
-        let to = to.into();
         let mut g = lock(&self.inner);
-        let label = g.label(oid);
-        let step = g.push_step(
+        let (f, t) = (g.tag(from), g.tag(to.as_ref()));
+        let step = g.push(
             ctx,
-            format!("hand over {label}.{}", counter.name()),
-            format!("{from} -> {to}"),
+            Ev::Transfer {
+                oid,
+                counter,
+                from: f.clone(),
+                to: t.clone(),
+            },
         );
-        g.history(
-            oid,
-            ctx,
-            step,
-            format!("{} reference handed from {from} to {to}", counter.name()),
-        );
-        let op = ctx.op();
+        let op = ctx.op.get();
         let tid = ctx.tid;
         let o = g.obj_mut(oid);
         if let Some(h) = o
             .holders
             .iter_mut()
             .rev()
-            .find(|h| h.counter == counter && h.tag == from)
+            .find(|h| h.counter == counter && (Arc::ptr_eq(&h.tag, &f) || h.tag == f))
         {
-            h.tag = to;
+            h.tag = t;
             h.thread = tid;
             h.op = op;
             h.step = step;
         } else {
+            let label = g.label(oid);
             drop(g);
             let msg = format!(
                 "{} of {label}: \"{from}\" hands over a reference it does not hold",
@@ -568,17 +831,15 @@ impl Ledger {
     pub fn shut_down(&self, ctx: &Ctx, oid: Oid) {
         self.access_fs(ctx, oid, "kill_super");
         let mut g = lock(&self.inner);
-        let label = g.label(oid);
-        let step = g.push_step(ctx, format!("shut down {label}"), String::new());
-        g.history(oid, ctx, step, "filesystem shut down".into());
+        g.push(ctx, Ev::ShutDown(oid));
         g.obj_mut(oid).state = ObjState::ShutDown;
     }
 
     /// `oid` is freed. Flags a double free.
     pub fn free(&self, ctx: &Ctx, oid: Oid) {
         let mut g = lock(&self.inner);
-        let label = g.label(oid);
         if g.obj(oid).state == ObjState::Freed {
+            let label = g.label(oid);
             drop(g);
             self.fail(
                 ctx,
@@ -588,8 +849,7 @@ impl Ledger {
                 Vec::new(),
             );
         }
-        let step = g.push_step(ctx, format!("free {label}"), String::new());
-        g.history(oid, ctx, step, "freed".into());
+        g.push(ctx, Ev::Free(oid));
         g.obj_mut(oid).state = ObjState::Freed;
     }
 
@@ -598,7 +858,8 @@ impl Ledger {
         lock(&self.inner).obj(oid).state
     }
 
-    /// Raise a finding: store it (the first one wins) and panic so the checker stops.
+    /// Raise a finding: record the failing step, store the finding (the first one wins) and panic
+    /// so the checker stops.
     pub fn fail(
         &self,
         ctx: &Ctx,
@@ -607,6 +868,18 @@ impl Ledger {
         oid: Option<Oid>,
         unmatched: Vec<Holder>,
     ) -> ! {
+        {
+            let mut g = lock(&self.inner);
+            if g.finding.is_none() {
+                g.push(
+                    ctx,
+                    Ev::Fail {
+                        class,
+                        what: Arc::from(message.as_str()),
+                    },
+                );
+            }
+        }
         self.record(
             Some(ctx.tid),
             ctx.op(),
@@ -647,9 +920,17 @@ impl Ledger {
         lock(&self.inner).finding.clone()
     }
 
-    /// The steps recorded so far.
+    /// The steps recorded so far, rendered.
     pub fn trace(&self) -> Vec<Step> {
-        lock(&self.inner).trace.clone()
+        let g = lock(&self.inner);
+        let labels: Vec<Vec<(usize, Arc<str>)>> =
+            g.objects.iter().map(|o| o.labels.clone()).collect();
+        trace::render(&g.recs, &g.ops, &labels)
+    }
+
+    /// How many steps were recorded so far.
+    pub fn steps(&self) -> usize {
+        lock(&self.inner).recs.len()
     }
 
     /// A snapshot of one object.
@@ -665,8 +946,25 @@ impl Ledger {
             .collect()
     }
 
+    /// The references held on `oid` now.
+    pub fn holders(&self, oid: Oid) -> Vec<Holder> {
+        let g = lock(&self.inner);
+        g.obj(oid).holders.iter().map(|h| g.holder(h)).collect()
+    }
+
+    /// The sum of the weights of `counter` references on `oid` whose tag ends with `suffix`.
+    pub fn weight_of(&self, oid: Oid, counter: Counter, suffix: &str) -> isize {
+        let g = lock(&self.inner);
+        g.obj(oid)
+            .holders
+            .iter()
+            .filter(|h| h.counter == counter && h.tag.ends_with(suffix))
+            .map(|h| h.weight)
+            .sum()
+    }
+
     /// Quiescence check of one count: the model's `actual` value must equal the sum of the holders
-    /// the ledger knows. Returns the mismatch as a finding message.
+    /// the ledger knows.
     pub fn check_count(&self, ctx: &Ctx, oid: Oid, counter: Counter, actual: isize) {
         let g = lock(&self.inner);
         let o = g.obj(oid);
@@ -682,7 +980,7 @@ impl Ledger {
                 .holders
                 .iter()
                 .filter(|h| h.counter == counter)
-                .cloned()
+                .map(|h| g.holder(h))
                 .collect();
             drop(g);
             let msg = format!(
@@ -709,7 +1007,7 @@ impl Ledger {
             .find(|(_, o)| o.state != ObjState::Freed);
         if let Some((i, o)) = leaked {
             let oid = Oid(i as u32 + 1);
-            let holders = o.holders.clone();
+            let holders: Vec<Holder> = o.holders.iter().map(|h| g.holder(h)).collect();
             let names: Vec<String> = holders
                 .iter()
                 .map(|h| {
@@ -729,12 +1027,12 @@ impl Ledger {
             let msg = if names.is_empty() {
                 format!(
                     "{} {state} after every task exited, though nobody holds it",
-                    o.label
+                    o.label()
                 )
             } else {
                 format!(
                     "{} {state} after every task exited; still held by: {}",
-                    o.label,
+                    o.label(),
                     names.join("; ")
                 )
             };
