@@ -66,7 +66,8 @@ impl Default for FsTree {
     }
 }
 
-fn parent_of(path: &str) -> &str {
+/// The path of the parent directory of `path` (`/` for `/` and for top-level entries).
+pub fn parent_of(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
         Some(i) => &path[..i],

@@ -1,16 +1,23 @@
 //! Path walk: resolving a path from a task's root or cwd, crossing mountpoints.
 //!
 //! Follows fs/namei.c of 2.4.17 / 2.6.11 (`path_walk`, `link_path_walk`, `follow_down`,
-//! `__follow_down`, `path_release`). A walk in progress holds one mount reference and one dentry
-//! reference, both under the walker's tag; crossing a mountpoint takes the child mount under the
-//! tree lock (`lookup_mnt`), then drops the old dentry, and only then the old mount.
+//! `__follow_down`, `follow_dotdot`, `path_release`). A walk in progress holds one mount
+//! reference and one dentry reference, both under the walker's tag; crossing a mountpoint takes
+//! the child mount under the tree lock (`lookup_mnt`), then drops the old dentry, and only then
+//! the old mount. `..` (`follow_dotdot`) stays at the task's root; inside a mount it moves to
+//! the parent directory; at a mount's root it climbs to the mountpoint in the parent mount
+//! (`mnt_parent`, `mnt_mountpoint` read and pinned under the tree lock, as 2.4 does under
+//! `dcache_lock`) and goes on from there, so `..` of a mount root is the mountpoint's parent; a
+//! detached mount or a namespace root has no parent to climb to and stays at its root; the
+//! result is followed down if something is mounted on it.
 //!
 //! Invariant: the old dentry is put before the mount that keeps its filesystem alive (the 2005
 //! "namei fixes"; the `follow-down-early-mntput` mutant reverses it). A detached mount is never
-//! reached: the walk only enters mounts through the hash, which `detach_mnt` leaves.
+//! reached: the walk only enters mounts through the hash, which `detach_mnt` leaves, and `..`
+//! only climbs through `mnt_parent`, which `detach_mnt` clears.
 
 use crate::error::{MResult, MountError};
-use crate::fs::{Dentry, Kind};
+use crate::fs::{parent_of, Dentry, Kind};
 use crate::kernel::Kernel;
 use crate::mount::Mount;
 use crate::oracle::Ctx;
@@ -70,6 +77,58 @@ impl Kernel {
         true
     }
 
+    /// `follow_dotdot`: move `p` to its parent directory, climbing out of mounts whose root it is,
+    /// never above `root` (the task's root), then follow down what is mounted there.
+    pub fn follow_dotdot(&self, ctx: &Ctx, p: &mut PathRef, root: &PathRef) {
+        loop {
+            if Arc::ptr_eq(&p.mnt, &root.mnt) && p.dentry == root.dentry {
+                break;
+            }
+            if p.dentry != p.mnt.root {
+                let parent_path = parent_of(&p.dentry.path);
+                let d = p
+                    .mnt
+                    .sb
+                    .contents(self, ctx, "follow_dotdot: d_parent")
+                    .lookup(parent_path)
+                    .map_or(
+                        // The directory was removed with its parent: d_parent is a dead dentry,
+                        // in which every lookup fails.
+                        Dentry {
+                            path: parent_path.to_string(),
+                            ino: 0,
+                        },
+                        |(d, _)| d,
+                    );
+                self.dget(ctx, &p.mnt.sb, &d, &p.tag);
+                let old = std::mem::replace(&mut p.dentry, d);
+                self.dput(ctx, &p.mnt.sb, &old, &p.tag);
+                break;
+            }
+            // At a mount's root: climb to its mountpoint in the parent mount, pinned under the
+            // tree lock (2.4: `mntget(mnt_parent)`, `dget(mnt_mountpoint)` under dcache_lock).
+            let up = {
+                let tree = self.tree.read(ctx);
+                tree.links
+                    .get(&p.mnt.oid)
+                    .and_then(|l| l.parent.clone().zip(l.mountpoint.clone()))
+                    .map(|(parent, mp)| {
+                        self.mntget(ctx, &parent, &p.tag);
+                        self.dget(ctx, &parent.sb, &mp, &p.tag);
+                        (parent, mp)
+                    })
+            };
+            let Some((parent, mp)) = up else {
+                break;
+            };
+            let old_mnt = std::mem::replace(&mut p.mnt, parent);
+            let old_dentry = std::mem::replace(&mut p.dentry, mp);
+            self.dput(ctx, &old_mnt.sb, &old_dentry, &p.tag);
+            self.mntput(ctx, &old_mnt, &p.tag);
+        }
+        while self.follow_down(ctx, p) {}
+    }
+
     /// Look `name` up in the directory `p` and move `p` onto it (no mount crossing).
     fn walk_component(&self, ctx: &Ctx, p: &mut PathRef, name: &str) -> MResult<Kind> {
         let path = p.dentry.child_path(name);
@@ -109,6 +168,11 @@ impl Kernel {
                 self.path_release(ctx, p);
                 return Err(MountError::NotDir);
             }
+            if name == ".." {
+                self.follow_dotdot(ctx, &mut p, root);
+                kind = Kind::Dir;
+                continue;
+            }
             match self.walk_component(ctx, &mut p, name) {
                 Ok(k) => kind = k,
                 Err(e) => {
@@ -142,14 +206,15 @@ impl Kernel {
             self.path_release(ctx, p);
             return Err(MountError::NotDir);
         }
-        // The last component is not a name: LAST_ROOT (`/`) is EBUSY, LAST_DOT (`.`) EINVAL, as
-        // sys_rmdir answers; sys_mkdir turns both into EEXIST (lookup_create).
-        if last.is_empty() || last == "." {
+        // The last component is not a name: LAST_ROOT (`/`) is EBUSY, LAST_DOT (`.`) EINVAL,
+        // LAST_DOTDOT (`..`) ENOTEMPTY, as sys_rmdir answers; sys_mkdir turns each into EEXIST
+        // (lookup_create).
+        if last.is_empty() || last == "." || last == ".." {
             self.path_release(ctx, p);
-            return Err(if last.is_empty() {
-                MountError::Busy
-            } else {
-                MountError::Invalid
+            return Err(match last {
+                "" => MountError::Busy,
+                "." => MountError::Invalid,
+                _ => MountError::NotEmpty,
             });
         }
         Ok((p, last.to_string()))

@@ -254,9 +254,6 @@ impl<'a> Tokens<'a> {
 }
 
 fn check_path(p: &str) -> Result<(), String> {
-    if p.split('/').any(|c| c == "..") {
-        return Err(format!("`..` is not supported in paths (`{p}`)"));
-    }
     if p.starts_with('-') {
         return Err(format!("expected a path, found option `{p}`"));
     }

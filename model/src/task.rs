@@ -210,7 +210,9 @@ impl Task {
     pub fn mkdir(&mut self, path: &str) -> MResult<()> {
         // lookup_create: a last component that is not a name (`/`, `.`) is EEXIST.
         let (parent, name) = match self.walk_parent(path, &self.tag("mkdir")) {
-            Err(MountError::Busy | MountError::Invalid) => return Err(MountError::Exists),
+            Err(MountError::Busy | MountError::Invalid | MountError::NotEmpty) => {
+                return Err(MountError::Exists)
+            }
             r => r?,
         };
         let full = parent.dentry.child_path(&name);
