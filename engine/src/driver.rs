@@ -21,7 +21,7 @@ use mountcheck_model::{execute, Config, Ledger, Program};
 
 #[cfg(any(loom, feature = "shuttle"))]
 use crate::Strategy;
-use crate::{Failure, ReplayToken, Request, Response, Stop};
+use crate::{Failure, ReplayToken, Request, Response, ShrinkInfo, Stop};
 
 /// The ledger of the execution running now.
 pub static CURRENT: Mutex<Option<Ledger>> = Mutex::new(None);
@@ -29,6 +29,8 @@ pub static CURRENT: Mutex<Option<Ledger>> = Mutex::new(None);
 pub static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
 /// The first panic message seen (set by [`install_panic_hook`]).
 pub static PANIC_MESSAGE: Mutex<Option<String>> = Mutex::new(None);
+/// What the last shrink of a shuttle witness did (read into [`Response::shrink`]).
+static SHRINK: Mutex<Option<ShrinkInfo>> = Mutex::new(None);
 
 /// The backend this build explores with.
 pub const BACKEND: &str = mountcheck_model::sync::BACKEND;
@@ -37,7 +39,9 @@ pub const BACKEND: &str = mountcheck_model::sync::BACKEND;
 /// so lockdep sees an inversion between two executions (see `mountcheck_model::oracle::lockdep`).
 static LOCK_ORDER: Mutex<Option<LockOrder>> = Mutex::new(None);
 
-fn one_execution(program: &Program, config: Config) {
+/// One execution of `program`: a fresh ledger, published in [`CURRENT`], recording into the
+/// exploration's lock-order graph.
+pub(crate) fn one_execution(program: &Program, config: Config) {
     EXECUTIONS.fetch_add(1, Ordering::SeqCst);
     let order = LOCK_ORDER
         .lock()
@@ -173,6 +177,7 @@ pub fn explore(req: &Request) -> Result<Response, String> {
         failure,
         elapsed_secs: start.elapsed().as_secs_f64(),
         checkpoint,
+        shrink: SHRINK.lock().unwrap_or_else(|p| p.into_inner()).take(),
     })
 }
 
@@ -317,6 +322,25 @@ mod imp {
                     return Err("the replay token is not a valid shuttle schedule".into());
                 }
                 runner(req, ReplayScheduler::new_from_encoded(schedule))
+            }
+            Strategy::ShrinkShuttle { schedule, class } => {
+                if shuttle_engine::scheduler::serialization::deserialize_schedule(schedule)
+                    .is_none()
+                {
+                    return Err("the schedule to shrink is not a valid shuttle schedule".into());
+                }
+                let limit = Duration::from_secs_f64(req.time_limit_secs);
+                match crate::shrink::shrink(&req.program, req.config, schedule, *class, limit) {
+                    Some((failure, info)) => {
+                        *SHRINK.lock().unwrap_or_else(|p| p.into_inner()) = Some(info);
+                        (Stop::Finding, Some(failure), None)
+                    }
+                    None => {
+                        return Err(format!(
+                            "the schedule to shrink does not reproduce a {class} finding"
+                        ))
+                    }
+                }
             }
             other => {
                 return Err(format!(

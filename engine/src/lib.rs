@@ -17,6 +17,8 @@ use mountcheck_model::{Config, Program};
 use serde::{Deserialize, Serialize};
 
 pub mod driver;
+#[cfg(all(feature = "shuttle", not(loom)))]
+pub mod shrink;
 pub mod worker;
 
 /// How to explore.
@@ -46,6 +48,14 @@ pub enum Strategy {
         /// The encoded schedule.
         schedule: String,
     },
+    /// Shrink a failing shuttle schedule to a witness with fewer preemptions (see
+    /// `mountcheck_engine::shrink`): the same finding class, 2-minimal in its preemptions.
+    ShrinkShuttle {
+        /// The encoded failing schedule.
+        schedule: String,
+        /// The finding class the witness must keep.
+        class: mountcheck_model::FindingClass,
+    },
     /// Re-run one loom execution from its checkpoint.
     ReplayLoom {
         /// The checkpoint file's JSON.
@@ -63,7 +73,8 @@ impl Strategy {
             Strategy::Pct { .. }
             | Strategy::Random
             | Strategy::Dfs
-            | Strategy::ReplayShuttle { .. } => "shuttle",
+            | Strategy::ReplayShuttle { .. }
+            | Strategy::ShrinkShuttle { .. } => "shuttle",
             Strategy::Stress => "std",
         }
     }
@@ -77,6 +88,7 @@ impl Strategy {
             Strategy::Dfs => "dfs",
             Strategy::Stress => "stress",
             Strategy::ReplayShuttle { .. } | Strategy::ReplayLoom { .. } => "replay",
+            Strategy::ShrinkShuttle { .. } => "shrink",
         }
     }
 }
@@ -151,6 +163,39 @@ pub struct Failure {
     pub replay: ReplayToken,
 }
 
+/// At most this many guided runs per shrink of a shuttle witness (each is one execution of the
+/// program): enough for a witness with dozens of preemptions, small next to an exploration.
+pub const MAX_SHRINK_RUNS: usize = 2_000;
+
+/// Why a shrink stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShrinkStop {
+    /// No one or two preemptions could be dropped: the witness is 2-minimal.
+    Minimal,
+    /// [`MAX_SHRINK_RUNS`] guided runs were made.
+    RunCap,
+    /// The time limit was reached.
+    TimeLimit,
+}
+
+/// What shrinking did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShrinkInfo {
+    /// Preemptions of the schedule given.
+    pub preemptions_before: usize,
+    /// Preemptions of the witness returned.
+    pub preemptions_after: usize,
+    /// Scheduling decisions of the schedule given.
+    pub steps_before: usize,
+    /// Scheduling decisions of the witness returned.
+    pub steps_after: usize,
+    /// Guided runs made.
+    pub runs: usize,
+    /// Why it stopped.
+    pub stop: ShrinkStop,
+}
+
 /// The worker's answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Response {
@@ -166,4 +211,7 @@ pub struct Response {
     pub elapsed_secs: f64,
     /// loom only: the last checkpoint stored during exploration (to capture a failure).
     pub checkpoint: Option<String>,
+    /// [`Strategy::ShrinkShuttle`] only: what the shrink did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrink: Option<ShrinkInfo>,
 }

@@ -53,6 +53,7 @@ pub fn main(request: &Path, response: &Path) -> ExitCode {
             failure,
             elapsed_secs: 0.0,
             checkpoint: None,
+            shrink: None,
         };
         write_atomic(&hook_out, &resp);
     });

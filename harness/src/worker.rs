@@ -74,6 +74,7 @@ fn crash(msg: String, executions: u64) -> Response {
         }),
         elapsed_secs: 0.0,
         checkpoint: None,
+        shrink: None,
     }
 }
 
