@@ -509,6 +509,11 @@ impl Inner {
     }
     fn push(&mut self, ctx: &Ctx, ev: Ev) -> usize {
         let seq = self.recs.len();
+        if self.finding.is_some() {
+            // The failing step is the last one: what unwinding does after it (guards dropped
+            // while the panic unwinds) is not part of the execution.
+            return seq;
+        }
         self.recs.push(Rec {
             thread: ctx.tid,
             op: ctx.op.get(),
