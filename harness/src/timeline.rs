@@ -692,16 +692,18 @@ impl Timeline {
     }
 
     /// The rows of the interleaving: every step (`focused == false`, folded groups still one
-    /// row each) or only the kept ones with the hidden ones counted.
+    /// row each) or only the kept ones with the hidden ones counted (a single hidden step
+    /// between two rows is shown instead: its row costs the same as the count's).
     pub fn rows(&self, focused: bool) -> Vec<Row> {
         let n = self.phases.len();
         let mut out = Vec::new();
-        let mut hidden = 0;
-        let flush = |out: &mut Vec<Row>, hidden: &mut usize| {
-            if *hidden > 0 {
-                out.push(Row::Hidden(*hidden));
-                *hidden = 0;
-            }
+        // The steps left out since the last row: (first, how many). One step alone is shown
+        // rather than counted, since its row costs the same.
+        let mut hidden: Option<(usize, usize)> = None;
+        let flush = |out: &mut Vec<Row>, hidden: &mut Option<(usize, usize)>| match hidden.take() {
+            Some((first, 1)) => out.push(Row::Step(first)),
+            Some((_, k)) => out.push(Row::Hidden(k)),
+            None => {}
         };
         let mut i = 0;
         while i < n {
@@ -715,7 +717,8 @@ impl Timeline {
                 flush(&mut out, &mut hidden);
                 out.push(Row::Step(i));
             } else {
-                hidden += 1;
+                let h = hidden.get_or_insert((i, 0));
+                h.1 += 1;
             }
             if let Some(p) = self
                 .switches
