@@ -19,9 +19,9 @@
 
 use crate::fs::Dentry;
 use crate::kernel::{Kernel, Links, LockDesign, Tree, RCU_READ};
-use crate::life::Life;
 use crate::namespace::Namespace;
 use crate::oracle::lockdep::LockMode;
+use crate::life::Life;
 use crate::oracle::{Counter, Ctx, Note, ObjKind, ObjState, Oid, Verb};
 use crate::rules;
 use crate::super_block::SuperBlock;
@@ -303,7 +303,9 @@ impl Kernel {
     pub fn mnt_count_legit(&self, m: &Mount) -> isize {
         sync::oracle_atomic(|| {
             let now = m.mnt_count.load(Ordering::SeqCst);
-            now - self.ledger.weight_of(m.oid, Counter::MntCount, SPECULATIVE)
+            now - self
+                .ledger
+                .weight_of(m.oid, Counter::MntCount, SPECULATIVE)
         })
     }
 
