@@ -47,10 +47,10 @@ use std::collections::BTreeSet;
 
 use mountcheck_model::oracle::{FindingClass, ObjKind, Step};
 
-pub use infer::{lock_base, result_of, CountChange, LockHold};
+pub use infer::{lock_base, lock_op, result_of, CountChange, LockHold};
 
 use crate::report::Report;
-use infer::{blocked_by, count_change, lock_holds, lock_op, mentions, object_tokens};
+use infer::{blocked_by, count_change, lock_holds, mentions, object_tokens};
 
 /// Where a step is in the execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,6 +238,8 @@ pub struct Timeline {
     pub focus: Vec<String>,
     /// Threads involved: the finding's thread and the threads that touched its objects.
     pub involved: BTreeSet<usize>,
+    /// Whether each step names one of the finding's objects.
+    pub touches: Vec<bool>,
     /// Whether each step is in the focused view.
     pub kept: Vec<bool>,
     /// The summary: one column per thread.
@@ -544,12 +546,13 @@ impl Timeline {
                 .iter()
                 .any(|t| mentions(&s.action, t) || mentions(&s.counts, t))
         };
+        let touched: Vec<bool> = trace.iter().map(touches).collect();
         let eligible: Vec<bool> = (0..n)
             .map(|i| !matches!(group_of[i], Some(g) if groups[g].folded))
             .collect();
         let mut involved: BTreeSet<usize> = finding.and_then(|f| f.thread).into_iter().collect();
         for i in (0..n).filter(|&i| eligible[i]) {
-            if (focus.is_empty() && phases[i] == Phase::Threads) || touches(&trace[i]) {
+            if (focus.is_empty() && phases[i] == Phase::Threads) || touched[i] {
                 involved.insert(trace[i].thread);
             }
         }
@@ -557,7 +560,7 @@ impl Timeline {
         // The focused view.
         let holds = lock_holds(trace);
         let core: Vec<bool> = (0..n)
-            .map(|i| eligible[i] && (failing == Some(i) || touches(&trace[i])))
+            .map(|i| eligible[i] && (failing == Some(i) || touched[i]))
             .collect();
         let contended: BTreeSet<&str> = switches
             .iter()
@@ -670,6 +673,7 @@ impl Timeline {
             failing,
             focus,
             involved,
+            touches: touched,
             kept,
             summary,
             switches,
@@ -735,6 +739,7 @@ impl Timeline {
     }
 
     /// The number of steps the focused view leaves out.
+    #[cfg(test)]
     pub fn hidden_steps(&self) -> usize {
         self.rows(true)
             .iter()

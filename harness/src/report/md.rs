@@ -81,6 +81,32 @@ pub(crate) fn outcome_suffix(op: &str, o: &Outcome) -> String {
     }
 }
 
+/// What the focused view keeps, in a sentence.
+pub(crate) fn focus_note(t: &Timeline) -> String {
+    let threads = t
+        .involved
+        .iter()
+        .map(|th| format!("T{th}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let threads = if threads.is_empty() {
+        "the threads".to_string()
+    } else {
+        threads
+    };
+    let what = if t.focus.is_empty() {
+        format!("Only the lock operations of {threads}")
+    } else {
+        let objs = t.focus.join(", ");
+        format!(
+            "Only the steps that touch {objs}, the lock operations of {threads} around them, on the locks of {objs} or on a lock a thread waited for"
+        )
+    };
+    format!(
+        "{what}, each thread's operation starts and returns, the steps around each preemption and the failing step; boot, each setup operation and each quiescence operation are folded to one row."
+    )
+}
+
 /// What a step cell shows: action, [locks held], counts.
 pub(crate) fn step_text(s: &Step) -> String {
     let mut text = s.action.clone();
@@ -278,17 +304,10 @@ fn focused(o: &mut String, r: &Report, t: &Timeline) {
         r.trace.len(),
         plural(t.preemption_count(), "preemption", "preemptions")
     );
-    let focus = if t.focus.is_empty() {
-        "lock operations of the threads involved".to_string()
-    } else {
-        format!(
-            "steps that touch {}, the locks the threads involved hold around them",
-            t.focus.join(", ")
-        )
-    };
     let _ = writeln!(
         o,
-        "Only {focus}, each operation's start and return, the steps around each preemption and the failing step; boot, each setup operation and each quiescence operation folded to one row; ⋮ N: N steps not shown (all are in the full trace below). ⇄ marks a preemption: the scheduler stopped a thread that could have gone on.\n"
+        "{} ⋮ N: N steps not shown (all are in the full interleaving below). ⇄ marks a preemption: the scheduler stopped a thread that could have gone on.\n",
+        focus_note(t)
     );
     thread_header(o, "step", t);
     let mut last_op: Vec<String> = vec![String::new(); t.threads + 1];
@@ -529,4 +548,112 @@ fn replay(o: &mut String, r: &Report) {
         "Written by {} {}; the exploration took {:.3} s.",
         r.tool.name, r.tool.version, r.timing.elapsed_secs
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::fixtures;
+
+    /// The lines of the table that starts at the first line after `heading`.
+    fn table_after<'a>(md: &'a str, heading: &str) -> Vec<&'a str> {
+        let from = md.find(heading).expect(heading);
+        md[from..]
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .skip(2)
+            .collect()
+    }
+
+    #[test]
+    fn the_report_reads_header_finding_summary_focus_object_then_everything() {
+        let r = fixtures::get_super_race();
+        let md = render(&r);
+        let header: Vec<&str> = md
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with("- "))
+            .collect();
+        assert_eq!(header.len(), 5, "{md}");
+        assert_eq!(
+            header[3],
+            "- **Witness**: execution 7, 31 steps, 1 preemption"
+        );
+        let order = [
+            "## Finding: use-after-free",
+            "## Summary",
+            "## Interleaving (focused: 16 of 31 steps, 1 preemption)",
+            "## Object sb#4 (ram0)",
+            "## Full interleaving",
+            "<details>",
+            "</details>",
+            "## Replay",
+            "Checker message:",
+            "Written by mountcheck 0.1.0",
+        ];
+        let mut at = 0;
+        for h in order {
+            let p = md[at..]
+                .find(h)
+                .unwrap_or_else(|| panic!("{h} after {at}:\n{md}"));
+            at += p + h.len();
+        }
+        assert_eq!(md, render(&r.clone()), "byte-identical for the same report");
+    }
+
+    #[test]
+    fn the_summary_marks_the_failure_and_what_never_ran() {
+        let md = render(&fixtures::get_super_race());
+        let rows = table_after(&md, "## Summary");
+        assert_eq!(
+            rows,
+            vec![
+                "| `mkdir /mnt` = 0 | | |",
+                "| `mount ram0 /mnt` = 0 | | |",
+                "| | **✗ `get_super ram0 as sb`: FAILS (use-after-free)** | `umount /mnt` = 0 |",
+                "| | `drop_super sb`: not started | |",
+                "| quiescence: not reached | | |",
+            ]
+        );
+        let md = render(&fixtures::deadlock());
+        assert!(md.contains("**✗ `umount /mnt`: blocked, never returned**"));
+        assert!(md.contains("`mkdir /x`: not started"));
+        assert!(md.contains(
+            "Locks held when the execution stopped: T1 holds sb#4.s_umount(r) (since step 5)."
+        ));
+    }
+
+    #[test]
+    fn the_focused_interleaving_folds_marks_the_preemption_and_ends_on_the_failing_step() {
+        let md = render(&fixtures::get_super_race());
+        let rows = table_after(&md, "## Interleaving (focused");
+        assert_eq!(rows[0], "| 0–2 | **boot** (3 steps folded) | | |");
+        assert_eq!(
+            rows[1],
+            "| 3–5 | **`mkdir /mnt`** = 0 (3 steps folded) | | |"
+        );
+        assert!(rows
+            .contains(&"| ⇄ | | ⇄ **preemption 1**: T1 stopped after step 15 | T2 runs instead |"));
+        assert!(rows.contains(&"| ⋮ 2 | | | |"), "{rows:#?}");
+        let last = rows.last().unwrap();
+        assert!(
+            last.starts_with("| 30 | | **✗ FAILS (use-after-free):"),
+            "{last}"
+        );
+        // The full table has every step.
+        let full = table_after(&md, "## Full interleaving");
+        assert_eq!(full.len(), 31);
+    }
+
+    #[test]
+    fn counts_near_the_bias_are_symbolic_in_the_object_section() {
+        assert_eq!(show_named_count("s_count", 1 << 30), "S_BIAS");
+        assert_eq!(show_named_count("s_count", (1 << 30) + 2), "S_BIAS + 2");
+        assert_eq!(
+            show_named_count("mnt_count", 1 << 30),
+            (1 << 30).to_string()
+        );
+        assert_eq!(show_named_count("unknown", 3), "3");
+    }
 }
