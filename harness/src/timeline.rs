@@ -41,16 +41,17 @@
 //! Invariant: the timeline is a pure function of the report, so rendering it is deterministic;
 //! every step of the trace is in exactly one full row (a step row or a folded group).
 
+mod build;
 mod infer;
 
 use std::collections::BTreeSet;
 
-use mountcheck_model::oracle::{FindingClass, ObjKind, Step};
+use mountcheck_model::oracle::FindingClass;
 
 pub use infer::{lock_base, lock_op, result_of, CountChange, LockHold};
 
 use crate::report::Report;
-use infer::{blocked_by, count_change, lock_holds, mentions, object_tokens};
+use infer::lock_holds;
 
 /// Where a step is in the execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,426 +255,56 @@ pub struct Timeline {
     pub object_events: Vec<ObjectEvent>,
 }
 
-fn kind_prefix(k: ObjKind) -> &'static str {
-    match k {
-        ObjKind::SuperBlock => "sb",
-        ObjKind::Mount => "mnt",
-        ObjKind::Namespace => "ns",
-    }
-}
-
-/// Runs of consecutive steps of one thread's operation within `range`: a run ends where the
-/// thread or the operation changes or after an operation's return step.
-fn runs(trace: &[Step], range: std::ops::Range<usize>) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
-    for i in range {
-        let s = &trace[i];
-        match out.last_mut() {
-            Some((_, last))
-                if trace[*last].thread == s.thread
-                    && trace[*last].op == s.op
-                    && result_of(&trace[*last]).is_none() =>
-            {
-                *last = i;
-            }
-            _ => out.push((i, i)),
-        }
-    }
-    out
-}
-
 impl Timeline {
     /// The timeline of a report.
     pub fn from_report(r: &Report) -> Timeline {
         let trace = &r.trace;
-        let n = trace.len();
         let finding = r.finding.as_ref().map(|f| &f.finding);
-        let class = finding.map(|f| f.class.name().to_string());
-        let deadlock = finding.is_some_and(|f| f.class == FindingClass::Deadlock);
-        let failing = trace.iter().position(|s| s.failing);
+        let facts = build::Facts {
+            trace,
+            finding,
+            class: finding.map_or(String::new(), |f| f.class.name().to_string()),
+            deadlock: finding.is_some_and(|f| f.class == FindingClass::Deadlock),
+            failing: trace.iter().position(|s| s.failing),
+        };
         let threads = trace
             .iter()
             .map(|s| s.thread)
             .max()
             .unwrap_or(0)
             .max(r.program.threads.len());
-
-        // Phases.
-        let join = trace
-            .iter()
-            .position(|s| s.thread == 0 && s.action.starts_with("join"));
-        let quiescence = match join {
-            Some(j) => (j + 1..n).find(|&i| trace[i].thread == 0),
-            None => trace
-                .iter()
-                .position(|s| s.thread == 0 && s.op == "quiescence"),
-        }
-        .unwrap_or(n);
-        let first_thread = (0..quiescence)
-            .find(|&i| trace[i].thread != 0)
-            .unwrap_or(quiescence);
         let setup_ops: Vec<String> = r.program.setup.iter().map(|o| o.to_string()).collect();
-        let mut phases = vec![Phase::Threads; n];
-        let mut groups = Vec::new();
-        let mut seen_setup = false;
-        for (first, last) in runs(trace, 0..first_thread) {
-            let op = &trace[first].op;
-            let phase = if setup_ops.contains(op) {
-                seen_setup = true;
-                Phase::Setup
-            } else if seen_setup {
-                Phase::Init
-            } else {
-                Phase::Boot
-            };
-            groups.push((phase, first, last));
-        }
-        for (first, last) in runs(trace, quiescence..n) {
-            groups.push((Phase::Quiescence, first, last));
-        }
-        let mut group_of = vec![None; n];
-        let groups: Vec<Group> = groups
-            .into_iter()
-            .enumerate()
-            .map(|(g, (phase, first, last))| {
-                for i in first..=last {
-                    phases[i] = phase;
-                    group_of[i] = Some(g);
-                }
-                Group {
-                    phase,
-                    thread: trace[first].thread,
-                    op: trace[first].op.clone(),
-                    first,
-                    last,
-                    result: result_of(&trace[last]).map(str::to_string),
-                    folded: last > first && !failing.is_some_and(|f| (first..=last).contains(&f)),
-                }
-            })
-            .collect();
-
-        // Operation starts: the first step of a thread, or one whose operation differs from the
-        // thread's previous step's, or that follows its return.
-        let mut op_start = vec![false; n];
-        let mut prev: Vec<Option<usize>> = vec![None; threads + 1];
-        for (i, s) in trace.iter().enumerate() {
-            op_start[i] = match prev[s.thread] {
-                None => true,
-                Some(p) => trace[p].op != s.op || result_of(&trace[p]).is_some(),
-            };
-            prev[s.thread] = Some(i);
-        }
-
-        // The summary.
-        let instances = |t: usize, phase: Phase| -> Vec<(usize, usize)> {
-            let idx: Vec<usize> = (0..n)
-                .filter(|&i| trace[i].thread == t && phases[i] == phase)
-                .collect();
-            let mut out: Vec<(usize, usize)> = Vec::new();
-            for i in idx {
-                match out.last_mut() {
-                    Some((_, last)) if !op_start[i] => *last = i,
-                    _ => out.push((i, i)),
-                }
-            }
-            out
-        };
-        let cell = |first: usize, last: usize| -> OpCell {
-            let fails = failing.is_some_and(|f| (first..=last).contains(&f));
-            let outcome = if fails {
-                Outcome::Failed(class.clone().unwrap_or_default())
-            } else if let Some(res) = result_of(&trace[last]) {
-                Outcome::Returned(res.to_string())
-            } else if deadlock {
-                Outcome::Blocked
-            } else {
-                Outcome::CutShort
-            };
-            OpCell {
-                op: trace[first].op.clone(),
-                outcome,
-                failing: fails,
-                first: Some(first),
-                last: Some(last),
-            }
-        };
-        let align = |planned: Vec<String>, found: Vec<(usize, usize)>| -> Vec<OpCell> {
-            let mut found = found.into_iter().peekable();
-            let mut out: Vec<OpCell> = planned
-                .into_iter()
-                .map(|op| match found.next_if(|(f, _)| trace[*f].op == op) {
-                    Some((f, l)) => cell(f, l),
-                    None => OpCell {
-                        op,
-                        outcome: Outcome::NotStarted,
-                        failing: false,
-                        first: None,
-                        last: None,
-                    },
-                })
-                .collect();
-            out.extend(found.map(|(f, l)| cell(f, l)));
-            out
-        };
-        let mut summary = Vec::new();
-        let mut setup = align(setup_ops.clone(), instances(0, Phase::Setup));
-        if !trace.is_empty() {
-            let q_fails = failing.is_some_and(|f| f >= quiescence)
-                || (failing.is_none() && finding.is_some_and(|f| f.thread.is_none()));
-            setup.push(OpCell {
-                op: "quiescence".into(),
-                outcome: if q_fails {
-                    Outcome::Failed(class.clone().unwrap_or_default())
-                } else if quiescence < n {
-                    Outcome::Passed
-                } else {
-                    Outcome::NotStarted
-                },
-                failing: q_fails,
-                first: (quiescence < n).then_some(quiescence),
-                last: (quiescence < n).then_some(n - 1),
-            });
-        }
-        summary.push(Column {
-            thread: 0,
-            ops: setup,
-        });
-        for t in 1..=threads {
-            let planned = r
-                .program
-                .threads
-                .get(t - 1)
-                .map(|ops| ops.iter().map(|o| o.to_string()).collect())
-                .unwrap_or_default();
-            summary.push(Column {
-                thread: t,
-                ops: align(planned, instances(t, Phase::Threads)),
-            });
-        }
-        // A finding without a failing step (a deadlock): mark the operation it names.
-        if failing.is_none() {
-            if let Some(f) = finding {
-                if let Some(c) = f
-                    .thread
-                    .and_then(|t| summary.iter_mut().find(|c| c.thread == t))
-                {
-                    if let Some(op) = c
-                        .ops
-                        .iter_mut()
-                        .find(|o| o.op == f.op && !matches!(o.outcome, Outcome::Returned(_)))
-                    {
-                        op.failing = true;
-                    }
-                }
-            }
-        }
-
-        // Switches.
-        let finished = |t: usize| {
-            t == 0
-                || summary.iter().find(|c| c.thread == t).is_some_and(|c| {
-                    c.ops
-                        .iter()
-                        .all(|o| matches!(o.outcome, Outcome::Returned(_)))
-                })
-        };
-        let mut switches = Vec::new();
-        let mut number = 0;
-        for i in 0..n.saturating_sub(1) {
-            let (a, b) = (trace[i].thread, trace[i + 1].thread);
-            if a == b {
-                continue;
-            }
-            let next = (i + 1..n).find(|&j| trace[j].thread == a && phases[j] != Phase::Quiescence);
-            let kind = if phases[i] == Phase::Quiescence || phases[i + 1] == Phase::Quiescence {
-                SwitchKind::Sequential
-            } else if trace[i].action.starts_with("join")
-                || next.is_some_and(|j| trace[j].action.starts_with("join"))
-            {
-                SwitchKind::Joining
-            } else {
-                match next {
-                    Some(j) => match lock_op(&trace[j].action)
-                        .and_then(|op| blocked_by(trace, i, a, &op).map(|h| (op.lock, h)))
-                    {
-                        Some((lock, holder)) => SwitchKind::Blocked {
-                            lock: Some(lock),
-                            holder: Some(holder),
-                        },
-                        None => SwitchKind::Preemption,
-                    },
-                    None if finished(a) => SwitchKind::Finished,
-                    None if deadlock => SwitchKind::Blocked {
-                        lock: None,
-                        holder: None,
-                    },
-                    None => SwitchKind::Preemption,
-                }
-            };
-            let num = if kind == SwitchKind::Preemption {
-                number += 1;
-                number
-            } else {
-                0
-            };
-            switches.push(Switch {
-                after: i,
-                from: a,
-                to: b,
-                kind,
-                number: num,
-            });
-        }
-
-        // The finding's objects and the threads involved.
-        let mut focus: Vec<String> = Vec::new();
-        if let Some(f) = finding {
-            if let Some(o) = &f.object {
-                focus.push(format!("{}#{}", kind_prefix(o.kind), o.oid.0));
-                focus.extend(object_tokens(&o.label));
-            }
-            focus.extend(object_tokens(&f.message));
-        }
-        let mut uniq = Vec::new();
-        for t in focus {
-            if !uniq.contains(&t) {
-                uniq.push(t);
-            }
-        }
-        let focus = uniq;
-        let touches = |s: &Step| {
-            focus
-                .iter()
-                .any(|t| mentions(&s.action, t) || mentions(&s.counts, t))
-        };
-        let touched: Vec<bool> = trace.iter().map(touches).collect();
-        let eligible: Vec<bool> = (0..n)
-            .map(|i| !matches!(group_of[i], Some(g) if groups[g].folded))
-            .collect();
-        let mut involved: BTreeSet<usize> = finding.and_then(|f| f.thread).into_iter().collect();
-        for i in (0..n).filter(|&i| eligible[i]) {
-            if (focus.is_empty() && phases[i] == Phase::Threads) || touched[i] {
-                involved.insert(trace[i].thread);
-            }
-        }
-
-        // The focused view.
-        let holds = lock_holds(trace);
-        let core: Vec<bool> = (0..n)
-            .map(|i| eligible[i] && (failing == Some(i) || touched[i]))
-            .collect();
-        let contended: BTreeSet<&str> = switches
+        let thread_ops: Vec<Vec<String>> = r
+            .program
+            .threads
             .iter()
-            .filter_map(|s| match &s.kind {
-                SwitchKind::Blocked {
-                    lock: Some(lock), ..
-                } => Some(lock.as_str()),
-                _ => None,
-            })
+            .map(|ops| ops.iter().map(|o| o.to_string()).collect())
             .collect();
-        let mut kept = core.clone();
-        for i in (0..n).filter(|&i| eligible[i]) {
-            let s = &trace[i];
-            let single = group_of[i].is_some_and(|g| groups[g].steps() == 1);
-            if single || op_start[i] || result_of(s).is_some() {
-                kept[i] = true;
-                continue;
-            }
-            let Some(op) = lock_op(&s.action) else {
-                continue;
-            };
-            if !involved.contains(&s.thread) {
-                continue;
-            }
-            let own = focus.iter().any(|t| {
-                op.lock
-                    .strip_prefix(t.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'))
-            });
-            let matters = || {
-                holds
-                    .iter()
-                    .filter(|h| h.thread == s.thread && lock_base(&h.lock) == op.lock)
-                    .find(|h| {
-                        if op.acquire {
-                            h.from == i
-                        } else {
-                            h.to == Some(i)
-                        }
-                    })
-                    .is_some_and(|h| {
-                        (h.from..=h.to.unwrap_or(n - 1))
-                            .any(|j| trace[j].thread == s.thread && core[j])
-                    })
-            };
-            if focus.is_empty() || own || contended.contains(op.lock.as_str()) || matters() {
-                kept[i] = true;
-            }
-        }
-        for s in switches.iter().filter(|s| s.kind == SwitchKind::Preemption) {
-            for i in [s.after, s.after + 1] {
-                if eligible[i] {
-                    kept[i] = true;
-                }
-            }
-        }
-
-        // The finding's objects' counts and lives.
-        let mut counts: Vec<CountSeries> = Vec::new();
-        let mut object_events = Vec::new();
-        for (i, s) in trace.iter().enumerate() {
-            let first = object_tokens(&s.action).into_iter().next();
-            let Some(obj) = first.filter(|o| focus.contains(o)) else {
-                continue;
-            };
-            if s.action.starts_with("get ") || s.action.starts_with("put ") {
-                if let Some(c) = count_change(&s.counts) {
-                    match counts
-                        .iter_mut()
-                        .find(|x| x.object == obj && x.counter == c.counter)
-                    {
-                        Some(series) => series.points.push((i, c)),
-                        None => counts.push(CountSeries {
-                            object: obj.clone(),
-                            counter: c.counter,
-                            points: vec![(i, c)],
-                        }),
-                    }
-                }
-            }
-            for (prefix, what) in [
-                ("alloc ", "alloc"),
-                ("shut down ", "shut down"),
-                ("free ", "free"),
-            ] {
-                if s.action.starts_with(prefix) {
-                    object_events.push(ObjectEvent {
-                        index: i,
-                        object: obj.clone(),
-                        what,
-                    });
-                }
-            }
-        }
-        counts.sort_by_key(|c| {
-            (
-                focus.iter().position(|f| *f == c.object),
-                mountcheck_model::oracle::Counter::ALL
-                    .iter()
-                    .position(|k| k.name() == c.counter),
-            )
-        });
-
+        let shape = build::shape(&facts, &setup_ops, threads);
+        let summary = build::summary(&facts, &shape, &setup_ops, &thread_ops, threads);
+        let switches = build::switches(&facts, &shape, &summary);
+        let focus = build::focus(finding);
+        let touches: Vec<bool> = trace.iter().map(|s| build::touches(s, &focus)).collect();
+        let holds = lock_holds(trace);
+        let (involved, kept) = build::focused(&facts, &shape, &switches, &focus, &touches, &holds);
+        let (counts, object_events) = build::counts(trace, &focus);
+        let build::Shape {
+            phases,
+            groups,
+            group_of,
+            op_start,
+            ..
+        } = shape;
         Timeline {
             threads,
             phases,
             groups,
             group_of,
             op_start,
-            failing,
+            failing: facts.failing,
             focus,
             involved,
-            touches: touched,
+            touches,
             kept,
             summary,
             switches,

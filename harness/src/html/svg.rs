@@ -138,13 +138,34 @@ fn fold_label(t: &Timeline, g: usize) -> String {
     l
 }
 
-/// The SVG picture of a report's trace.
-pub fn swimlanes(r: &Report, t: &Timeline) -> String {
-    let trace = &r.trace;
-    let n = trace.len();
-    if n == 0 {
-        return String::new();
-    }
+/// Where everything goes.
+struct Layout {
+    /// The full view's rows (one column each, but preemption marks).
+    rows: Vec<Row>,
+    /// The columns.
+    cols: Vec<Col>,
+    /// Each step's column.
+    col_of: Vec<usize>,
+    /// Each folded group's column: (group, column).
+    fold_col: Vec<(usize, usize)>,
+    /// Each preemption's x: (switch, x).
+    marks: Vec<(usize, f64)>,
+    /// Width of the picture.
+    width: f64,
+    /// Each thread's lock rows, in order of first hold.
+    lock_rows: Vec<Vec<String>>,
+    /// Each lane's top.
+    lane_top: Vec<f64>,
+    /// Where the lanes end.
+    lanes_bottom: f64,
+    /// Each count chart: top, height, distinct values lowest first.
+    charts: Vec<(f64, f64, Vec<(i64, String)>)>,
+    /// Height of the picture.
+    height: f64,
+}
+
+/// Lay the picture out: columns left to right, lanes then charts top to bottom.
+fn layout(t: &Timeline, n: usize) -> Layout {
     // Columns.
     let rows = t.rows(false);
     let mut cols: Vec<Col> = Vec::new();
@@ -215,6 +236,41 @@ pub fn swimlanes(r: &Report, t: &Timeline) -> String {
     }
     let height = y + PAD;
 
+    Layout {
+        rows,
+        cols,
+        col_of,
+        fold_col,
+        marks,
+        width,
+        lock_rows,
+        lane_top,
+        lanes_bottom,
+        charts,
+        height,
+    }
+}
+
+/// The SVG picture of a report's trace.
+pub fn swimlanes(r: &Report, t: &Timeline) -> String {
+    let trace = &r.trace;
+    let n = trace.len();
+    if n == 0 {
+        return String::new();
+    }
+    let l = layout(t, n);
+    let Layout {
+        cols,
+        col_of,
+        width,
+        height,
+        lane_top,
+        lanes_bottom,
+        ..
+    } = &l;
+    let (width, height, lanes_bottom) = (*width, *height, *lanes_bottom);
+    let lanes = t.threads + 1;
+    let y = height - PAD;
     let mut o = String::new();
     let _ = write!(
         o,
@@ -261,7 +317,26 @@ pub fn swimlanes(r: &Report, t: &Timeline) -> String {
         );
     }
 
-    // Axis.
+    axis(&mut o, r, t, &l);
+    for th in 0..lanes {
+        lane(&mut o, r, t, &l, th);
+    }
+    switch_marks(&mut o, r, t, &l);
+    count_charts(&mut o, r, t, &l);
+    o.push_str("</svg>\n");
+    o
+}
+
+/// The step axis: folded groups' ranges, every tenth step and the failing one.
+fn axis(o: &mut String, r: &Report, t: &Timeline, l: &Layout) {
+    let Layout {
+        rows,
+        cols,
+        col_of,
+        width,
+        ..
+    } = l;
+    let trace = &r.trace;
     let _ = writeln!(o, "<g class=\"axis\">");
     let _ = writeln!(
         o,
@@ -276,7 +351,7 @@ pub fn swimlanes(r: &Report, t: &Timeline) -> String {
         AXIS_H - 3.0
     );
     let mut last_label_end = f64::MIN;
-    for row in &rows {
+    for row in rows {
         let (label, c) = match *row {
             Row::Group(g) => {
                 let g = &t.groups[g];
@@ -304,175 +379,199 @@ pub fn swimlanes(r: &Report, t: &Timeline) -> String {
         );
     }
     let _ = writeln!(o, "</g>");
+}
 
-    // Lanes' contents.
-    for (th, top) in lane_top.iter().copied().enumerate() {
-        let box_y = top + OP_BAND;
-        let _ = writeln!(o, "<g class=\"lane-content\" data-thread=\"{th}\">");
-        let name = if th == 0 {
-            "T0 (init)".to_string()
+/// One thread's lane: its operations, its boxes and folded groups, its lock bars.
+fn lane(o: &mut String, r: &Report, t: &Timeline, l: &Layout, th: usize) {
+    let Layout {
+        cols,
+        col_of,
+        fold_col,
+        width,
+        lock_rows,
+        lane_top,
+        ..
+    } = l;
+    let trace = &r.trace;
+    let n = trace.len();
+    let top = lane_top[th];
+    let box_y = top + OP_BAND;
+    let _ = writeln!(o, "<g class=\"lane-content\" data-thread=\"{th}\">");
+    let name = if th == 0 {
+        "T0 (init)".to_string()
+    } else {
+        format!("T{th}")
+    };
+    let _ = writeln!(
+        o,
+        "<text class=\"lane-label\" x=\"8\" y=\"{:.1}\">{}</text>",
+        box_y + 15.0,
+        esc(&name)
+    );
+    // Operation bands: each run of steps of one operation, unless it is a folded group.
+    let mut i = 0;
+    while i < n {
+        if trace[i].thread != th || !t.op_start[i] {
+            i += 1;
+            continue;
+        }
+        let mut last = i;
+        let mut j = i + 1;
+        while j < n && !(trace[j].thread == th && t.op_start[j]) {
+            if trace[j].thread == th {
+                last = j;
+            }
+            j += 1;
+        }
+        let folded = (i..=last).all(|k| {
+            trace[k].thread != th || matches!(t.group_of[k], Some(g) if t.groups[g].folded)
+        });
+        if !folded {
+            let (x1, x2) = (cols[col_of[i]].x + 1.0, cols[col_of[last]].end() - 1.0);
+            let by = top + OP_BAND - 4.0;
+            let mut title = trace[i].op.clone();
+            if let Some(res) = result_of(&trace[last]) {
+                let _ = write!(title, " = {res}");
+            }
+            let _ = write!(
+                o,
+                "<g class=\"op-band\"><title>{}</title><path d=\"M{x1:.1} {:.1} V{by:.1} H{x2:.1} V{:.1}\"/>",
+                esc(&format!("T{th}: {title} (steps {}–{})", trace[i].seq, trace[last].seq)),
+                by + 3.0,
+                by + 3.0
+            );
+            let chars = ((x2 - x1 - 4.0) / CHAR_W).floor().max(0.0) as usize;
+            let label = fit(&title, chars);
+            if chars >= 3 {
+                let _ = write!(
+                    o,
+                    "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                    x1 + 2.0,
+                    by - 3.0,
+                    esc(&label)
+                );
+            }
+            let _ = writeln!(o, "</g>");
+        }
+        i = j;
+    }
+    // Folded groups of this thread.
+    for &(g, c) in fold_col {
+        let grp = &t.groups[g];
+        if grp.thread != th {
+            continue;
+        }
+        let c = &cols[c];
+        let mut title = format!(
+            "steps {}–{} · T{th} · {}: {} ({} steps folded)",
+            trace[grp.first].seq,
+            trace[grp.last].seq,
+            grp.phase.name(),
+            fold_label(t, g),
+            grp.steps()
+        );
+        for s in &trace[grp.first..=grp.last] {
+            let _ = write!(title, "\n{}: {}", s.seq, step_text(s));
+        }
+        let label = fold_label(t, g);
+        let chars = ((c.w - 10.0) / CHAR_W).floor().max(0.0) as usize;
+        let _ = writeln!(
+            o,
+            "<g class=\"fold\" data-first=\"{}\" data-last=\"{}\"><title>{}</title><rect x=\"{:.1}\" y=\"{box_y:.1}\" width=\"{:.1}\" height=\"{BOX_H:.1}\" rx=\"3\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text></g>",
+            trace[grp.first].seq,
+            trace[grp.last].seq,
+            esc(&title),
+            c.x + 2.0,
+            c.w - 4.0,
+            c.mid(),
+            box_y + 15.0,
+            esc(&fit(&label, chars))
+        );
+    }
+    // Step boxes.
+    for (i, s) in trace.iter().enumerate() {
+        if s.thread != th || matches!(t.group_of[i], Some(g) if t.groups[g].folded) {
+            continue;
+        }
+        let c = &cols[col_of[i]];
+        let (glyph, class) = kind(s);
+        let mut classes = format!("step {class}");
+        if s.failing {
+            classes.push_str(" failing");
+        } else if !t.kept[i] {
+            classes.push_str(" dim");
+        }
+        if t.touches[i] {
+            classes.push_str(" focus");
+        }
+        let (inset, text) = if c.w < STEP_W {
+            (1.0, String::new())
         } else {
-            format!("T{th}")
+            (
+                2.0,
+                format!(
+                    "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{glyph}</text>",
+                    c.mid(),
+                    box_y + 15.0
+                ),
+            )
         };
         let _ = writeln!(
             o,
-            "<text class=\"lane-label\" x=\"8\" y=\"{:.1}\">{}</text>",
-            box_y + 15.0,
-            esc(&name)
+            "<g class=\"{classes}\" data-seq=\"{}\"><title>{}</title><rect x=\"{:.1}\" y=\"{box_y:.1}\" width=\"{:.1}\" height=\"{BOX_H:.1}\" rx=\"2\"/>{text}</g>",
+            s.seq,
+            esc(&step_title(s)),
+            c.x + inset,
+            c.w - 2.0 * inset
         );
-        // Operation bands: each run of steps of one operation, unless it is a folded group.
-        let mut i = 0;
-        while i < n {
-            if trace[i].thread != th || !t.op_start[i] {
-                i += 1;
-                continue;
-            }
-            let mut last = i;
-            let mut j = i + 1;
-            while j < n && !(trace[j].thread == th && t.op_start[j]) {
-                if trace[j].thread == th {
-                    last = j;
-                }
-                j += 1;
-            }
-            let folded = (i..=last).all(|k| {
-                trace[k].thread != th || matches!(t.group_of[k], Some(g) if t.groups[g].folded)
-            });
-            if !folded {
-                let (x1, x2) = (cols[col_of[i]].x + 1.0, cols[col_of[last]].end() - 1.0);
-                let by = top + OP_BAND - 4.0;
-                let mut title = trace[i].op.clone();
-                if let Some(res) = result_of(&trace[last]) {
-                    let _ = write!(title, " = {res}");
-                }
-                let _ = write!(
-                    o,
-                    "<g class=\"op-band\"><title>{}</title><path d=\"M{x1:.1} {:.1} V{by:.1} H{x2:.1} V{:.1}\"/>",
-                    esc(&format!("T{th}: {title} (steps {}–{})", trace[i].seq, trace[last].seq)),
-                    by + 3.0,
-                    by + 3.0
-                );
-                let chars = ((x2 - x1 - 4.0) / CHAR_W).floor().max(0.0) as usize;
-                let label = fit(&title, chars);
-                if chars >= 3 {
-                    let _ = write!(
-                        o,
-                        "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-                        x1 + 2.0,
-                        by - 3.0,
-                        esc(&label)
-                    );
-                }
-                let _ = writeln!(o, "</g>");
-            }
-            i = j;
-        }
-        // Folded groups of this thread.
-        for &(g, c) in &fold_col {
-            let grp = &t.groups[g];
-            if grp.thread != th {
-                continue;
-            }
-            let c = &cols[c];
-            let mut title = format!(
-                "steps {}–{} · T{th} · {}: {} ({} steps folded)",
-                trace[grp.first].seq,
-                trace[grp.last].seq,
-                grp.phase.name(),
-                fold_label(t, g),
-                grp.steps()
-            );
-            for s in &trace[grp.first..=grp.last] {
-                let _ = write!(title, "\n{}: {}", s.seq, step_text(s));
-            }
-            let label = fold_label(t, g);
-            let chars = ((c.w - 10.0) / CHAR_W).floor().max(0.0) as usize;
-            let _ = writeln!(
-                o,
-                "<g class=\"fold\" data-first=\"{}\" data-last=\"{}\"><title>{}</title><rect x=\"{:.1}\" y=\"{box_y:.1}\" width=\"{:.1}\" height=\"{BOX_H:.1}\" rx=\"3\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text></g>",
-                trace[grp.first].seq,
-                trace[grp.last].seq,
-                esc(&title),
-                c.x + 2.0,
-                c.w - 4.0,
-                c.mid(),
-                box_y + 15.0,
-                esc(&fit(&label, chars))
-            );
-        }
-        // Step boxes.
-        for (i, s) in trace.iter().enumerate() {
-            if s.thread != th || matches!(t.group_of[i], Some(g) if t.groups[g].folded) {
-                continue;
-            }
-            let c = &cols[col_of[i]];
-            let (glyph, class) = kind(s);
-            let mut classes = format!("step {class}");
-            if s.failing {
-                classes.push_str(" failing");
-            } else if !t.kept[i] {
-                classes.push_str(" dim");
-            }
-            if t.touches[i] {
-                classes.push_str(" focus");
-            }
-            let (inset, text) = if c.w < STEP_W {
-                (1.0, String::new())
-            } else {
-                (
-                    2.0,
-                    format!(
-                        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{glyph}</text>",
-                        c.mid(),
-                        box_y + 15.0
-                    ),
-                )
-            };
-            let _ = writeln!(
-                o,
-                "<g class=\"{classes}\" data-seq=\"{}\"><title>{}</title><rect x=\"{:.1}\" y=\"{box_y:.1}\" width=\"{:.1}\" height=\"{BOX_H:.1}\" rx=\"2\"/>{text}</g>",
-                s.seq,
-                esc(&step_title(s)),
-                c.x + inset,
-                c.w - 2.0 * inset
-            );
-        }
-        // Lock bars.
-        for (k, lock) in lock_rows[th].iter().enumerate() {
-            let ly = box_y + BOX_H + LANE_PAD + k as f64 * BAR_ROW;
-            let _ = writeln!(
-                o,
-                "<text class=\"lock-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-                GUTTER - 6.0,
-                ly + BAR_H - 0.5,
-                esc(&fit(lock, GUTTER_CHARS))
-            );
-            for h in t
-                .holds
-                .iter()
-                .filter(|h| h.thread == th && lock_base(&h.lock) == lock)
-            {
-                let x1 = cols[col_of[h.from]].x + 1.0;
-                let x2 = h.to.map_or(width - PAD, |j| cols[col_of[j]].end() - 1.0);
-                let mode = if h.lock.ends_with("(r)") { "r" } else { "w" };
-                let until =
-                    h.to.map_or("the end".to_string(), |j| format!("step {}", trace[j].seq));
-                let _ = writeln!(
-                    o,
-                    "<rect class=\"hold hold-{mode}\" x=\"{x1:.1}\" y=\"{ly:.1}\" width=\"{:.1}\" height=\"{BAR_H:.1}\"><title>{}</title></rect>",
-                    (x2 - x1).max(2.0),
-                    esc(&format!(
-                        "T{th} holds {} from step {} to {until}",
-                        h.lock, trace[h.from].seq
-                    ))
-                );
-            }
-        }
-        let _ = writeln!(o, "</g>");
     }
+    // Lock bars.
+    for (k, lock) in lock_rows[th].iter().enumerate() {
+        let ly = box_y + BOX_H + LANE_PAD + k as f64 * BAR_ROW;
+        let _ = writeln!(
+            o,
+            "<text class=\"lock-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            GUTTER - 6.0,
+            ly + BAR_H - 0.5,
+            esc(&fit(lock, GUTTER_CHARS))
+        );
+        for h in t
+            .holds
+            .iter()
+            .filter(|h| h.thread == th && lock_base(&h.lock) == lock)
+        {
+            let x1 = cols[col_of[h.from]].x + 1.0;
+            let x2 = h.to.map_or(width - PAD, |j| cols[col_of[j]].end() - 1.0);
+            let mode = if h.lock.ends_with("(r)") { "r" } else { "w" };
+            let until =
+                h.to.map_or("the end".to_string(), |j| format!("step {}", trace[j].seq));
+            let _ = writeln!(
+                o,
+                "<rect class=\"hold hold-{mode}\" x=\"{x1:.1}\" y=\"{ly:.1}\" width=\"{:.1}\" height=\"{BAR_H:.1}\"><title>{}</title></rect>",
+                (x2 - x1).max(2.0),
+                esc(&format!(
+                    "T{th} holds {} from step {} to {until}",
+                    h.lock, trace[h.from].seq
+                ))
+            );
+        }
+    }
+    let _ = writeln!(o, "</g>");
+}
 
+/// Preemptions, waits for held locks, and operations blocked for good.
+fn switch_marks(o: &mut String, r: &Report, t: &Timeline, l: &Layout) {
+    let Layout {
+        cols,
+        col_of,
+        marks,
+        lane_top,
+        lanes_bottom,
+        ..
+    } = l;
+    let trace = &r.trace;
     // Switch marks: preemptions across the lanes, waits in the waiting lane.
-    for (p, bx) in &marks {
+    for (p, bx) in marks {
         let sw = &t.switches[*p];
         let top = lane_top[sw.from];
         let _ = writeln!(
@@ -535,9 +634,19 @@ pub fn swimlanes(r: &Report, t: &Timeline) -> String {
             );
         }
     }
+}
 
-    // Count charts.
-    for (s, (top, h, values)) in t.counts.iter().zip(&charts) {
+/// The count charts of the finding's objects.
+fn count_charts(o: &mut String, r: &Report, t: &Timeline, l: &Layout) {
+    let Layout {
+        cols,
+        col_of,
+        width,
+        charts,
+        ..
+    } = l;
+    let trace = &r.trace;
+    for (s, (top, h, values)) in t.counts.iter().zip(charts) {
         let rank_y = |v: i64| -> f64 {
             let k = values.iter().position(|(x, _)| *x == v).unwrap_or(0);
             top + h - 12.0 - k as f64 * CHART_ROW
@@ -609,6 +718,4 @@ pub fn swimlanes(r: &Report, t: &Timeline) -> String {
         }
         let _ = writeln!(o, "</g>");
     }
-    o.push_str("</svg>\n");
-    o
 }
