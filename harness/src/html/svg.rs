@@ -138,6 +138,16 @@ fn fold_label(t: &Timeline, g: usize) -> String {
     l
 }
 
+/// Where a count chart goes and the values it shows.
+struct Chart {
+    /// Top.
+    top: f64,
+    /// Height.
+    h: f64,
+    /// Its distinct values (number, label), lowest first; one row each.
+    values: Vec<(i64, String)>,
+}
+
 /// Where everything goes.
 struct Layout {
     /// The full view's rows (one column each, but preemption marks).
@@ -158,8 +168,8 @@ struct Layout {
     lane_top: Vec<f64>,
     /// Where the lanes end.
     lanes_bottom: f64,
-    /// Each count chart: top, height, distinct values lowest first.
-    charts: Vec<(f64, f64, Vec<(i64, String)>)>,
+    /// Each count chart.
+    charts: Vec<Chart>,
     /// Height of the picture.
     height: f64,
 }
@@ -231,7 +241,7 @@ fn layout(t: &Timeline, n: usize) -> Layout {
         values.sort();
         values.dedup_by(|a, b| a.0 == b.0);
         let h = CHART_HEAD + values.len().max(2) as f64 * CHART_ROW + 6.0;
-        charts.push((y, h, values));
+        charts.push(Chart { top: y, h, values });
         y += h;
     }
     let height = y + PAD;
@@ -272,9 +282,9 @@ pub fn swimlanes(r: &Report, t: &Timeline) -> String {
     let lanes = t.threads + 1;
     let y = height - PAD;
     let mut o = String::new();
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"swimlanes\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\" aria-label=\"{}\">\n",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"swimlanes\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\" aria-label=\"{}\">",
         esc(&format!(
             "swimlanes of {} under {}: {} threads, {} steps, {} preemptions",
             r.scenario.name,
@@ -360,7 +370,7 @@ fn axis(o: &mut String, r: &Report, t: &Timeline, l: &Layout) {
                     &cols[col_of[g.first]],
                 )
             }
-            Row::Step(i) if trace[i].seq % 10 == 0 || t.failing == Some(i) => {
+            Row::Step(i) if trace[i].seq.is_multiple_of(10) || t.failing == Some(i) => {
                 (trace[i].seq.to_string(), &cols[col_of[i]])
             }
             _ => continue,
@@ -646,7 +656,7 @@ fn count_charts(o: &mut String, r: &Report, t: &Timeline, l: &Layout) {
         ..
     } = l;
     let trace = &r.trace;
-    for (s, (top, h, values)) in t.counts.iter().zip(charts) {
+    for (s, Chart { top, h, values }) in t.counts.iter().zip(charts) {
         let rank_y = |v: i64| -> f64 {
             let k = values.iter().position(|(x, _)| *x == v).unwrap_or(0);
             top + h - 12.0 - k as f64 * CHART_ROW

@@ -219,7 +219,7 @@ fn a_clean_report_has_no_picture_but_a_valid_page() {
 
 #[test]
 fn the_index_links_each_report_and_marks_disagreements() {
-    let rows = vec![
+    let rows = [
         report::Row {
             scenario: "a<b".into(),
             variant: "fixed".into(),

@@ -9,8 +9,8 @@ fn covers_every_step_once(t: &Timeline) {
         match r {
             Row::Step(i) => seen[i] += 1,
             Row::Group(g) => {
-                for i in t.groups[g].first..=t.groups[g].last {
-                    seen[i] += 1;
+                for k in &mut seen[t.groups[g].first..=t.groups[g].last] {
+                    *k += 1;
                 }
             }
             Row::Hidden(_) => panic!("the full view hides nothing"),
