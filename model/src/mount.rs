@@ -19,9 +19,9 @@
 
 use crate::fs::Dentry;
 use crate::kernel::{Kernel, Links, LockDesign, Tree, RCU_READ};
+use crate::life::Life;
 use crate::namespace::Namespace;
 use crate::oracle::lockdep::LockMode;
-use crate::life::Life;
 use crate::oracle::{Counter, Ctx, Note, ObjKind, ObjState, Oid, Verb};
 use crate::rules;
 use crate::super_block::SuperBlock;
@@ -247,7 +247,7 @@ impl Kernel {
             match state {
                 Legit::Yes => {
                     self.ledger
-                        .transfer(ctx, m.oid, Counter::MntCount, &spec, tag.to_string());
+                        .transfer(ctx, m.oid, Counter::MntCount, &spec, tag);
                     ctx.note(Note::LegitimizeKept(m.oid));
                     return Some(m);
                 }
@@ -303,9 +303,7 @@ impl Kernel {
     pub fn mnt_count_legit(&self, m: &Mount) -> isize {
         sync::oracle_atomic(|| {
             let now = m.mnt_count.load(Ordering::SeqCst);
-            now - self
-                .ledger
-                .weight_of(m.oid, Counter::MntCount, SPECULATIVE)
+            now - self.ledger.weight_of(m.oid, Counter::MntCount, SPECULATIVE)
         })
     }
 

@@ -13,9 +13,9 @@
 
 use crate::error::{MResult, MountError};
 use crate::kernel::Kernel;
+use crate::life::Life;
 use crate::mount::{attach_tag, Mount, Release};
 use crate::oracle::lockdep::{LockClass, LockId, LockMode};
-use crate::life::Life;
 use crate::oracle::{Counter, Ctx, Note, ObjKind, ObjState, Oid, Verb};
 use crate::rules;
 use crate::sync::{Arc, AtomicIsize, Ordering, RwSem};

@@ -35,8 +35,8 @@ use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 
 use crate::fs::{Dentry, FsTree};
 use crate::kernel::{Kernel, LockDesign, SpinGuard, SuperBlocks, RCU_READ};
-use crate::oracle::lockdep::{LockClass, LockId, LockMode};
 use crate::life::Life;
+use crate::oracle::lockdep::{LockClass, LockId, LockMode};
 use crate::oracle::{Counter, Ctx, Note, ObjKind, ObjState, Oid, Verb, S_BIAS};
 use crate::rules;
 use crate::sync::{self, Arc, AtomicBool, AtomicIsize, Ordering, RwSem, Semaphore};
@@ -115,7 +115,6 @@ fn inc_if_listed(sb: &SuperBlock) -> Option<isize> {
 fn dec_if_not_last(sb: &SuperBlock) -> Option<isize> {
     sync::atomic_add_if(&sb.s_count, -1, |v| v > 1)
 }
-
 
 impl Kernel {
     /// `s_count++` with `sb_lock` held.

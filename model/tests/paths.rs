@@ -27,7 +27,11 @@ fn stats_after(setup: &[&str], checks: &[&str]) -> Vec<Result<(), MountError>> {
         end: EndState::ExitAll,
     };
     let out = execute(&p, Config::default(), Ledger::new());
-    assert!(out.setup.iter().all(|o| o.result.is_ok()), "{:?}", out.setup);
+    assert!(
+        out.setup.iter().all(|o| o.result.is_ok()),
+        "{:?}",
+        out.setup
+    );
     out.threads[0].iter().map(|o| o.result).collect()
 }
 
@@ -63,7 +67,12 @@ fn dotdot_of_a_mount_root_is_the_parent_of_its_mountpoint() {
             "chdir /mnt/x",
             "mkdir ../down",
         ],
-        &["stat /up", "stat /mnt/up", "stat /mnt/down", "stat /mnt/x/down"],
+        &[
+            "stat /up",
+            "stat /mnt/up",
+            "stat /mnt/down",
+            "stat /mnt/x/down",
+        ],
     );
     assert_eq!(r, [Ok(()), ENOENT, Ok(()), ENOENT]);
 }
@@ -94,7 +103,11 @@ fn dotdot_after_dotdot_crosses_down_into_mounts_on_the_way() {
             "mount ram0 /mnt",
             "mkdir /mnt/in-ram0",
         ],
-        &["stat /mnt/a/..", "stat /mnt/in-ram0/../in-ram0", "stat /mnt/../mnt/in-ram0"],
+        &[
+            "stat /mnt/a/..",
+            "stat /mnt/in-ram0/../in-ram0",
+            "stat /mnt/../mnt/in-ram0",
+        ],
     );
     // /mnt/a is hidden by the mount: its walk fails before `..`.
     assert_eq!(r, [ENOENT, Ok(()), Ok(())]);
@@ -131,7 +144,13 @@ fn dotdot_as_the_last_component_of_mkdir_and_rmdir() {
     assert_eq!(
         run(
             &mut init,
-            &["mkdir /a", "mkdir /a/..", "rmdir /a/..", "rmdir /a/.", "rmdir /"]
+            &[
+                "mkdir /a",
+                "mkdir /a/..",
+                "rmdir /a/..",
+                "rmdir /a/.",
+                "rmdir /"
+            ]
         ),
         [
             Ok(()),
@@ -146,7 +165,13 @@ fn dotdot_as_the_last_component_of_mkdir_and_rmdir() {
 #[test]
 fn dotdot_in_a_removed_directory_finds_nothing_below_it() {
     let r = stats_after(
-        &["mkdir /d", "mkdir /d/e", "chdir /d/e", "rmdir /d/e", "rmdir /d"],
+        &[
+            "mkdir /d",
+            "mkdir /d/e",
+            "chdir /d/e",
+            "rmdir /d/e",
+            "rmdir /d",
+        ],
         &["stat ..", "stat ../e"],
     );
     // The thread's cwd is the removed /d/e: `..` is the removed /d, with nothing in it.

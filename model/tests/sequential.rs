@@ -502,7 +502,9 @@ fn kill_super_without_s_umount_breaks_its_lock_rule_in_a_sequential_run() {
         let _ = exec(&mut t, &["umount /mnt"]);
     }));
     assert!(r.is_err());
-    let f = l.finding().expect("kill_super clears s_root without s_umount");
+    let f = l
+        .finding()
+        .expect("kill_super clears s_root without s_umount");
     assert_eq!(f.class, FindingClass::LockRule, "{f}");
     assert!(f.message.contains("s-root-clear"), "{f}");
     assert!(f.message.contains("sb#"), "{f}");

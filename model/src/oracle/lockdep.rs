@@ -397,9 +397,15 @@ mod tests {
         let b = (LockClass::ISem, 0);
         let c = (LockClass::TreeLock, 0);
         assert_eq!(g.add_edge(a, b, || seen(1)), None);
-        assert_eq!(g.add_edge(a, b, || seen(2)), None, "a known edge is not new");
+        assert_eq!(
+            g.add_edge(a, b, || seen(2)),
+            None,
+            "a known edge is not new"
+        );
         assert_eq!(g.add_edge(b, c, || seen(3)), None);
-        let cycle = g.add_edge(c, a, || seen(4)).expect("c -> a closes a -> b -> c");
+        let cycle = g
+            .add_edge(c, a, || seen(4))
+            .expect("c -> a closes a -> b -> c");
         assert_eq!(cycle.len(), 2);
         assert_eq!((cycle[0].execution, cycle[1].execution), (1, 3));
         assert_eq!(g.edges().len(), 3);

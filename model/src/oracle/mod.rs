@@ -38,8 +38,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use lockdep::{EdgeSeen, Held, LockId, LockMode, LockOrder, LockRule};
-pub use trace::{Note, Step, Verb};
 use trace::{Ev, Rec};
+pub use trace::{Note, Step, Verb};
 
 /// `S_BIAS` of fs/super.c: the weight of the `super_blocks` list's reference on `s_count`.
 pub const S_BIAS: isize = 1 << 30;
@@ -414,7 +414,9 @@ impl Ctx {
                 let msg = if from == to {
                     format!("possible recursive locking: {now} (same lock class, no nesting annotation)")
                 } else {
-                    format!("lock-order inversion: {now}, but the opposite order was taken: {before}")
+                    format!(
+                        "lock-order inversion: {now}, but the opposite order was taken: {before}"
+                    )
                 };
                 self.ledger
                     .fail(self, FindingClass::LockOrder, msg, None, Vec::new());
@@ -641,7 +643,9 @@ impl Ledger {
     pub fn relabel(&self, oid: Oid, label: String) {
         let mut g = lock(&self.inner);
         let step = g.recs.len();
-        g.obj_mut(oid).labels.push((step, Arc::from(label.as_str())));
+        g.obj_mut(oid)
+            .labels
+            .push((step, Arc::from(label.as_str())));
     }
 
     /// The object's label.
@@ -784,14 +788,7 @@ impl Ledger {
 
     /// Move a reference from one holder to another without changing the count (a creator's
     /// reference becomes an open file's, a task's root moves to the copy of a namespace...).
-    pub fn transfer(
-        &self,
-        ctx: &Ctx,
-        oid: Oid,
-        counter: Counter,
-        from: &str,
-        to: impl AsRef<str>,
-    ) {
+    pub fn transfer(&self, ctx: &Ctx, oid: Oid, counter: Counter, from: &str, to: impl AsRef<str>) {
         let mut g = lock(&self.inner);
         let (f, t) = (g.tag(from), g.tag(to.as_ref()));
         let step = g.push(

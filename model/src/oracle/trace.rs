@@ -69,15 +69,20 @@ pub enum Note {
 impl Note {
     fn action(&self) -> (String, String) {
         match self {
-            Note::FollowDown { from, to } => {
-                (format!("follow_down mnt#{} -> mnt#{}", from.0, to.0), String::new())
+            Note::FollowDown { from, to } => (
+                format!("follow_down mnt#{} -> mnt#{}", from.0, to.0),
+                String::new(),
+            ),
+            Note::LegitimizeKept(m) => {
+                (format!("legitimize_mnt(mnt#{}): kept", m.0), String::new())
             }
-            Note::LegitimizeKept(m) => (format!("legitimize_mnt(mnt#{}): kept", m.0), String::new()),
             Note::LegitimizeRetry(m) => (
                 format!("legitimize_mnt(mnt#{}): being unmounted, retry", m.0),
                 String::new(),
             ),
-            Note::UmountTreeDetach(m) => (format!("umount_tree: detach mnt#{}", m.0), String::new()),
+            Note::UmountTreeDetach(m) => {
+                (format!("umount_tree: detach mnt#{}", m.0), String::new())
+            }
             Note::UmountBusyCount { mnt, count } => (
                 format!("do_umount: read mnt#{}.mnt_count", mnt.0),
                 format!("mnt_count {count}"),
@@ -87,9 +92,10 @@ impl Note {
                 "mnt_count 2".into(),
             ),
             Note::UmountBegin(sb) => (format!("sb#{}->s_op->umount_begin", sb.0), String::new()),
-            Note::RemountReadOnly(sb) => {
-                (format!("do_remount_sb(sb#{}, MS_RDONLY)", sb.0), String::new())
-            }
+            Note::RemountReadOnly(sb) => (
+                format!("do_remount_sb(sb#{}, MS_RDONLY)", sb.0),
+                String::new(),
+            ),
             Note::Statfs(sb) => (format!("sb#{}->s_op->statfs", sb.0), String::new()),
             Note::WriteSuper(sb) => (format!("sb#{}->s_op->write_super", sb.0), String::new()),
             Note::BusyInodes { sb, count } => (
@@ -376,7 +382,9 @@ pub fn render(recs: &[Rec], ops: &[Arc<str>], labels: &[Vec<(usize, Arc<str>)>])
         out.push(Step {
             seq,
             thread: r.thread,
-            op: ops.get(r.op as usize).map_or_else(String::new, |s| s.to_string()),
+            op: ops
+                .get(r.op as usize)
+                .map_or_else(String::new, |s| s.to_string()),
             action,
             locks: held[r.thread]
                 .iter()
