@@ -73,7 +73,7 @@ td.notrun{color:#8c959f}
 details>summary{cursor:pointer}
 ol.steps{margin:4px 0 2px 0;padding-left:0;list-style:none}
 ol.steps li{white-space:normal}
-.scroll{overflow-x:auto;border:1px solid #d0d7de;border-radius:4px;background:#fff}
+.scroll{display:inline-block;max-width:100%;overflow-x:auto;border:1px solid #d0d7de;border-radius:4px;background:#fff}
 .legend span{display:inline-block;margin-right:14px}
 footer{margin-top:30px;color:#57606a;font-size:12px}
 svg.swimlanes text{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:10px;fill:#24292f}

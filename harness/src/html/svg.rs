@@ -27,16 +27,17 @@ use crate::report::Report;
 use crate::timeline::{lock_base, lock_op, result_of, Outcome, Row, SwitchKind, Timeline};
 
 /// Width of the left column holding lane, lock and value labels.
-const GUTTER: f64 = 210.0;
+const GUTTER: f64 = 170.0;
 /// Width of one step's column: a step of the focused view, and one the focused view leaves out
 /// (drawn narrow, without its glyph, so the race fits on a screen).
-const STEP_W: f64 = 18.0;
-const DIM_W: f64 = 7.0;
+const STEP_W: f64 = 16.0;
+const DIM_W: f64 = 6.0;
 /// Width of one character of the 10px monospace font the labels use.
 const CHAR_W: f64 = 6.1;
-/// Bounds on a folded group's column width.
-const FOLD_MIN_W: f64 = 60.0;
-const FOLD_MAX_W: f64 = 230.0;
+/// Bounds on a folded group's column width (its label is cut to fit; its title has it whole;
+/// the summary table above names every setup operation).
+const FOLD_MIN_W: f64 = 48.0;
+const FOLD_MAX_W: f64 = 104.0;
 /// Extra room at a preemption, so its line does not touch the boxes.
 const MARK_GAP: f64 = 10.0;
 /// Height of the axis above the lanes.
@@ -53,8 +54,10 @@ const CHART_ROW: f64 = 15.0;
 const CHART_HEAD: f64 = 26.0;
 /// Room right of the last column and below the last chart.
 const PAD: f64 = 24.0;
+/// Width of the `blocked` label right of a thread's last step.
+const BLOCKED_LABEL_W: f64 = 48.0;
 /// Labels in the gutter are cut to this many characters.
-const GUTTER_CHARS: usize = 32;
+const GUTTER_CHARS: usize = 25;
 
 /// One column of the picture.
 struct Col {
@@ -209,7 +212,13 @@ fn layout(t: &Timeline, n: usize) -> Layout {
             Row::Hidden(_) => {}
         }
     }
-    let width = x + PAD;
+    // Room for the label of an operation blocked for good, right of the last column.
+    let blocked = t
+        .summary
+        .iter()
+        .flat_map(|c| &c.ops)
+        .any(|o| o.outcome == Outcome::Blocked);
+    let width = x + PAD + if blocked { BLOCKED_LABEL_W } else { 0.0 };
 
     // Lanes: each thread's lock rows, in order of first hold.
     let lanes = t.threads + 1;
