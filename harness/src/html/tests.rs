@@ -218,6 +218,23 @@ fn a_clean_report_has_no_picture_but_a_valid_page() {
 }
 
 #[test]
+fn a_finding_without_a_trace_renders_in_both_formats() {
+    // A crash: the child died before it could send a trace.
+    let mut r = fixtures::get_super_race();
+    r.trace.clear();
+    if let Some(f) = &mut r.finding {
+        f.finding.class = mountcheck_model::FindingClass::Crash;
+        f.finding.object = None;
+    }
+    let page = report_page(&r);
+    assert!(page_problems(&page).is_empty());
+    assert!(page.contains("Finding: crash"));
+    let md = crate::report::markdown(&r);
+    assert!(md.contains("## Finding: crash"));
+    assert!(!md.contains("## Summary"));
+}
+
+#[test]
 fn the_index_links_each_report_and_marks_disagreements() {
     let rows = [
         report::Row {
