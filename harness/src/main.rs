@@ -9,9 +9,11 @@
 
 mod catalog;
 mod conform;
+mod html;
 mod report;
 mod run;
 mod scenario;
+mod timeline;
 mod worker;
 
 use std::path::PathBuf;
@@ -56,6 +58,17 @@ enum Cmd {
         /// Where to write the response (JSON).
         response: PathBuf,
     },
+    /// Internal: render JSON reports as HTML pages (`<stem>.html`) and an `index.html` linking
+    /// them, in OUT. Used by the tests and `scripts/screenshot-reports.sh` until `run` and
+    /// `catalog` write HTML themselves.
+    #[command(name = "__render-html", hide = true)]
+    RenderHtml {
+        /// Where the pages are written.
+        out: PathBuf,
+        /// The reports' JSON files.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+    },
     /// Internal: one task process of `conform`, inside a private mount namespace.
     #[command(name = "__conform-task", hide = true)]
     ConformTask {
@@ -86,6 +99,7 @@ fn main() -> ExitCode {
         Cmd::Replay { report } => run::replay(report),
         Cmd::Catalog(a) => catalog::run(a),
         Cmd::Conform(a) => conform::run(a),
+        Cmd::RenderHtml { out, reports } => render_html(out, reports, &command),
         Cmd::Worker {
             backend,
             request,
@@ -128,5 +142,48 @@ fn list(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
             first
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `__render-html`: every report is read and checked before any page is written.
+fn render_html(
+    out: &std::path::Path,
+    paths: &[PathBuf],
+    command: &str,
+) -> anyhow::Result<ExitCode> {
+    let mut reports = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| run::BadInput(format!("{}: error: cannot read: {e}", p.display())))?;
+        let r: report::Report = serde_json::from_str(&text).map_err(|e| {
+            run::BadInput(format!(
+                "{}:{}:{}: error: not a mountcheck report: {e}",
+                p.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        reports.push(r);
+    }
+    let mut rows = Vec::new();
+    for r in &reports {
+        let page = html::write_report_page(out, r)?;
+        rows.push(html::IndexEntry {
+            scenario: r.scenario.name.clone(),
+            variant: r.scenario.variant.clone(),
+            backend: r.exploration.strategy.clone(),
+            executions: r.exploration.executions,
+            verdict: r.verdict.clone(),
+            expected: r.scenario.expect.clone(),
+            ok: r.as_expected,
+            report: page.file_name().map(|n| n.to_string_lossy().into_owned()),
+        });
+    }
+    report::write_whole(&out.join("index.html"), &html::index_page(command, &rows))?;
+    println!(
+        "{} report page(s) and index.html written to {}",
+        rows.len(),
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

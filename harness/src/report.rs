@@ -9,12 +9,14 @@
 //! Invariant: everything but `timing` is a function of the scenario, the variant, the backend,
 //! the seed and the bounds, so the same inputs give byte-identical JSON apart from `timing`.
 
+pub(crate) mod md;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use mountcheck_engine::{ReplayToken, Stop};
-use mountcheck_model::oracle::{Finding, Holder, Step};
+use mountcheck_model::oracle::{Finding, Step};
 use mountcheck_model::{Config, Program};
 use serde::{Deserialize, Serialize};
 
@@ -153,204 +155,9 @@ pub fn write_whole(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// A table of references with their holders, under `title`: the references still held on an
-/// object, or a leak's unmatched references.
-fn holders_table(o: &mut String, title: &str, holders: &[Holder]) {
-    let _ = writeln!(
-        o,
-        "{title}\n\n| count | holder | taken by | in | step |\n|---|---|---|---|---|"
-    );
-    for h in holders {
-        let _ = writeln!(
-            o,
-            "| {} | {} | T{} | `{}` | {} |",
-            h.counter.name(),
-            cell(&h.tag),
-            h.thread,
-            cell(&h.op),
-            h.step
-        );
-    }
-    o.push('\n');
-}
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-/// The Markdown report.
+/// The Markdown report (see [`md`] for its layout).
 pub fn markdown(r: &Report) -> String {
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "# {} — {} ({})\n",
-        r.scenario.name, r.verdict, r.exploration.strategy
-    );
-    let _ = writeln!(o, "{}\n", r.scenario.description);
-    if let Some(see) = &r.scenario.see {
-        let _ = writeln!(o, "See: {see}\n");
-    }
-    let _ = writeln!(o, "| | |\n|---|---|");
-    let _ = writeln!(o, "| scenario file | `{}` |", r.scenario.file);
-    let _ = writeln!(o, "| model variant | `{}` |", r.scenario.variant);
-    let _ = writeln!(o, "| lock design | `{}` |", r.config.lock_design.name());
-    let _ = writeln!(o, "| expected | {} |", r.scenario.expect);
-    let _ = writeln!(
-        o,
-        "| verdict | **{}** ({}) |",
-        r.verdict,
-        if r.as_expected {
-            "as expected"
-        } else {
-            "NOT as expected"
-        }
-    );
-    let e = &r.exploration;
-    let _ = writeln!(
-        o,
-        "| backend | {} (worker build: {}) |",
-        e.strategy, e.backend
-    );
-    let mut bounds = format!(
-        "max executions {}, time limit {} s",
-        e.max_executions, e.time_limit_secs
-    );
-    if let Some(p) = e.preemption_bound {
-        let _ = write!(bounds, ", preemption bound {p}");
-    }
-    if let Some(b) = e.max_branches {
-        let _ = write!(bounds, ", max branches {b}");
-    }
-    if let Some(d) = e.depth {
-        let _ = write!(bounds, ", PCT depth {d}");
-    }
-    let _ = writeln!(o, "| seed, bounds | seed {}, {bounds} |", e.seed);
-    let _ = writeln!(
-        o,
-        "| executions explored | {} (stopped: {:?}) |",
-        e.executions, e.stop
-    );
-    let _ = writeln!(o, "| tool | {} {} |", r.tool.name, r.tool.version);
-    let _ = writeln!(o, "| time | {:.3} s |\n", r.timing.elapsed_secs);
-    if let Some(f) = &r.finding {
-        let fd = &f.finding;
-        let _ = writeln!(o, "## Finding: {}\n", fd.class);
-        let _ = writeln!(o, "{}\n", fd.message);
-        let who = fd
-            .thread
-            .map_or("the main thread (quiescence)".to_string(), |t| {
-                if t == 0 {
-                    "T0 (init / quiescence)".into()
-                } else {
-                    format!("T{t}")
-                }
-            });
-        let _ = writeln!(
-            o,
-            "In execution {} by {who}, during `{}`.\n",
-            f.execution, fd.op
-        );
-        if !f.panic_message.is_empty() {
-            let _ = writeln!(o, "Checker message: `{}`\n", cell(&f.panic_message));
-        }
-        if let Some(obj) = &fd.object {
-            let _ = writeln!(
-                o,
-                "### Object {} ({:?}, {:?})\n",
-                obj.label, obj.kind, obj.state
-            );
-            let counts: Vec<String> = obj
-                .counts
-                .iter()
-                .map(|(k, v)| format!("{k} = {v}"))
-                .collect();
-            let _ = writeln!(
-                o,
-                "Counts when found: {}\n",
-                if counts.is_empty() {
-                    "none".into()
-                } else {
-                    counts.join(", ")
-                }
-            );
-            if !obj.holders.is_empty() {
-                holders_table(&mut o, "References still held:", &obj.holders);
-            }
-            let _ = writeln!(
-                o,
-                "Reference history:\n\n| step | thread | operation | what |\n|---|---|---|---|"
-            );
-            for h in &obj.history {
-                let _ = writeln!(
-                    o,
-                    "| {} | T{} | `{}` | {} |",
-                    h.step,
-                    h.thread,
-                    cell(&h.op),
-                    cell(&h.what)
-                );
-            }
-            o.push('\n');
-        }
-        if !fd.unmatched.is_empty() {
-            holders_table(&mut o, "### Unmatched references", &fd.unmatched);
-        }
-    }
-    if !r.trace.is_empty() {
-        let threads = r.trace.iter().map(|s| s.thread).max().unwrap_or(0);
-        let _ = writeln!(o, "## Interleaving\n\nOne column per thread (T0 is init: boot, setup, quiescence). Each step: what it did, [locks held], counts.\n");
-        let mut header = String::from("| step |");
-        let mut rule = String::from("|---|");
-        for t in 0..=threads {
-            let _ = write!(header, " T{t} |");
-            rule.push_str("---|");
-        }
-        let _ = writeln!(o, "{header}\n{rule}");
-        let mut last_op: Vec<String> = vec![String::new(); threads + 1];
-        for s in &r.trace {
-            let mut text = String::new();
-            if last_op[s.thread] != s.op {
-                let _ = write!(text, "**`{}`**<br>", cell(&s.op));
-                last_op[s.thread] = s.op.clone();
-            }
-            text.push_str(&cell(&s.action));
-            if !s.locks.is_empty() {
-                let _ = write!(text, " [{}]", cell(&s.locks.join(", ")));
-            }
-            if !s.counts.is_empty() {
-                let _ = write!(text, " — {}", cell(&s.counts));
-            }
-            let mut row = format!("| {} |", s.seq);
-            for t in 0..=threads {
-                if t == s.thread {
-                    let _ = write!(row, " {text} |");
-                } else {
-                    row.push_str(" |");
-                }
-            }
-            let _ = writeln!(o, "{row}");
-        }
-        o.push('\n');
-    }
-    if let Some(rp) = &r.replay {
-        let _ = writeln!(o, "## Replay\n\n```sh\n{}\n```\n", rp.command);
-        match &rp.token {
-            ReplayToken::Shuttle { schedule } => {
-                let _ = writeln!(o, "shuttle schedule: `{schedule}`\n");
-            }
-            ReplayToken::Loom { checkpoint } => {
-                let _ = writeln!(
-                    o,
-                    "loom checkpoint: {} bytes of JSON, in the report's JSON twin.\n",
-                    checkpoint.len()
-                );
-            }
-            ReplayToken::None => {
-                let _ = writeln!(o, "Real threads: this execution cannot be replayed.\n");
-            }
-        }
-    }
-    o
+    md::render(r)
 }
 
 /// One row of the index / summary.

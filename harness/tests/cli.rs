@@ -308,7 +308,7 @@ fn the_read_mostly_design_is_checked_from_the_command_line() {
     .unwrap();
     assert_eq!(rep["config"]["lock_design"], "read-mostly");
     let md = std::fs::read_to_string(reports.join("get-super-no-pin--loom.md")).unwrap();
-    assert!(md.contains("| lock design | `read-mostly` |"), "{md}");
+    assert!(md.contains(", lock design `read-mostly`"), "{md}");
     let mut args = vec!["run", "get-super-no-pin", "--variant", "fixed"];
     args.extend(common);
     let out = run(&args);
