@@ -192,10 +192,7 @@ impl<T> SpinLock<T> {
     pub fn lock<'a>(&'a self, ctx: &'a Ctx) -> SpinGuard<'a, T> {
         let (g, word) = match &self.imp {
             SpinImpl::M(m) => (SpinG::M(sync::lock(m)), "spin_lock"),
-            SpinImpl::Rw(r) => (
-                SpinG::W(r.write().unwrap_or_else(|p| p.into_inner())),
-                "write_lock",
-            ),
+            SpinImpl::Rw(r) => (SpinG::W(sync::write(r)), "write_lock"),
         };
         ctx.push_lock(self.name.to_string());
         ctx.step(format!("{word}({})", self.name), "");
@@ -210,10 +207,7 @@ impl<T> SpinLock<T> {
     pub fn read<'a>(&'a self, ctx: &'a Ctx) -> SpinRead<'a, T> {
         let (g, word) = match &self.imp {
             SpinImpl::M(m) => (SpinR::M(sync::lock(m)), "spin_lock"),
-            SpinImpl::Rw(r) => (
-                SpinR::R(r.read().unwrap_or_else(|p| p.into_inner())),
-                "read_lock",
-            ),
+            SpinImpl::Rw(r) => (SpinR::R(sync::read(r)), "read_lock"),
         };
         ctx.push_lock(self.name.to_string());
         ctx.step(format!("{word}({})", self.name), "");
@@ -229,7 +223,7 @@ impl<T> SpinLock<T> {
     pub fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         match &self.imp {
             SpinImpl::M(m) => f(&sync::lock(m)),
-            SpinImpl::Rw(r) => f(&r.read().unwrap_or_else(|p| p.into_inner())),
+            SpinImpl::Rw(r) => f(&sync::read(r)),
         }
     }
 
@@ -237,7 +231,7 @@ impl<T> SpinLock<T> {
     pub fn peek_exclusive<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         match &self.imp {
             SpinImpl::M(m) => f(&sync::lock(m)),
-            SpinImpl::Rw(r) => f(&r.write().unwrap_or_else(|p| p.into_inner())),
+            SpinImpl::Rw(r) => f(&sync::write(r)),
         }
     }
 }
@@ -486,7 +480,7 @@ impl TreeLock {
     fn acquire_read(&self) -> ReadG<'_> {
         match &self.imp {
             TreeLockImpl::M(m) => ReadG::M(sync::lock(m)),
-            TreeLockImpl::Rw(r) => ReadG::R(r.read().unwrap_or_else(|p| p.into_inner())),
+            TreeLockImpl::Rw(r) => ReadG::R(sync::read(r)),
         }
     }
 
@@ -522,7 +516,7 @@ impl TreeLock {
     pub fn write<'a>(&'a self, ctx: &'a Ctx) -> TreeWrite<'a> {
         let g = match &self.imp {
             TreeLockImpl::M(m) => WriteG::M(sync::lock(m)),
-            TreeLockImpl::Rw(r) => WriteG::W(r.write().unwrap_or_else(|p| p.into_inner())),
+            TreeLockImpl::Rw(r) => WriteG::W(sync::write(r)),
         };
         ctx.push_lock(TREE_LOCK.into());
         ctx.step(format!("lock({TREE_LOCK})"), "");
@@ -627,6 +621,32 @@ impl Kernel {
 
     pub(crate) fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A sleeping lock that `ctx`'s thread waited for in vain on real threads (the facade's
+    /// bounded wait returned [`sync::Stuck`]): a `deadlock` finding naming the lock, who holds it
+    /// as far as the lock can tell (`holders`), and what this thread holds.
+    pub fn stuck(
+        &self,
+        ctx: &Ctx,
+        lock: &str,
+        holders: &str,
+        oid: Option<Oid>,
+        s: sync::Stuck,
+    ) -> ! {
+        let mine = ctx.locks();
+        let msg = format!(
+            "T{} blocked in {lock} (held by {holders}) while holding [{}]: {s}",
+            ctx.tid,
+            mine.join(", ")
+        );
+        self.ledger.fail(
+            ctx,
+            crate::oracle::FindingClass::Deadlock,
+            msg,
+            oid,
+            Vec::new(),
+        )
     }
 
     /// `might_sleep()`: a sleeping lock taken with a spinlock held is an invariant finding.

@@ -328,7 +328,7 @@ impl Task {
         let ns = self.ns.clone().ok_or(MountError::Invalid)?;
         k.ns_down_write(ctx, &ns);
         if !k.mutant(Mutant::NoFollowDownInMount) {
-            while k.follow_down(ctx, &mut nd) {}
+            k.follow_down_all(ctx, &mut nd);
         }
         let res = (|| {
             if !self.check_mnt(&nd) {
@@ -574,10 +574,12 @@ impl Task {
                     k.put_namespace(ctx, &old, &holder);
                     return Ok(());
                 }
-                let now = new.count.fetch_sub(1, Ordering::SeqCst) - 1;
-                k.ledger
-                    .put(ctx, new.oid, Counter::NsCount, &holder, 1, now);
-                k.ledger.free(ctx, new.oid);
+                crate::sync::oracle_atomic(|| {
+                    let now = new.count.fetch_sub(1, Ordering::SeqCst) - 1;
+                    k.ledger
+                        .put(ctx, new.oid, Counter::NsCount, &holder, 1, now);
+                    k.ledger.free(ctx, new.oid);
+                });
                 return Err(e);
             }
         };
