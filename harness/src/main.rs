@@ -4,14 +4,19 @@
 //! DFS or real threads, write race reports), `replay` (re-run a report's failing execution),
 //! `catalog` (every historical-bug mutant against every backend), `conform` (the model against
 //! the running kernel). Errors are `anyhow` at this
-//! edge; bad input (a malformed scenario, an unknown operation, an impossible bound) exits 2,
-//! an unexpected verdict exits 1.
+//! edge; bad input (a malformed scenario, an unknown operation, an impossible bound, an
+//! unwritable reports directory) exits 2 before any work, an unexpected verdict (a checker error
+//! included) exits 1. Every option is parsed once into its type (`options`); everything printed
+//! goes through `out`, so a closed pipe (`mountcheck list | head -1`) ends the output quietly.
 
 mod catalog;
 mod conform;
+mod options;
+mod out;
 mod report;
 mod run;
 mod scenario;
+mod verdict;
 mod worker;
 
 use std::path::PathBuf;
@@ -36,13 +41,16 @@ enum Cmd {
         scenarios_dir: PathBuf,
     },
     /// Explore scenarios and write race reports.
+    #[command(after_long_help = verdict::help())]
     Run(run::RunArgs),
-    /// Re-run the exact failing execution of a report and print the report again.
+    /// Re-run the exact failing execution of a report, print its report and whether it
+    /// reproduced (exit 0) or not (exit 1).
     Replay {
         /// The report's JSON file.
         report: PathBuf,
     },
     /// Run every mutant and the fixed protocol under loom and PCT (and DFS where it finishes).
+    #[command(after_long_help = verdict::help())]
     Catalog(catalog::CatalogArgs),
     /// Check the model's sequential behaviour against the running kernel (needs root).
     Conform(conform::ConformArgs),
@@ -112,6 +120,7 @@ fn main() -> ExitCode {
 fn list(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let scenarios = run::load_scenarios(&[], dir)?;
     let w = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let mut text = String::new();
     for s in &scenarios {
         let flat = s
             .description
@@ -119,14 +128,15 @@ fn list(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(" ");
         let first = flat.split(". ").next().unwrap_or("").trim_end_matches('.');
-        println!(
-            "{:<w$}  {:<26} {:<15} {} thread(s)  {}",
+        text.push_str(&format!(
+            "{:<w$}  {:<26} {:<15} {} thread(s)  {}\n",
             s.name,
             s.variant.id(),
             s.expect.name(),
             s.program.threads.len(),
             first
-        );
+        ));
     }
+    out::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }
