@@ -528,22 +528,25 @@ fn json_path(spot: Spot) -> String {
 pub fn replay_request(path: &Path) -> Result<(Report, Request), BadInput> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| BadInput(format!("{}: error: cannot read: {e}", path.display())))?;
-    let orig: Report = serde_json::from_str(&text).map_err(|e| {
+    let at = |e: serde_json::Error| {
         BadInput(format!(
             "{}:{}:{}: error: not a mountcheck report: {e}",
             path.display(),
             e.line(),
             e.column()
         ))
-    })?;
+    };
     let bad = |what: String| BadInput(format!("{}: error: {what}", path.display()));
-    if orig.schema != report::SCHEMA {
+    // The schema first, so that a report of another version is named as such.
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(at)?;
+    let schema = v.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+    if schema != report::SCHEMA {
         return Err(bad(format!(
-            "the report's schema is `{}`; this mountcheck reads `{}`",
-            orig.schema,
+            "schema: the report's schema is `{schema}`; this mountcheck reads `{}`",
             report::SCHEMA
         )));
     }
+    let orig: Report = serde_json::from_str(&text).map_err(at)?;
     let Some(rp) = &orig.replay else {
         return Err(bad(format!(
             "the report's verdict is {}: it has no failing execution to replay",

@@ -175,6 +175,9 @@ pub fn run(exe: &Path, req: &Request, scratch: &Path) -> Result<Response> {
             if let Some(f) = resp.failure.as_mut() {
                 f.panic_message = format!("{} (the worker then died with {how})", f.panic_message);
             }
+            if let Some(m) = resp.checker_error.as_mut() {
+                *m = format!("{m} (the worker then died with {how})");
+            }
             Ok(resp)
         }
         (Some(st), None) => Ok(crash(
@@ -187,9 +190,12 @@ pub fn run(exe: &Path, req: &Request, scratch: &Path) -> Result<Response> {
                 deadline.as_secs_f64()
             );
             match written {
-                Some(mut resp) if resp.failure.is_some() => {
+                Some(mut resp) if resp.failure.is_some() || resp.checker_error.is_some() => {
                     if let Some(f) = resp.failure.as_mut() {
                         f.panic_message = format!("{} ({msg})", f.panic_message);
+                    }
+                    if let Some(m) = resp.checker_error.as_mut() {
+                        *m = format!("{m} ({msg})");
                     }
                     Ok(resp)
                 }

@@ -461,6 +461,13 @@ fn replay_checks_the_report_like_run_checks_a_scenario() {
         assert!(err.contains(want), "{name}: `{want}` missing: {err}");
         assert!(!err.contains("panicked"), "{name}: {err}");
     };
+    // A report of another schema version.
+    bad(
+        "v1.json",
+        &loom,
+        &|v| v["schema"] = "mountcheck-report/1".into(),
+        "this mountcheck reads `mountcheck-report/2`",
+    );
     // Six threads: loom aborted inside (loom::MAX_THREADS).
     bad(
         "six.json",
