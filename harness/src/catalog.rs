@@ -187,12 +187,21 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
         );
     }
     out::print(&text)?;
+    let t = Tally::of(&rows);
     let summary = format!(
-        "{} mutants, {} rows, {} as required; {}; whole catalog in {:.1} s",
+        "{} mutants, {} rows: {} clean, {} incomplete ({} of them DFS), {} with findings, {} checker errors; {} as required, {} not; whole catalog in {:.1} s",
         mutants.len(),
         lines.len(),
+        t.clean,
+        t.incomplete,
+        lines
+            .iter()
+            .filter(|l| l.backend == Backend::Dfs.name() && l.verdict == Verdict::Incomplete)
+            .count(),
+        t.findings,
+        t.checker_errors,
         lines.iter().filter(|l| l.ok).count(),
-        Tally::of(&rows).line(),
+        lines.iter().filter(|l| !l.ok).count(),
         start.elapsed().as_secs_f64()
     );
     out::println(&format!("\n{summary}"))?;
