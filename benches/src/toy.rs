@@ -37,7 +37,9 @@ fn get_super(t: &Toy) -> Option<Arc<Sb>> {
         let sb = g.first().cloned()?;
         sb.s_count.fetch_add(1, Ordering::SeqCst);
         drop(g);
-        sb.s_umount.down_read();
+        sb.s_umount
+            .down_read()
+            .expect("kill_super releases s_umount: the toy never deadlocks");
         if sb.s_root.load(Ordering::SeqCst) {
             return Some(sb);
         }
@@ -52,7 +54,9 @@ fn kill_super(t: &Toy, sb: &Sb) {
         let _g = sync::lock(&t.list);
         sb.s_count.fetch_sub(S_BIAS - 1, Ordering::SeqCst);
     }
-    sb.s_umount.down_write();
+    sb.s_umount
+        .down_write()
+        .expect("readers release s_umount: the toy never deadlocks");
     sb.s_root.store(false, Ordering::SeqCst);
     sync::lock(&t.list).clear();
     sb.s_umount.up_write();

@@ -1,10 +1,33 @@
 //! Exploration drivers, one per checker, chosen at compile time like the model's sync facade.
 //!
-//! Follows loom's `model::Builder::check` (checkpoint files for replay, as `checkers.md`
-//! measured: explore with a large checkpoint interval, resume with interval 1 to capture the
-//! failing path, replay with `max_permutations = 2`) and shuttle's `Runner` with a recording
-//! scheduler of our own that serializes every decision with shuttle-engine's
+//! Follows loom's `model::Builder::check` with loom's `checkpoint` feature (loom 0.7
+//! `src/model.rs`: the builder stores the path of the next execution to `checkpoint_file` every
+//! `checkpoint_interval` executions and resumes from it; so we explore with a large interval,
+//! resume from the last stored path with interval 1 to capture the failing execution, and replay
+//! one execution from its checkpoint with `max_permutations = 2`), and shuttle's `Runner` with a
+//! recording scheduler of our own that serializes every decision with shuttle-engine's
 //! `serialize_schedule`, replayable byte for byte by `ReplayScheduler::new_from_encoded`.
+//!
+//! How an exploration ends is observed, never guessed from a checker's wording, and decided in
+//! one place ([`stop_reason`]):
+//!
+//! - Budget. loom's `max_permutations` and `max_duration` and shuttle's `Config::max_time` end a
+//!   run by returning, exactly as a run that finished does (loom even checks them only every
+//!   `checkpoint_interval` executions), so a caller cannot tell "explored everything" from "cut
+//!   short". The engine therefore never hands its budget to a systematic checker: it checks the
+//!   execution cap and the time limit itself at the start of each execution ([`one_execution`])
+//!   and, when either is reached, unwinds out of the checker with a private payload
+//!   ([`BudgetReached`], raised with `resume_unwind`, so no panic hook sees it; loom's coroutines
+//!   and shuttle's continuations pass a payload through unchanged). A checker that returns has
+//!   then run out of executions on its own: loom's `Execution::step` found no next path, DFS no
+//!   next schedule. Randomized schedulers (PCT, random) get the execution count as their own
+//!   budget, which is their normal end.
+//! - Panic. The ledger knows whether the model raised a finding. Otherwise the panic's location
+//!   (which the hook sees) says who panicked: a file of the model's sources is a model panic;
+//!   anything else is the checker (loom, shuttle, or this engine). A checker that panics while
+//!   every alive model thread is blocked in a model wait (the model's census, std-only and
+//!   invisible to the checkers) stopped on a deadlock: that is a `deadlock` finding. Any other
+//!   checker panic is a checker error, with the checker's message, never a verdict on the model.
 //!
 //! Invariant: every execution gets a fresh [`Ledger`] published in [`CURRENT`] before it runs, so
 //! whatever stops the execution (a finding, a checker's deadlock panic, an abort after the panic
@@ -13,10 +36,11 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mountcheck_model::oracle::lockdep::LockOrder;
 use mountcheck_model::oracle::{Finding, FindingClass};
+use mountcheck_model::sync::census;
 use mountcheck_model::{execute, Config, Ledger, Program};
 
 #[cfg(any(loom, feature = "shuttle"))]
@@ -27,34 +51,86 @@ use crate::{Failure, ReplayToken, Request, Response, ShrinkInfo, Stop};
 pub static CURRENT: Mutex<Option<Ledger>> = Mutex::new(None);
 /// Executions started so far.
 pub static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
-/// The first panic message seen (set by [`install_panic_hook`]).
-pub static PANIC_MESSAGE: Mutex<Option<String>> = Mutex::new(None);
 /// What the last shrink of a shuttle witness did (read into [`Response::shrink`]).
 static SHRINK: Mutex<Option<ShrinkInfo>> = Mutex::new(None);
+/// The first panic of the process (set by [`install_panic_hook`]).
+static PANIC: Mutex<Option<PanicRecord>> = Mutex::new(None);
+/// The exploration's budget, checked before each execution.
+static BUDGET: Mutex<Option<Budget>> = Mutex::new(None);
+/// Which part of the budget stopped the run, when one did.
+static BUDGET_HIT: Mutex<Option<BudgetHit>> = Mutex::new(None);
 
 /// The backend this build explores with.
 pub const BACKEND: &str = mountcheck_model::sync::BACKEND;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A panic as the hook saw it, with what the census said at that moment.
+#[derive(Clone, Debug)]
+struct PanicRecord {
+    /// Message and location, as printed.
+    message: String,
+    /// Raised by the model's own code (its location is under the model's sources).
+    in_model: bool,
+    /// Every alive model thread was blocked in a model wait when it was raised.
+    all_blocked: bool,
+}
+
+/// The unwind payload with which the engine stops a checker's run at its budget.
+struct BudgetReached;
+
+/// What part of the budget stopped a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BudgetHit {
+    /// The execution cap (`Request::max_executions`).
+    Executions,
+    /// The time limit.
+    Time,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Budget {
+    max_executions: u64,
+    time_limit: Duration,
+    start: Instant,
+}
 
 /// The lock-order graph of the exploration running now: every execution's ledger records into it,
 /// so lockdep sees an inversion between two executions (see `mountcheck_model::oracle::lockdep`).
 static LOCK_ORDER: Mutex<Option<LockOrder>> = Mutex::new(None);
 
-/// One execution of `program`: a fresh ledger, published in [`CURRENT`], recording into the
-/// exploration's lock-order graph.
+/// One execution of the program, as every checker's closure runs it: first the budget (the
+/// execution cap and the time limit, checked before the execution so that a stopped run ends
+/// between executions; at least one execution always runs), then a fresh ledger (recording into
+/// the exploration's lock-order graph) and census.
 pub(crate) fn one_execution(program: &Program, config: Config) {
+    let done = EXECUTIONS.load(Ordering::SeqCst);
+    if let Some(b) = *lock(&BUDGET) {
+        let hit = if done >= b.max_executions {
+            Some(BudgetHit::Executions)
+        } else if done > 0 && b.start.elapsed() >= b.time_limit {
+            Some(BudgetHit::Time)
+        } else {
+            None
+        };
+        if let Some(hit) = hit {
+            *lock(&BUDGET_HIT) = Some(hit);
+            std::panic::resume_unwind(Box::new(BudgetReached));
+        }
+    }
     EXECUTIONS.fetch_add(1, Ordering::SeqCst);
-    let order = LOCK_ORDER
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get_or_insert_with(LockOrder::new)
-        .clone();
+    let order = lock(&LOCK_ORDER).get_or_insert_with(LockOrder::new).clone();
     let ledger = Ledger::in_exploration(&order);
-    *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(ledger.clone());
+    *lock(&CURRENT) = Some(ledger.clone());
+    census::reset();
     execute(program, config, ledger);
 }
 
-/// Record the first panic message of the process (and still print it to stderr).
-pub fn install_panic_hook(on_first: impl Fn(&str) + Send + Sync + 'static) {
+/// Record the first panic of the process (and still print it to stderr), then call `on_first`.
+pub fn install_panic_hook(on_first: impl Fn() + Send + Sync + 'static) {
+    let model_dir = mountcheck_model::source_dir();
     std::panic::set_hook(Box::new(move |info| {
         let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
             (*s).to_string()
@@ -63,59 +139,72 @@ pub fn install_panic_hook(on_first: impl Fn(&str) + Send + Sync + 'static) {
         } else {
             "panic with a non-string payload".to_string()
         };
-        let msg = match info.location() {
+        let in_model = info
+            .location()
+            .is_some_and(|l| !model_dir.is_empty() && l.file().starts_with(model_dir));
+        let message = match info.location() {
             Some(l) => format!("{msg} (at {}:{})", l.file(), l.line()),
             None => msg,
         };
         let first = {
-            let mut g = PANIC_MESSAGE.lock().unwrap_or_else(|p| p.into_inner());
+            let mut g = lock(&PANIC);
             if g.is_none() {
-                *g = Some(msg.clone());
+                *g = Some(PanicRecord {
+                    message: message.clone(),
+                    in_model,
+                    all_blocked: census::all_blocked(),
+                });
                 true
             } else {
                 false
             }
         };
-        eprintln!("worker panic: {msg}");
+        eprintln!("worker panic: {message}");
         if first {
-            on_first(&msg);
+            on_first();
         }
     }));
 }
 
-/// Classify a checker panic that the ledger did not raise.
-pub fn classify_panic(msg: &str) -> FindingClass {
-    let m = msg.to_ascii_lowercase();
-    if m.contains("deadlock") {
-        FindingClass::Deadlock
-    } else if m.contains("exceeded maximum number of branches")
-        || m.contains("max_steps")
-        || m.contains("exceeded max")
-    {
-        FindingClass::Crash
-    } else {
-        FindingClass::Panic
-    }
+/// How an execution that panicked ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The model broke an invariant, panicked, or deadlocked.
+    Finding(Box<Failure>),
+    /// The checker failed: its message.
+    CheckerError(String),
 }
 
-/// Build the failure of the current execution from its ledger and the panic message.
-pub fn current_failure(replay: ReplayToken) -> Option<Failure> {
-    let ledger = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
-    let panic_message = PANIC_MESSAGE
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
+/// Classify the panic that stopped the current execution (see the module documentation): the
+/// ledger's finding; else a panic of the model's code; else, from the checker, a deadlock if every
+/// alive model thread was blocked in a model wait, or a checker error.
+pub fn classify(replay: ReplayToken) -> Ended {
+    let ledger = lock(&CURRENT).clone();
+    let panic = lock(&PANIC).clone();
+    let panic_message = panic
+        .as_ref()
+        .map(|p| p.message.clone())
         .unwrap_or_default();
-    let finding = match ledger.finding() {
+    let trace = ledger.as_ref().map(Ledger::trace).unwrap_or_default();
+    let finding = match ledger.as_ref().and_then(Ledger::finding) {
         Some(f) => f,
         None => {
-            let class = classify_panic(&panic_message);
-            let trace = ledger.trace();
+            let class = match &panic {
+                Some(p) if p.in_model => FindingClass::Panic,
+                Some(p) if p.all_blocked && ledger.is_some() => FindingClass::Deadlock,
+                Some(p) => return Ended::CheckerError(p.message.clone()),
+                None => {
+                    return Ended::CheckerError(
+                        "the checker stopped the exploration without a message".into(),
+                    )
+                }
+            };
             let last = trace.last().cloned();
-            let mut message = panic_message.clone();
-            if class == FindingClass::Deadlock {
-                message = format!("every thread is blocked; {}", blocked_summary(&trace));
-            }
+            let message = if class == FindingClass::Deadlock {
+                format!("every thread is blocked; {}", blocked_summary(&trace))
+            } else {
+                panic_message.clone()
+            };
             Finding {
                 class,
                 message,
@@ -126,13 +215,13 @@ pub fn current_failure(replay: ReplayToken) -> Option<Failure> {
             }
         }
     };
-    Some(Failure {
+    Ended::Finding(Box::new(Failure {
         finding,
-        trace: ledger.trace(),
+        trace,
         execution: EXECUTIONS.load(Ordering::SeqCst),
         panic_message,
         replay,
-    })
+    }))
 }
 
 /// Each thread's last operation and the locks it held there, for a deadlock's message.
@@ -157,6 +246,77 @@ fn blocked_summary(trace: &[mountcheck_model::oracle::Step]) -> String {
         .join("; ")
 }
 
+/// How a checker's run ended, as the driver observed it.
+#[derive(Debug)]
+enum RunEnd {
+    /// The checker returned by itself.
+    Returned,
+    /// The engine's budget stopped it before the next execution.
+    Budget(BudgetHit),
+    /// An execution panicked (a finding, a model panic, or the checker).
+    Panicked,
+}
+
+impl RunEnd {
+    fn of(r: std::thread::Result<()>) -> RunEnd {
+        match r {
+            Ok(()) => RunEnd::Returned,
+            Err(p) if p.is::<BudgetReached>() => {
+                RunEnd::Budget(lock(&BUDGET_HIT).unwrap_or(BudgetHit::Executions))
+            }
+            Err(_) => RunEnd::Panicked,
+        }
+    }
+}
+
+/// What a backend's run produced.
+struct Run {
+    end: RunEnd,
+    /// How to re-run the current execution, if it failed.
+    replay: ReplayToken,
+    /// The program has a single schedule (no scheduling point ever had two runnable threads), so
+    /// the one execution explored all of it.
+    single_schedule: bool,
+    /// loom only: the last checkpoint stored.
+    checkpoint: Option<String>,
+}
+
+/// Why the exploration stopped, and its finding or checker error: the one place that decides it.
+fn stop_reason(req: &Request, run: Run) -> (Stop, Option<Failure>, Option<String>) {
+    let systematic = req.strategy.is_systematic();
+    match run.end {
+        RunEnd::Panicked => match classify(run.replay) {
+            Ended::Finding(f) => (Stop::Finding, Some(*f), None),
+            Ended::CheckerError(m) => (Stop::CheckerError, None, Some(m)),
+        },
+        RunEnd::Budget(BudgetHit::Time) => (Stop::TimeLimit, None, None),
+        RunEnd::Budget(BudgetHit::Executions) if systematic => (Stop::IterationCap, None, None),
+        RunEnd::Budget(BudgetHit::Executions) => (Stop::Bound, None, None),
+        RunEnd::Returned if EXECUTIONS.load(Ordering::SeqCst) == 0 => (
+            Stop::CheckerError,
+            None,
+            Some("the checker returned without running any execution".into()),
+        ),
+        RunEnd::Returned if systematic || run.single_schedule => (Stop::Exhausted, None, None),
+        RunEnd::Returned => (Stop::Bound, None, None),
+    }
+}
+
+/// Start an exploration of `req` (at `start`): no execution yet, a fresh lock-order graph, no
+/// panic seen, and the request's budget.
+fn begin(req: &Request, start: Instant) {
+    EXECUTIONS.store(0, Ordering::SeqCst);
+    *lock(&LOCK_ORDER) = Some(LockOrder::new());
+    *lock(&PANIC) = None;
+    *lock(&BUDGET_HIT) = None;
+    *lock(&CURRENT) = None;
+    *lock(&BUDGET) = Some(Budget {
+        max_executions: req.max_executions,
+        time_limit: Duration::from_secs_f64(req.time_limit_secs),
+        start,
+    });
+}
+
 /// Run the request with this build's checker.
 pub fn explore(req: &Request) -> Result<Response, String> {
     if req.strategy.backend() != BACKEND {
@@ -166,33 +326,50 @@ pub fn explore(req: &Request) -> Result<Response, String> {
             req.strategy.backend()
         ));
     }
-    EXECUTIONS.store(0, Ordering::SeqCst);
-    *LOCK_ORDER.lock().unwrap_or_else(|p| p.into_inner()) = Some(LockOrder::new());
+    req.check()?;
     let start = Instant::now();
-    let (stop, failure, checkpoint) = imp::run(req)?;
+    begin(req, start);
+    let run = imp::run(req)?;
+    let checkpoint = run.checkpoint.clone();
+    let (stop, failure, checker_error) = stop_reason(req, run);
+    // Name the bounds the checker ran under: a checker's own limit is one of them.
+    let checker_error =
+        checker_error.map(|m| format!("{BACKEND} failed ({}): {m}", req.bounds_summary()));
     Ok(Response {
         backend: BACKEND.to_string(),
         executions: EXECUTIONS.load(Ordering::SeqCst),
         stop,
         failure,
+        checker_error,
         elapsed_secs: start.elapsed().as_secs_f64(),
         checkpoint,
-        shrink: SHRINK.lock().unwrap_or_else(|p| p.into_inner()).take(),
+        shrink: lock(&SHRINK).take(),
     })
 }
 
-type Outcome = (Stop, Option<Failure>, Option<String>);
+/// Forget the last panic and lift the budget: each guided run of a shrink is classified on its
+/// own, and their number is bounded by the shrink itself (`mountcheck_engine::shrink`).
+#[cfg(all(feature = "shuttle", not(loom)))]
+pub(crate) fn start_guided_run() {
+    *lock(&PANIC) = None;
+    *lock(&BUDGET) = None;
+}
 
-/// Why an exploration that found nothing stopped: its time bound, its execution bound, or because
-/// the checker had nothing left to explore.
-#[cfg(any(loom, feature = "shuttle"))]
-fn clean_stop(req: &Request, start: Instant) -> Stop {
-    if start.elapsed().as_secs_f64() >= req.time_limit_secs {
-        Stop::TimeBound
-    } else if EXECUTIONS.load(Ordering::SeqCst) >= req.max_executions {
-        Stop::ExecutionBound
-    } else {
-        Stop::Complete
+/// What the panic hook writes before a possible abort: the current execution classified.
+pub fn response_at_panic() -> Response {
+    let (stop, failure, checker_error) = match classify(ReplayToken::None) {
+        Ended::Finding(f) => (Stop::Finding, Some(*f), None),
+        Ended::CheckerError(m) => (Stop::CheckerError, None, Some(m)),
+    };
+    Response {
+        backend: BACKEND.to_string(),
+        executions: EXECUTIONS.load(Ordering::SeqCst),
+        stop,
+        failure,
+        checker_error,
+        elapsed_secs: 0.0,
+        checkpoint: None,
+        shrink: None,
     }
 }
 
@@ -200,19 +377,22 @@ fn clean_stop(req: &Request, start: Instant) -> Stop {
 mod imp {
     use super::*;
 
-    /// Real threads: run the program again and again until a finding or a bound.
-    pub fn run(req: &Request) -> Result<Outcome, String> {
-        let start = Instant::now();
-        for _ in 0..req.max_executions {
-            if start.elapsed().as_secs_f64() >= req.time_limit_secs {
-                return Ok((Stop::TimeBound, None, None));
-            }
-            let r = catch_unwind(AssertUnwindSafe(|| one_execution(&req.program, req.config)));
-            if r.is_err() {
-                return Ok((Stop::Finding, current_failure(ReplayToken::None), None));
-            }
+    /// Run the program again and again: only the budget or a panic ends it.
+    fn until_stopped(req: &Request) {
+        loop {
+            one_execution(&req.program, req.config);
         }
-        Ok((Stop::ExecutionBound, None, None))
+    }
+
+    /// Real threads: run the program again and again until a finding or the budget.
+    pub(super) fn run(req: &Request) -> Result<Run, String> {
+        let r = catch_unwind(AssertUnwindSafe(|| until_stopped(req)));
+        Ok(Run {
+            end: RunEnd::of(r),
+            replay: ReplayToken::None,
+            single_schedule: false,
+            checkpoint: None,
+        })
     }
 }
 
@@ -223,20 +403,43 @@ mod imp {
         DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Schedule, Scheduler, Task,
         TaskId,
     };
-    use shuttle_engine::scheduler::serialization::serialize_schedule;
+    use shuttle_engine::scheduler::serialization::{deserialize_schedule, serialize_schedule};
     use std::sync::Arc;
-    use std::time::Duration;
 
-    /// Wraps a scheduler and keeps the current execution's schedule, every decision pushed.
+    /// What the recording scheduler shares with the driver.
+    #[derive(Default)]
+    struct Seen {
+        /// The current execution's schedule, every decision pushed.
+        schedule: Option<Schedule>,
+        /// Executions begun.
+        begun: u64,
+        /// Some decision had two or more runnable threads to choose from.
+        choice: bool,
+        /// The run ended because the program has a single schedule.
+        single_schedule: bool,
+    }
+
+    /// Wraps a scheduler: keeps the current execution's schedule, and ends the run after the
+    /// first execution of a program that never offered a choice (its only schedule has run; PCT
+    /// would refuse to go on, asserting that the test exercised no concurrency).
     struct Recording<S> {
         inner: S,
-        current: Arc<Mutex<Schedule>>,
+        seen: Arc<Mutex<Seen>>,
     }
 
     impl<S: Scheduler> Scheduler for Recording<S> {
         fn new_execution(&mut self) -> Option<Schedule> {
+            {
+                let mut seen = lock(&self.seen);
+                if seen.begun > 0 && !seen.choice {
+                    seen.single_schedule = true;
+                    return None;
+                }
+            }
             let s = self.inner.new_execution()?;
-            *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Schedule::new(s.seed);
+            let mut seen = lock(&self.seen);
+            seen.begun += 1;
+            seen.schedule = Some(Schedule::new(s.seed));
             Some(s)
         }
 
@@ -247,100 +450,84 @@ mod imp {
             is_yielding: bool,
         ) -> Option<TaskId> {
             let t = self.inner.next_task(runnable, current, is_yielding)?;
-            self.current
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push_task(t);
+            let mut seen = lock(&self.seen);
+            seen.choice |= runnable.len() > 1;
+            if let Some(s) = seen.schedule.as_mut() {
+                s.push_task(t);
+            }
             Some(t)
         }
 
         fn next_u64(&mut self) -> u64 {
-            self.current
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push_random();
+            if let Some(s) = lock(&self.seen).schedule.as_mut() {
+                s.push_random();
+            }
             self.inner.next_u64()
         }
     }
 
-    fn runner<S: Scheduler + 'static>(req: &Request, inner: S) -> Outcome {
-        let current = Arc::new(Mutex::new(Schedule::new(0)));
+    fn runner<S: Scheduler + 'static>(req: &Request, inner: S) -> Run {
+        let seen = Arc::new(Mutex::new(Seen::default()));
         let mut config = shuttle::Config::new();
-        config.max_time = Some(Duration::from_secs_f64(req.time_limit_secs));
+        // No `max_time`: the engine's budget stops the run (see the module documentation).
         config.failure_persistence = shuttle::FailurePersistence::None;
         let sched = Recording {
             inner,
-            current: current.clone(),
+            seen: seen.clone(),
         };
         let program = req.program.clone();
         let cfg = req.config;
-        let start = Instant::now();
         let r = catch_unwind(AssertUnwindSafe(move || {
             shuttle::Runner::new(sched, config).run(move || one_execution(&program, cfg));
         }));
-        match r {
-            Ok(()) => {
-                let stop = clean_stop(req, start);
-                (stop, None, None)
-            }
-            Err(_)
-                if PANIC_MESSAGE
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .as_deref()
-                    .is_some_and(|m| m.contains("did not exercise any concurrency")) =>
-            {
-                // PCT refuses a program with a single runnable thread at every step: there is
-                // exactly one schedule, and it ran without a finding.
-                *PANIC_MESSAGE.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                (Stop::Complete, None, None)
-            }
-            Err(_) => {
-                let schedule =
-                    serialize_schedule(&current.lock().unwrap_or_else(|p| p.into_inner()));
-                (
-                    Stop::Finding,
-                    current_failure(ReplayToken::Shuttle { schedule }),
-                    None,
-                )
-            }
+        let seen = lock(&seen);
+        let schedule = seen.schedule.as_ref().map(serialize_schedule);
+        Run {
+            end: RunEnd::of(r),
+            replay: ReplayToken::Shuttle {
+                schedule: schedule.unwrap_or_default(),
+            },
+            single_schedule: seen.single_schedule,
+            checkpoint: None,
         }
     }
 
-    pub fn run(req: &Request) -> Result<Outcome, String> {
+    /// Check that a shuttle schedule (a replay token's) decodes, so that replaying it cannot
+    /// make shuttle panic on it.
+    pub fn check_schedule(schedule: &str) -> Result<(), String> {
+        deserialize_schedule(schedule)
+            .map(|_| ())
+            .ok_or_else(|| "the shuttle schedule does not decode".to_string())
+    }
+
+    pub(super) fn run(req: &Request) -> Result<Run, String> {
         let n = usize::try_from(req.max_executions).unwrap_or(usize::MAX);
         Ok(match &req.strategy {
             Strategy::Pct { depth } => {
                 runner(req, PctScheduler::new_from_seed(req.seed, *depth, n))
             }
             Strategy::Random => runner(req, RandomScheduler::new_from_seed(req.seed, n)),
-            Strategy::Dfs => runner(req, DfsScheduler::new(Some(n), false)),
+            // Unbounded: the engine's budget stops DFS, so a DFS that returns has exhausted.
+            Strategy::Dfs => runner(req, DfsScheduler::new(None, false)),
             Strategy::ReplayShuttle { schedule } => {
-                if shuttle_engine::scheduler::serialization::deserialize_schedule(schedule)
-                    .is_none()
-                {
-                    return Err("the replay token is not a valid shuttle schedule".into());
-                }
+                check_schedule(schedule)?;
                 runner(req, ReplayScheduler::new_from_encoded(schedule))
             }
             Strategy::ShrinkShuttle { schedule, class } => {
-                if shuttle_engine::scheduler::serialization::deserialize_schedule(schedule)
-                    .is_none()
-                {
-                    return Err("the schedule to shrink is not a valid shuttle schedule".into());
-                }
+                check_schedule(schedule)?;
                 let limit = Duration::from_secs_f64(req.time_limit_secs);
-                match crate::shrink::shrink(&req.program, req.config, schedule, *class, limit) {
-                    Some((failure, info)) => {
-                        *SHRINK.lock().unwrap_or_else(|p| p.into_inner()) = Some(info);
-                        (Stop::Finding, Some(failure), None)
-                    }
-                    None => {
-                        return Err(format!(
-                            "the schedule to shrink does not reproduce a {class} finding"
-                        ))
-                    }
-                }
+                let Some((witness, info)) =
+                    crate::shrink::shrink(&req.program, req.config, schedule, *class, limit)
+                else {
+                    return Err(format!(
+                        "the schedule to shrink does not reproduce a {class} finding"
+                    ));
+                };
+                *lock(&SHRINK) = Some(info);
+                // Replay the witness as a fresh exploration of one execution: its finding is
+                // classified like any other, and the token is the schedule that replays it.
+                begin(req, Instant::now());
+                runner(req, ReplayScheduler::new_from_encoded(&witness))
             }
             other => {
                 return Err(format!(
@@ -355,25 +542,28 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     use super::*;
+    use crate::bounds;
     use std::path::PathBuf;
-    use std::time::Duration;
 
-    /// Checkpoint interval while exploring: large, because storing the path costs (see
-    /// `checkers.md`: interval 1 is about 4x slower). A failure is then captured by resuming from
-    /// the last checkpoint with interval 1.
+    /// Checkpoint interval while exploring: large, because storing the path costs (measured with
+    /// loom 0.7.3 on a toy super_block model: writing the path before every execution cuts
+    /// throughput about 4x). A failure is then captured by resuming from the last checkpoint with
+    /// interval 1.
     pub const EXPLORE_CHECKPOINT_INTERVAL: usize = 512;
 
-    fn builder(
-        req: &Request,
-        max_branches: usize,
-        preemption_bound: Option<usize>,
-    ) -> loom::model::Builder {
+    // A loom checkpoint schedules `loom::MAX_THREADS` threads, which is what
+    // `ReplayToken::check_loom_shape` expects, and an execution needs that many.
+    const _: () = assert!(bounds::EXECUTION_THREADS == loom::MAX_THREADS);
+
+    fn builder(max_branches: usize, preemption_bound: Option<usize>) -> loom::model::Builder {
         let mut b = loom::model::Builder::new();
-        b.max_threads = 5;
+        b.max_threads = bounds::EXECUTION_THREADS;
         b.max_branches = max_branches;
         b.preemption_bound = preemption_bound;
-        b.max_duration = Some(Duration::from_secs_f64(req.time_limit_secs));
-        b.max_permutations = usize::try_from(req.max_executions).ok();
+        // loom's own limits stop silently; the engine's budget stops the run instead (see the
+        // module documentation). `Builder::new` reads them from the environment: clear them.
+        b.max_duration = None;
+        b.max_permutations = None;
         b.log = false;
         b.location = false;
         b
@@ -387,36 +577,31 @@ mod imp {
         Ok(PathBuf::from(dir).join(name))
     }
 
-    fn check(req: &Request, b: loom::model::Builder, path: &PathBuf) -> Outcome {
+    fn check(req: &Request, b: loom::model::Builder, path: &PathBuf) -> Run {
         let program = req.program.clone();
         let cfg = req.config;
-        let start = Instant::now();
         let r = catch_unwind(AssertUnwindSafe(|| {
             b.check(move || one_execution(&program, cfg))
         }));
         let stored = std::fs::read_to_string(path).ok();
-        match r {
-            Ok(()) => {
-                let stop = clean_stop(req, start);
-                (stop, None, stored)
-            }
-            Err(_) => {
-                let token = ReplayToken::Loom {
-                    checkpoint: stored.clone().unwrap_or_default(),
-                };
-                (Stop::Finding, current_failure(token), stored)
-            }
+        Run {
+            end: RunEnd::of(r),
+            replay: ReplayToken::Loom {
+                checkpoint: stored.clone().unwrap_or_default(),
+            },
+            single_schedule: false,
+            checkpoint: stored,
         }
     }
 
-    pub fn run(req: &Request) -> Result<Outcome, String> {
+    pub(super) fn run(req: &Request) -> Result<Run, String> {
         match &req.strategy {
             Strategy::Loom {
                 preemption_bound,
                 max_branches,
             } => {
                 let path = checkpoint_path(req, "loom-checkpoint.json")?;
-                let mut b = builder(req, *max_branches, *preemption_bound);
+                let mut b = builder(*max_branches, *preemption_bound);
                 b.checkpoint_file = Some(path.clone());
                 match &req.resume_checkpoint {
                     // Capture: resume at the last stored path, store before every execution, so
@@ -426,6 +611,10 @@ mod imp {
                             // Failed before the first checkpoint: capture from the start.
                             let _ = std::fs::remove_file(&path);
                         } else {
+                            ReplayToken::Loom {
+                                checkpoint: cp.clone(),
+                            }
+                            .check_loom_shape(*max_branches)?;
                             std::fs::write(&path, cp)
                                 .map_err(|e| format!("cannot write the checkpoint: {e}"))?;
                         }
@@ -442,30 +631,70 @@ mod imp {
                 checkpoint,
                 max_branches,
             } => {
-                if serde_json::from_str::<serde_json::Value>(checkpoint).is_err() {
-                    return Err("the replay token is not a loom checkpoint (JSON)".into());
-                }
                 let path = checkpoint_path(req, "loom-replay.json")?;
                 std::fs::write(&path, checkpoint)
                     .map_err(|e| format!("cannot write the checkpoint: {e}"))?;
-                let mut b = builder(req, *max_branches, None);
+                let mut b = builder(*max_branches, None);
                 b.checkpoint_file = Some(path.clone());
                 b.checkpoint_interval = 1;
+                // loom checks `max_permutations` before each execution from the second on: 2
+                // runs exactly the checkpointed one.
                 b.max_permutations = Some(2);
-                let (stop, failure, _) = check(req, b, &path);
+                let mut run = check(req, b, &path);
                 // The token of a replay is the checkpoint it replayed, unchanged.
-                let failure = failure.map(|mut f| {
-                    f.replay = ReplayToken::Loom {
-                        checkpoint: checkpoint.clone(),
-                    };
-                    f
-                });
-                Ok((stop, failure, None))
+                run.replay = ReplayToken::Loom {
+                    checkpoint: checkpoint.clone(),
+                };
+                run.checkpoint = None;
+                Ok(run)
             }
             other => Err(format!(
                 "strategy `{}` is not a loom strategy",
                 other.name()
             )),
         }
+    }
+}
+
+#[cfg(all(feature = "shuttle", not(loom)))]
+pub use imp::check_schedule;
+
+#[cfg(all(test, not(any(loom, feature = "shuttle"))))]
+mod tests {
+    use super::*;
+    use mountcheck_model::oracle::Oid;
+
+    /// The only test of this crate that touches the process-wide panic hook and statics.
+    #[test]
+    fn a_panic_is_told_apart_by_who_raised_it_not_by_its_wording() {
+        install_panic_hook(|| {});
+        *lock(&CURRENT) = Some(Ledger::new());
+        // The model's own code panics without a finding (an object the ledger never allocated).
+        *lock(&PANIC) = None;
+        let r = catch_unwind(|| {
+            Ledger::new().report(Oid(7));
+        });
+        assert!(r.is_err());
+        assert!(lock(&PANIC).as_ref().is_some_and(|p| p.in_model));
+        match classify(ReplayToken::None) {
+            Ended::Finding(f) => assert_eq!(f.finding.class, FindingClass::Panic),
+            other => panic!("a model panic classified as {other:?}"),
+        }
+        // Anything else panicking (a checker), with a message that names no deadlock and no
+        // bound: a checker error carrying its message, whatever it says.
+        *lock(&PANIC) = None;
+        let r = catch_unwind(|| panic!("deadlock! exceeded max_steps (words that used to decide)"));
+        assert!(r.is_err());
+        assert!(lock(&PANIC).as_ref().is_some_and(|p| !p.in_model));
+        match classify(ReplayToken::None) {
+            Ended::CheckerError(m) => assert!(m.contains("words that used to decide"), "{m}"),
+            other => panic!("a checker panic classified as {other:?}"),
+        }
+        // On real threads the census never says "all blocked": a deadlock there is the bounded
+        // waits' finding, never a guess.
+        assert!(!census::all_blocked());
+        let _ = std::panic::take_hook();
+        *lock(&PANIC) = None;
+        *lock(&CURRENT) = None;
     }
 }

@@ -36,7 +36,7 @@ use shuttle_engine::scheduler::data::random::RandomDataSource;
 use shuttle_engine::scheduler::data::DataSource;
 use shuttle_engine::scheduler::serialization::serialize_schedule;
 
-use crate::driver::{current_failure, one_execution, PANIC_MESSAGE};
+use crate::driver::{classify, one_execution, start_guided_run, Ended};
 use crate::{Failure, ReplayToken, ShrinkInfo, ShrinkStop};
 
 pub use crate::MAX_SHRINK_RUNS;
@@ -226,7 +226,7 @@ fn guided_run(
     tape: &Arc<Mutex<Tape>>,
     max_steps: usize,
 ) -> (Option<FindingClass>, Option<Failure>, Tape) {
-    *PANIC_MESSAGE.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    start_guided_run();
     let mut config = shuttle::Config::new();
     config.failure_persistence = shuttle::FailurePersistence::None;
     config.max_steps = shuttle::MaxSteps::FailAfter(max_steps);
@@ -241,22 +241,24 @@ fn guided_run(
             let token = ReplayToken::Shuttle {
                 schedule: serialize_schedule(&tape.schedule),
             };
-            let f = current_failure(token);
-            (f.as_ref().map(|f| f.finding.class), f, tape)
+            match classify(token) {
+                Ended::Finding(f) => (Some(f.finding.class), Some(*f), tape),
+                Ended::CheckerError(_) => (None, None, tape),
+            }
         }
     }
 }
 
 /// Shrink the failing `schedule` of `program` (whose finding has class `class`) to a witness
-/// with fewer preemptions; the failure of the witness (its replay token the new schedule) and
-/// what was done. `None` when the schedule does not reproduce the class at all.
+/// with fewer preemptions: the witness's schedule (encoded) and what was done. `None` when the
+/// schedule does not reproduce the class at all.
 pub fn shrink(
     program: &Program,
     cfg: Config,
     schedule: &str,
     class: FindingClass,
     time_limit: Duration,
-) -> Option<(Failure, ShrinkInfo)> {
+) -> Option<(String, ShrinkInfo)> {
     let start = Instant::now();
     let tape = Arc::new(Mutex::new(Tape::default()));
     let replay = ReplayScheduler::new_from_encoded(schedule);
@@ -355,7 +357,10 @@ pub fn shrink(
         runs,
         stop,
     };
-    Some((best, info))
+    let ReplayToken::Shuttle { schedule } = best.replay else {
+        return None;
+    };
+    Some((schedule, info))
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::driver::{self, current_failure, BACKEND};
-use crate::{ReplayToken, Request, Response, Stop};
+use crate::driver::{self, BACKEND};
+use crate::{Request, Response};
 
 fn write_atomic(path: &Path, resp: &Response) {
     let tmp = path.with_extension("tmp");
@@ -25,7 +25,8 @@ fn write_atomic(path: &Path, resp: &Response) {
 }
 
 /// Explore the request in file `request` and write the response to file `response`. Exit status
-/// 0 when a response was written, 2 when the request could not be read or was refused.
+/// 0 when a response was written, 2 when the request could not be read or was refused (it fails
+/// [`Request::check`], or names another backend); the CLI turns a refusal into a checker error.
 pub fn main(request: &Path, response: &Path) -> ExitCode {
     let req: Request = match std::fs::read_to_string(request)
         .map_err(|e| e.to_string())
@@ -42,20 +43,10 @@ pub fn main(request: &Path, response: &Path) -> ExitCode {
     };
     let out = PathBuf::from(response);
     let hook_out = out.clone();
-    driver::install_panic_hook(move |_| {
+    driver::install_panic_hook(move || {
         // Written before any abort can happen; overwritten by the normal response if the
         // process survives the panic.
-        let failure = current_failure(ReplayToken::None);
-        let resp = Response {
-            backend: BACKEND.to_string(),
-            executions: driver::EXECUTIONS.load(std::sync::atomic::Ordering::SeqCst),
-            stop: Stop::Finding,
-            failure,
-            elapsed_secs: 0.0,
-            checkpoint: None,
-            shrink: None,
-        };
-        write_atomic(&hook_out, &resp);
+        write_atomic(&hook_out, &driver::response_at_panic());
     });
     match driver::explore(&req) {
         Ok(resp) => {

@@ -184,7 +184,7 @@ fn header(o: &mut String, r: &Report, t: &Timeline) {
         o,
         "<header>\n<h1>{} — {} ({})</h1>\n<ul class=\"facts\">",
         esc(&r.scenario.name),
-        esc(&r.verdict),
+        esc(&r.verdict.to_string()),
         esc(&e.strategy)
     );
     let _ = writeln!(
@@ -197,7 +197,7 @@ fn header(o: &mut String, r: &Report, t: &Timeline) {
     let _ = writeln!(
         o,
         "<li><b>Verdict</b>: <b>{}</b>, expected {} (<span class=\"{}\">{}</span>)</li>",
-        esc(&r.verdict),
+        esc(&r.verdict.to_string()),
         esc(&r.scenario.expect),
         if r.as_expected { "ok" } else { "bad" },
         if r.as_expected {
@@ -208,13 +208,21 @@ fn header(o: &mut String, r: &Report, t: &Timeline) {
     );
     let _ = writeln!(
         o,
-        "<li><b>Search</b>: {} (worker build: {}), {}; {} executions explored (stopped: {})</li>",
+        "<li><b>Search</b>: {} (worker build: {}), {}; {} executions explored; stopped: <code>{}</code> ({})</li>",
         esc(&e.strategy),
         esc(&e.backend),
         esc(&bounds(r)),
         e.executions,
-        esc(&format!("{:?}", e.stop))
+        esc(&e.stop.to_string()),
+        esc(e.stop.meaning())
     );
+    if let Some(msg) = &r.checker_error {
+        let _ = writeln!(
+            o,
+            "<li><b>Checker error</b>: the checker failed, so nothing can be said about the scenario: <code>{}</code></li>",
+            esc(msg)
+        );
+    }
     match &r.finding {
         Some(f) => {
             let _ = writeln!(
@@ -230,13 +238,18 @@ fn header(o: &mut String, r: &Report, t: &Timeline) {
         }
     }
     match &r.replay {
-        Some(rp) => {
-            let _ = writeln!(
-                o,
-                "<li><b>Replay</b>: <code>{}</code></li>",
-                esc(&rp.command)
-            );
-        }
+        Some(rp) => match (&rp.command, &rp.unavailable) {
+            (Some(cmd), _) => {
+                let _ = writeln!(o, "<li><b>Replay</b>: <code>{}</code></li>", esc(cmd));
+            }
+            (None, why) => {
+                let _ = writeln!(
+                    o,
+                    "<li><b>Replay</b>: none: {}</li>",
+                    esc(why.as_deref().unwrap_or("no replay token"))
+                );
+            }
+        },
         None => {
             let _ = writeln!(o, "<li><b>Replay</b>: none</li>");
         }
@@ -574,7 +587,14 @@ fn full(o: &mut String, r: &Report, t: &Timeline) {
 fn replay(o: &mut String, r: &Report) {
     o.push_str("<section id=\"replay\">\n<h2>Replay</h2>\n");
     if let Some(rp) = &r.replay {
-        let _ = writeln!(o, "<pre><code>{}</code></pre>", esc(&rp.command));
+        let _ = match (&rp.command, &rp.unavailable) {
+            (Some(cmd), _) => writeln!(o, "<pre><code>{}</code></pre>", esc(cmd)),
+            (None, why) => writeln!(
+                o,
+                "<p>This execution cannot be replayed: {}.</p>",
+                esc(why.as_deref().unwrap_or("no replay token"))
+            ),
+        };
         let _ = match &rp.token {
             ReplayToken::Shuttle { schedule } => {
                 writeln!(o, "<p>shuttle schedule: <code>{}</code></p>", esc(schedule))

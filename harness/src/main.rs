@@ -4,16 +4,21 @@
 //! DFS or real threads, write race reports), `replay` (re-run a report's failing execution),
 //! `catalog` (every historical-bug mutant against every backend), `conform` (the model against
 //! the running kernel). Errors are `anyhow` at this
-//! edge; bad input (a malformed scenario, an unknown operation, an impossible bound) exits 2,
-//! an unexpected verdict exits 1.
+//! edge; bad input (a malformed scenario, an unknown operation, an impossible bound, an
+//! unwritable reports directory) exits 2 before any work, an unexpected verdict (a checker error
+//! included) exits 1. Every option is parsed once into its type (`options`); everything printed
+//! goes through `out`, so a closed pipe (`mountcheck list | head -1`) ends the output quietly.
 
 mod catalog;
 mod conform;
 mod html;
+mod options;
+mod out;
 mod report;
 mod run;
 mod scenario;
 mod timeline;
+mod verdict;
 mod worker;
 
 use std::path::PathBuf;
@@ -38,13 +43,16 @@ enum Cmd {
         scenarios_dir: PathBuf,
     },
     /// Explore scenarios and write race reports.
+    #[command(after_long_help = verdict::help())]
     Run(run::RunArgs),
-    /// Re-run the exact failing execution of a report and print the report again.
+    /// Re-run the exact failing execution of a report, print its report and whether it
+    /// reproduced (exit 0) or not (exit 1).
     Replay {
         /// The report's JSON file.
         report: PathBuf,
     },
     /// Run every mutant and the fixed protocol under loom and PCT (and DFS where it finishes).
+    #[command(after_long_help = verdict::help())]
     Catalog(catalog::CatalogArgs),
     /// Check the model's sequential behaviour against the running kernel (needs root).
     Conform(conform::ConformArgs),
@@ -126,6 +134,7 @@ fn main() -> ExitCode {
 fn list(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let scenarios = run::load_scenarios(&[], dir)?;
     let w = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let mut text = String::new();
     for s in &scenarios {
         let flat = s
             .description
@@ -133,15 +142,16 @@ fn list(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(" ");
         let first = flat.split(". ").next().unwrap_or("").trim_end_matches('.');
-        println!(
-            "{:<w$}  {:<26} {:<15} {} thread(s)  {}",
+        text.push_str(&format!(
+            "{:<w$}  {:<26} {:<15} {} thread(s)  {}\n",
             s.name,
             s.variant.id(),
             s.expect.name(),
             s.program.threads.len(),
             first
-        );
+        ));
     }
+    out::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -173,7 +183,7 @@ fn render_html(
             variant: r.scenario.variant.clone(),
             backend: r.exploration.strategy.clone(),
             executions: r.exploration.executions,
-            verdict: r.verdict.clone(),
+            verdict: r.verdict.to_string(),
             expected: r.scenario.expect.clone(),
             ok: r.as_expected,
             report: page.file_name().map(|n| n.to_string_lossy().into_owned()),

@@ -1,10 +1,13 @@
 //! Race reports: the Markdown a person reads, its JSON twin, and the index of a run.
 //!
-//! The JSON schema is [`Report`] (`schema = "mountcheck-report/1"`), documented field by field
-//! below and in `reports/README.md`. A report holds the scenario and variant, the finding with the
-//! object's reference history, the interleaving (every step with its thread, operation, locks
-//! held and counts), the replay token and command, the tool version, backend, seed, bounds,
-//! executions explored, and, in a field of its own, the time.
+//! The JSON schema is [`Report`] (`schema = "mountcheck-report/2"`), documented field by field
+//! below and in `reports/README.md`. A report holds the scenario and variant, the verdict and the
+//! stop reason behind it, the finding with the object's reference history (or the checker's
+//! message), the interleaving (every step with its thread, operation, locks held and counts), the
+//! replay token and command (or why there is none), the tool version, backend, seed, bounds,
+//! executions explored, and, in a field of its own, the time. The index of a run has one
+//! [`Row`] per exploration, clean ones included, with the same verdict, stop reason, bounds and
+//! time.
 //!
 //! Invariant: everything but `timing` is a function of the scenario, the variant, the backend,
 //! the seed and the bounds, so the same inputs give byte-identical JSON apart from `timing`.
@@ -16,12 +19,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use mountcheck_engine::{ReplayToken, Stop};
+
+use crate::verdict::Verdict;
 use mountcheck_model::oracle::{Finding, Step};
 use mountcheck_model::{Config, Program};
 use serde::{Deserialize, Serialize};
 
 /// Schema id of [`Report`].
-pub const SCHEMA: &str = "mountcheck-report/1";
+pub const SCHEMA: &str = "mountcheck-report/2";
 
 /// The tool that wrote a report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,16 +54,12 @@ pub struct ScenarioInfo {
     pub expect: String,
 }
 
-/// The exploration's settings and extent.
+/// The bounds an exploration ran under.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Exploration {
-    /// Strategy: loom, pct, random, dfs, stress, replay.
-    pub strategy: String,
-    /// Worker build: loom, shuttle, std.
-    pub backend: String,
+pub struct Bounds {
     /// Seed (shuttle random / PCT).
     pub seed: u64,
-    /// Bound on executions.
+    /// Bound on executions (`--iterations`).
     pub max_executions: u64,
     /// Bound on time, seconds.
     pub time_limit_secs: f64,
@@ -68,6 +69,38 @@ pub struct Exploration {
     pub max_branches: Option<usize>,
     /// PCT depth.
     pub depth: Option<usize>,
+}
+
+impl Bounds {
+    /// One line for tables: `seed 1, 200000 executions, 20 s, preemption bound 2, ...`.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "seed {}, at most {} executions, {} s",
+            self.seed, self.max_executions, self.time_limit_secs
+        );
+        if let Some(p) = self.preemption_bound {
+            let _ = write!(s, ", preemption bound {p}");
+        }
+        if let Some(b) = self.max_branches {
+            let _ = write!(s, ", max branches {b}");
+        }
+        if let Some(d) = self.depth {
+            let _ = write!(s, ", PCT depth {d}");
+        }
+        s
+    }
+}
+
+/// The exploration's settings and extent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exploration {
+    /// Strategy: loom, pct, random, dfs, stress.
+    pub strategy: String,
+    /// Worker build: loom, shuttle, std.
+    pub backend: String,
+    /// The bounds.
+    #[serde(flatten)]
+    pub bounds: Bounds,
     /// Executions explored.
     pub executions: u64,
     /// Why it stopped.
@@ -87,13 +120,15 @@ pub struct FindingInfo {
     pub panic_message: String,
 }
 
-/// How to replay.
+/// How to replay, or why the failing execution cannot be replayed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Replay {
     /// The token.
     pub token: ReplayToken,
-    /// The command that replays it.
-    pub command: String,
+    /// The command that replays it; `None` when the token cannot replay it.
+    pub command: Option<String>,
+    /// Why there is no replay command, when there is none.
+    pub unavailable: Option<String>,
 }
 
 /// Time figures, kept apart so the rest is reproducible byte for byte.
@@ -118,12 +153,14 @@ pub struct Report {
     pub config: Config,
     /// Settings and extent.
     pub exploration: Exploration,
-    /// `clean` or the class found.
-    pub verdict: String,
+    /// `clean`, `incomplete`, the class found, or `checker-error`.
+    pub verdict: Verdict,
     /// Whether the verdict is the expected one.
     pub as_expected: bool,
     /// The finding.
     pub finding: Option<FindingInfo>,
+    /// The checker's message, when the checker failed (verdict `checker-error`).
+    pub checker_error: Option<String>,
     /// Every step of the failing execution.
     pub trace: Vec<Step>,
     /// Replay token and command.
@@ -155,32 +192,132 @@ pub fn write_whole(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// The Markdown report (see [`md`] for its layout).
-pub fn markdown(r: &Report) -> String {
-    md::render(r)
+/// The verdict cell of a report's header: the verdict and whether it was expected.
+pub fn verdict_cell(r: &Report) -> String {
+    format!(
+        "**{}** ({})",
+        r.verdict,
+        if r.as_expected {
+            "as expected"
+        } else {
+            "NOT as expected"
+        }
+    )
 }
 
-/// One row of the index / summary.
+/// The Markdown report (see [`md`] for its layout).
+pub fn markdown(r: &Report) -> String {
+    markdown_with(r, &verdict_cell(r))
+}
+
+/// The Markdown report with `verdict` in its verdict cell (a replay says what it reproduced).
+pub fn markdown_with(r: &Report, verdict: &str) -> String {
+    md::render(r, verdict)
+}
+
+/// One row of the index / summary: one exploration, clean ones included.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
     /// Scenario.
     pub scenario: String,
     /// Variant.
     pub variant: String,
-    /// Strategy.
+    /// Lock design.
+    pub lock_design: String,
+    /// Strategy (the backend as the CLI names it).
     pub strategy: String,
-    /// Executions.
-    pub executions: u64,
     /// Verdict.
-    pub verdict: String,
+    pub verdict: Verdict,
+    /// Why the exploration stopped.
+    pub stop: Stop,
+    /// Executions explored.
+    pub executions: u64,
+    /// The bounds it ran under.
+    #[serde(flatten)]
+    pub bounds: Bounds,
     /// Expected.
     pub expect: String,
     /// As expected.
     pub ok: bool,
     /// Seconds.
     pub secs: f64,
-    /// Report path (findings only).
+    /// Report path (findings and checker errors only).
     pub report: Option<String>,
+    /// The checker's message, for a checker error.
+    pub checker_error: Option<String>,
+}
+
+impl Row {
+    /// The row of report `r`, written to `report` if it was.
+    pub fn of(r: &Report, report: Option<String>) -> Row {
+        Row {
+            scenario: r.scenario.name.clone(),
+            variant: r.scenario.variant.clone(),
+            lock_design: r.config.lock_design.name().to_string(),
+            strategy: r.exploration.strategy.clone(),
+            verdict: r.verdict,
+            stop: r.exploration.stop,
+            executions: r.exploration.executions,
+            bounds: r.exploration.bounds.clone(),
+            expect: r.scenario.expect.clone(),
+            ok: r.as_expected,
+            secs: r.timing.elapsed_secs,
+            report,
+            checker_error: r.checker_error.clone(),
+        }
+    }
+}
+
+/// The counts of a run's verdicts, for the summary line and the index.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Explorations.
+    pub total: usize,
+    /// `clean`.
+    pub clean: usize,
+    /// `incomplete`.
+    pub incomplete: usize,
+    /// A finding class.
+    pub findings: usize,
+    /// `checker-error`.
+    pub checker_errors: usize,
+    /// As expected.
+    pub as_expected: usize,
+}
+
+impl Tally {
+    /// Count `rows`.
+    pub fn of(rows: &[Row]) -> Tally {
+        let mut t = Tally {
+            total: rows.len(),
+            ..Tally::default()
+        };
+        for r in rows {
+            match r.verdict {
+                Verdict::Clean => t.clean += 1,
+                Verdict::Incomplete => t.incomplete += 1,
+                Verdict::Finding(_) => t.findings += 1,
+                Verdict::CheckerError => t.checker_errors += 1,
+            }
+            t.as_expected += usize::from(r.ok);
+        }
+        t
+    }
+
+    /// `N explorations: C clean, I incomplete, F findings, E checker errors; X as expected, Y not`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} exploration{}: {} clean, {} incomplete, {} with findings, {} checker errors; {} as expected, {} not",
+            self.total,
+            if self.total == 1 { "" } else { "s" },
+            self.clean,
+            self.incomplete,
+            self.findings,
+            self.checker_errors,
+            self.as_expected,
+            self.total - self.as_expected
+        )
+    }
 }
 
 /// The plain-text summary table.
@@ -194,21 +331,27 @@ pub fn table(rows: &[Row]) -> String {
         .max(8);
     let _ = writeln!(
         o,
-        "{:<w$}  {:<8} {:>11}  {:<16} {:<16} {:>8}  ok",
-        "scenario", "backend", "executions", "verdict", "expected", "time"
+        "{:<w$}  {:<8} {:<16} {:<14} {:>11}  {:<16} {:>8}  ok",
+        "scenario", "backend", "verdict", "stop", "executions", "expected", "time"
     );
     for r in rows {
         let _ = writeln!(
             o,
-            "{:<w$}  {:<8} {:>11}  {:<16} {:<16} {:>7.2}s  {}",
+            "{:<w$}  {:<8} {:<16} {:<14} {:>11}  {:<16} {:>7.2}s  {}",
             r.scenario,
             r.strategy,
+            r.verdict.name(),
+            r.stop.name(),
             r.executions,
-            r.verdict,
             r.expect,
             r.secs,
             if r.ok { "yes" } else { "NO" }
         );
+    }
+    for r in rows {
+        if let Some(m) = &r.checker_error {
+            let _ = writeln!(o, "checker error in {} / {}: {m}", r.scenario, r.strategy);
+        }
     }
     o
 }
@@ -217,13 +360,8 @@ pub fn table(rows: &[Row]) -> String {
 pub fn index(rows: &[Row], command: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# mountcheck run\n\nCommand: `{command}`\n");
-    let ok = rows.iter().filter(|r| r.ok).count();
-    let _ = writeln!(
-        o,
-        "{ok} of {} explorations reached their expected verdict.\n",
-        rows.len()
-    );
-    let _ = writeln!(o, "| scenario | variant | backend | executions | verdict | expected | as expected | time (s) | report |\n|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(o, "{}.\n", Tally::of(rows).line());
+    let _ = writeln!(o, "| scenario | variant | backend | verdict | stop | executions | bounds | expected | as expected | time (s) | report |\n|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let rep = r.report.as_ref().map_or("—".to_string(), |p| {
             let name = Path::new(p)
@@ -235,12 +373,14 @@ pub fn index(rows: &[Row], command: &str) -> String {
         });
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
             r.scenario,
             r.variant,
             r.strategy,
-            r.executions,
             r.verdict,
+            r.stop,
+            r.executions,
+            r.bounds.summary(),
             r.expect,
             if r.ok { "yes" } else { "**no**" },
             r.secs,

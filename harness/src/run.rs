@@ -1,24 +1,33 @@
 //! `mountcheck run`: explore scenarios on the chosen backends, in child processes, in parallel,
-//! and write the race reports and the index.
+//! and write the race reports and the index; and `mountcheck replay`.
 //!
-//! Invariant: all input is validated (scenarios parsed, bounds checked, loom's thread limit)
-//! before any worker starts or any file is written, so bad input never leaves a half-written
-//! report; every exploration ends in a row of the summary.
+//! Invariant: all input is checked before any worker starts or any file is written: options are
+//! parsed into their types within their ranges (`options`), scenarios parse and validate with 1
+//! to 4 threads, scenario names are unique (reports are named after them), and the reports
+//! directory is writable (probed by writing and removing a file); so bad input never costs an
+//! exploration or leaves a half-written report. Every exploration ends in a row of the summary and
+//! of the index, with its verdict, stop reason, executions, bounds and time. `replay` checks the
+//! report it is given the same way (program, bounds, token) and prints its own verdict.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mountcheck_engine::{ReplayToken, Request, Response, Strategy};
-use mountcheck_model::{Config, LockDesign, Variant};
+use mountcheck_engine::{bounds, ReplayToken, Request, Response, Stop, Strategy};
+use mountcheck_model::{Config, Variant};
 
+use crate::options::{self, ExploreOptions};
+use crate::out;
 use crate::report::{
-    self, Exploration, FindingInfo, Replay, Report, Row, ScenarioInfo, Timing, Tool,
+    self, Bounds, Exploration, FindingInfo, Replay, Report, Row, ScenarioInfo, Tally, Timing, Tool,
 };
-use crate::scenario::{self, Expect, Scenario, ScenarioError, LOOM_MAX_THREADS};
+use crate::scenario::{self, check_program, Expect, Scenario, ScenarioError, Spot};
+use crate::verdict::Verdict;
 use crate::worker;
 
 /// A backend as the CLI names it.
@@ -57,18 +66,32 @@ impl Backend {
         }
     }
 
-    /// Default bound on executions.
+    /// Default bound on executions (see `mountcheck_engine::bounds`).
     pub fn default_iterations(self) -> u64 {
         match self {
-            Backend::Loom => 200_000,
-            Backend::Pct | Backend::Random => 2_000,
-            Backend::Dfs => 20_000,
-            Backend::Stress => 2_000,
+            Backend::Loom => bounds::DEFAULT_LOOM_ITERATIONS,
+            Backend::Pct | Backend::Random => bounds::DEFAULT_RANDOMIZED_ITERATIONS,
+            Backend::Dfs => bounds::DEFAULT_DFS_ITERATIONS,
+            Backend::Stress => bounds::DEFAULT_STRESS_ITERATIONS,
+        }
+    }
+
+    /// The engine's strategy for this backend under `o`.
+    pub fn strategy(self, o: &ExploreOptions) -> Strategy {
+        match self {
+            Backend::Loom => Strategy::Loom {
+                preemption_bound: Some(o.preemption_bound),
+                max_branches: o.max_branches,
+            },
+            Backend::Pct => Strategy::Pct { depth: o.depth },
+            Backend::Random => Strategy::Random,
+            Backend::Dfs => Strategy::Dfs,
+            Backend::Stress => Strategy::Stress,
         }
     }
 }
 
-/// Options of `mountcheck run` (and the exploration part of `catalog`).
+/// Options of `mountcheck run`.
 #[derive(Args, Clone, Debug)]
 pub struct RunArgs {
     /// Scenario names (from --scenarios-dir) or files; none = every bundled scenario.
@@ -76,41 +99,16 @@ pub struct RunArgs {
     /// Backends to explore with, comma separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Backend::Loom, Backend::Pct])]
     pub backend: Vec<Backend>,
-    /// loom: preemption bound (default 2; loom's space grows fast past 3).
-    #[arg(long, default_value_t = 2)]
-    pub preemption_bound: usize,
-    /// loom: branch bound per execution (loom's default is 1000).
-    #[arg(long, default_value_t = 20_000)]
-    pub max_branches: usize,
-    /// PCT: bug depth.
-    #[arg(long, default_value_t = 3)]
-    pub depth: usize,
     /// Bound on executions per exploration [default: loom 200000, pct/random 2000, dfs 20000, stress 2000].
-    #[arg(long)]
+    #[arg(long, value_parser = options::ranged_u64(bounds::ITERATIONS_RANGE))]
     pub iterations: Option<u64>,
-    /// Seed of the random and PCT schedulers.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Time bound of one exploration, in seconds.
-    #[arg(long, default_value_t = 20.0)]
-    pub time_limit: f64,
-    /// Explorations run at once (child processes).
-    #[arg(long, default_value_t = 2)]
-    pub jobs: usize,
     /// Run every scenario with this variant instead of its own (`fixed` expects clean, a mutant
     /// expects its finding class).
-    #[arg(long)]
-    pub variant: Option<String>,
-    /// Lock design of the model's mount hash and super_blocks list: `global` (2.4's one lock),
-    /// `rwlock`, or `read-mostly` (lock-free `lookup_mnt` and `get_super` over RCU tables).
-    #[arg(long, default_value = "global")]
-    pub lock_design: String,
-    /// Where the scenarios live.
-    #[arg(long, default_value = "scenarios")]
-    pub scenarios_dir: PathBuf,
-    /// Where reports are written.
-    #[arg(long, default_value = "reports")]
-    pub reports: PathBuf,
+    #[arg(long, value_parser = options::variant)]
+    pub variant: Option<Variant>,
+    /// Bounds, lock design, directories.
+    #[command(flatten)]
+    pub opts: ExploreOptions,
 }
 
 /// Bad input: printed as is, exit status 2.
@@ -131,40 +129,18 @@ impl From<ScenarioError> for BadInput {
     }
 }
 
-/// Check the bounds.
-pub fn check_bounds(a: &RunArgs) -> Result<(), BadInput> {
-    if a.jobs == 0 {
-        return Err(BadInput("--jobs must be at least 1".into()));
-    }
-    if a.iterations == Some(0) {
-        return Err(BadInput("--iterations must be at least 1".into()));
-    }
-    if !(a.time_limit > 0.0 && a.time_limit.is_finite()) {
-        return Err(BadInput(format!(
-            "--time-limit must be a positive number of seconds, not {}",
-            a.time_limit
-        )));
-    }
-    if a.depth == 0 {
-        return Err(BadInput("--depth must be at least 1".into()));
-    }
-    if a.max_branches == 0 {
-        return Err(BadInput("--max-branches must be at least 1".into()));
-    }
-    if a.backend.is_empty() {
-        return Err(BadInput("--backend needs at least one backend".into()));
-    }
-    if LockDesign::from_name(&a.lock_design).is_none() {
-        return Err(BadInput(format!(
-            "--lock-design: unknown design `{}` (expected one of: {})",
-            a.lock_design,
-            LockDesign::ALL.map(LockDesign::name).join(", ")
-        )));
-    }
-    Ok(())
+/// Everything an exploration needs besides its scenario and backend.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings<'a> {
+    /// Bounds and lock design.
+    pub opts: &'a ExploreOptions,
+    /// Executions per exploration; `None`: the backend's default.
+    pub iterations: Option<u64>,
+    /// Where this run's reports go (named in each report's replay command).
+    pub reports: &'a Path,
 }
 
-/// Resolve the scenario arguments to files and load them.
+/// Resolve the scenario arguments to files, load them, and check that their names are unique.
 pub fn load_scenarios(names: &[String], dir: &Path) -> Result<Vec<Scenario>, BadInput> {
     let files: Vec<PathBuf> = if names.is_empty() {
         scenario::bundled(dir)
@@ -193,47 +169,70 @@ pub fn load_scenarios(names: &[String], dir: &Path) -> Result<Vec<Scenario>, Bad
     if files.is_empty() {
         return Err(BadInput(format!("{}: no scenario files", dir.display())));
     }
-    files
+    let scenarios: Vec<Scenario> = files
         .iter()
         .map(|f| scenario::load(f).map_err(BadInput::from))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    check_unique_names(&scenarios)?;
+    Ok(scenarios)
+}
+
+/// Two scenarios with one name would write the same report files: refuse them, naming both.
+pub fn check_unique_names(scenarios: &[Scenario]) -> Result<(), BadInput> {
+    let mut seen: BTreeMap<&str, &Scenario> = BTreeMap::new();
+    for s in scenarios {
+        if let Some(first) = seen.insert(&s.name, s) {
+            let (l, c) = s.name_pos;
+            let (fl, fc) = first.name_pos;
+            return Err(BadInput(format!(
+                "{}:{l}:{c}: error: scenario name `{}` is already the name of {}:{fl}:{fc}; reports are named after scenarios, so names must be unique",
+                s.file.display(),
+                s.name,
+                first.file.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Check that reports can be written to `dir` before anything is explored: create it, write a
+/// probe file and remove it.
+pub fn probe_reports_dir(dir: &Path) -> Result<(), BadInput> {
+    let unwritable = |e: std::io::Error| {
+        BadInput(format!(
+            "{}: error: the reports directory is not writable: {e}",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(unwritable)?;
+    let probe = dir.join(format!(".mountcheck-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe").map_err(unwritable)?;
+    std::fs::remove_file(&probe).map_err(unwritable)?;
+    Ok(())
 }
 
 /// Apply `--variant`: the scenario's variant and the expectation that goes with it.
-pub fn override_variant(s: &mut Scenario, v: &str) -> Result<(), BadInput> {
-    let variant =
-        Variant::from_id(v).ok_or_else(|| BadInput(format!("--variant: unknown variant `{v}`")))?;
+pub fn override_variant(s: &mut Scenario, variant: Variant) {
     s.variant = variant;
     s.expect = match variant {
         Variant::Fixed => Expect::Clean,
         Variant::Mutant(m) => Expect::Finding(m.expected()),
     };
-    Ok(())
 }
 
 /// The request for one exploration.
-pub fn request(s: &Scenario, b: Backend, a: &RunArgs) -> Request {
-    let strategy = match b {
-        Backend::Loom => Strategy::Loom {
-            preemption_bound: Some(a.preemption_bound),
-            max_branches: a.max_branches,
-        },
-        Backend::Pct => Strategy::Pct { depth: a.depth },
-        Backend::Random => Strategy::Random,
-        Backend::Dfs => Strategy::Dfs,
-        Backend::Stress => Strategy::Stress,
-    };
+pub fn request(s: &Scenario, b: Backend, set: &Settings<'_>) -> Request {
     Request {
         scenario: s.name.clone(),
         program: s.program.clone(),
         config: Config {
             variant: s.variant,
-            lock_design: LockDesign::from_name(&a.lock_design).unwrap_or_default(),
+            lock_design: set.opts.lock_design.0,
         },
-        strategy,
-        max_executions: a.iterations.unwrap_or(b.default_iterations()),
-        seed: a.seed,
-        time_limit_secs: a.time_limit,
+        strategy: b.strategy(set.opts),
+        max_executions: set.iterations.unwrap_or(b.default_iterations()),
+        seed: set.opts.seed,
+        time_limit_secs: set.opts.time_limit,
         scratch_dir: None,
         resume_checkpoint: None,
     }
@@ -253,12 +252,12 @@ fn rel(p: &Path) -> String {
 pub fn explore(
     s: &Scenario,
     b: Backend,
-    a: &RunArgs,
-    worker_path: &Path,
+    set: &Settings<'_>,
+    exe: &Path,
     scratch: &Path,
 ) -> Result<Report> {
-    let req = request(s, b, a);
-    let mut resp: Response = worker::run(worker_path, &req, scratch)?;
+    let req = request(s, b, set);
+    let mut resp: Response = worker::run(exe, &req, scratch)?;
     let total_elapsed = resp.elapsed_secs;
     if b == Backend::Loom {
         if let Some(f) = &resp.failure {
@@ -267,51 +266,63 @@ pub fn explore(
                 let mut cap = req.clone();
                 cap.resume_checkpoint = Some(resp.checkpoint.clone().unwrap_or_default());
                 let cap_dir = scratch.join("capture");
-                let capture = worker::run(worker_path, &cap, &cap_dir)?;
-                if let Some(mut cf) = capture.failure {
-                    cf.execution = f.execution;
-                    if cf.replay == ReplayToken::None {
-                        // The capture run aborted (loom aborts on some deadlocks) after storing
-                        // the failing execution's checkpoint: take it from the file.
-                        if let Ok(cp) =
-                            std::fs::read_to_string(cap_dir.join("loom-checkpoint.json"))
-                        {
-                            cf.replay = ReplayToken::Loom { checkpoint: cp };
+                let capture = worker::run(exe, &cap, &cap_dir)?;
+                match capture.failure {
+                    Some(mut cf) => {
+                        cf.execution = f.execution;
+                        if cf.replay.unusable().is_some() {
+                            // The capture run aborted (loom aborts on some deadlocks) after
+                            // storing the failing execution's checkpoint: take it from the file.
+                            if let Ok(cp) =
+                                std::fs::read_to_string(cap_dir.join("loom-checkpoint.json"))
+                            {
+                                cf.replay = ReplayToken::Loom { checkpoint: cp };
+                            }
+                        }
+                        resp.failure = Some(cf);
+                    }
+                    None => {
+                        // The capture did not reach the failure again: the exploration's
+                        // checkpoint names another execution, so there is no replay to offer.
+                        if let Some(f) = resp.failure.as_mut() {
+                            f.replay = ReplayToken::None;
                         }
                     }
-                    resp.failure = Some(cf);
                 }
             }
         }
     }
-    Ok(make_report(s, b, a, &req, &resp, total_elapsed))
+    Ok(make_report(s, b, set, &req, &resp, total_elapsed))
 }
 
 /// Assemble a report.
 pub fn make_report(
     s: &Scenario,
     b: Backend,
-    a: &RunArgs,
+    set: &Settings<'_>,
     req: &Request,
     resp: &Response,
     elapsed: f64,
 ) -> Report {
-    let verdict = resp
-        .failure
-        .as_ref()
-        .map_or("clean".to_string(), |f| f.finding.class.name().to_string());
-    let as_expected = verdict == s.expect.name();
+    let verdict = Verdict::of(resp.stop, resp.failure.as_ref().map(|f| f.finding.class));
+    let as_expected = verdict.meets(s.expect, set.opts.allow_incomplete);
     let stem = report::stem(&s.name, b.name());
-    let replay = resp.failure.as_ref().map(|f| Replay {
-        token: f.replay.clone(),
-        command: match f.replay {
-            ReplayToken::None => "(real threads: no replay)".to_string(),
-            _ => format!(
+    let replay = resp.failure.as_ref().map(|f| match f.replay.unusable() {
+        Some(why) => Replay {
+            token: f.replay.clone(),
+            command: None,
+            unavailable: Some(why.to_string()),
+        },
+        None => Replay {
+            token: f.replay.clone(),
+            command: Some(format!(
                 "mountcheck replay {}",
-                a.reports.join(format!("{stem}.json")).display()
-            ),
+                set.reports.join(format!("{stem}.json")).display()
+            )),
+            unavailable: None,
         },
     });
+    let o = set.opts;
     Report {
         schema: report::SCHEMA.to_string(),
         tool: Tool {
@@ -331,14 +342,16 @@ pub fn make_report(
         exploration: Exploration {
             strategy: b.name().to_string(),
             backend: b.build().to_string(),
-            seed: req.seed,
-            max_executions: req.max_executions,
-            time_limit_secs: req.time_limit_secs,
-            preemption_bound: matches!(b, Backend::Loom).then_some(a.preemption_bound),
-            max_branches: matches!(b, Backend::Loom).then_some(a.max_branches),
-            depth: matches!(b, Backend::Pct).then_some(a.depth),
+            bounds: Bounds {
+                seed: req.seed,
+                max_executions: req.max_executions,
+                time_limit_secs: req.time_limit_secs,
+                preemption_bound: matches!(b, Backend::Loom).then_some(o.preemption_bound),
+                max_branches: matches!(b, Backend::Loom).then_some(o.max_branches),
+                depth: matches!(b, Backend::Pct).then_some(o.depth),
+            },
             executions: resp.executions,
-            stop: resp.stop.clone(),
+            stop: resp.stop,
         },
         verdict,
         as_expected,
@@ -347,6 +360,7 @@ pub fn make_report(
             execution: f.execution,
             panic_message: f.panic_message.clone(),
         }),
+        checker_error: resp.checker_error.clone(),
         trace: resp
             .failure
             .as_ref()
@@ -359,16 +373,14 @@ pub fn make_report(
     }
 }
 
-/// Every (scenario, backend) pair explored, with `jobs` child processes at once. Returns the
-/// reports in input order.
-pub fn explore_all(scenarios: &[Scenario], a: &RunArgs, label: &str) -> Result<Vec<Report>> {
+/// Every (scenario, backend) pair of `tasks` explored, with `jobs` child processes at once.
+/// Returns the reports in input order.
+pub fn explore_all(
+    tasks: &[(&Scenario, Backend)],
+    set: &Settings<'_>,
+    label: &str,
+) -> Result<Vec<Report>> {
     let exe = worker::self_exe()?;
-    let tasks: Vec<(usize, &Scenario, Backend)> = scenarios
-        .iter()
-        .flat_map(|s| a.backend.iter().map(move |b| (s, *b)))
-        .enumerate()
-        .map(|(i, (s, b))| (i, s, b))
-        .collect();
     let bar = ProgressBar::new(tasks.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {label} [{bar:30}] {pos}/{len} {elapsed} {msg}")
@@ -386,20 +398,20 @@ pub fn explore_all(scenarios: &[Scenario], a: &RunArgs, label: &str) -> Result<V
         Mutex::new((0..tasks.len()).map(|_| None).collect());
     let scratch_root = std::env::temp_dir().join(format!("mountcheck-{}", std::process::id()));
     std::thread::scope(|scope| {
-        for _ in 0..a.jobs.min(tasks.len()).max(1) {
+        for _ in 0..set.opts.jobs.min(tasks.len()).max(1) {
             scope.spawn(|| loop {
-                let i = {
+                let idx = {
                     let mut n = next.lock().unwrap_or_else(|p| p.into_inner());
                     let i = *n;
                     *n += 1;
                     i
                 };
-                let Some(&(idx, s, b)) = tasks.get(i) else {
+                let Some(&(s, b)) = tasks.get(idx) else {
                     break;
                 };
                 bar.set_message(format!("{} / {}", s.name, b.name()));
                 let scratch = scratch_root.join(format!("{idx}"));
-                let r = explore(s, b, a, &exe, &scratch);
+                let r = explore(s, b, set, &exe, &scratch);
                 let _ = std::fs::remove_dir_all(&scratch);
                 results.lock().unwrap_or_else(|p| p.into_inner())[idx] = Some(r);
                 bar.inc(1);
@@ -416,175 +428,234 @@ pub fn explore_all(scenarios: &[Scenario], a: &RunArgs, label: &str) -> Result<V
         .collect()
 }
 
-/// Write every report with a finding, and the index; return the summary rows.
-pub fn write_reports(reports: &[Report], a: &RunArgs, command: &str) -> Result<Vec<Row>> {
-    std::fs::create_dir_all(&a.reports)
-        .with_context(|| format!("cannot create {}", a.reports.display()))?;
+/// Whether a report of this verdict is written (a finding or a checker error: something to read
+/// beyond the index's row).
+pub fn has_report(v: Verdict) -> bool {
+    matches!(v, Verdict::Finding(_) | Verdict::CheckerError)
+}
+
+/// Write every report with a finding or a checker error into `dir`, and remove stale ones of the
+/// explorations that have none; return the rows, in order.
+pub fn write_report_files(reports: &[Report], dir: &Path) -> Result<Vec<Row>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut rows = Vec::new();
     for r in reports {
         let stem = report::stem(&r.scenario.name, &r.exploration.strategy);
-        let path = if r.finding.is_some() {
-            Some(report::write(&a.reports, r)?.display().to_string())
+        let path = if has_report(r.verdict) {
+            Some(report::write(dir, r)?.display().to_string())
         } else {
             for ext in ["json", "md"] {
-                let _ = std::fs::remove_file(a.reports.join(format!("{stem}.{ext}")));
+                let _ = std::fs::remove_file(dir.join(format!("{stem}.{ext}")));
             }
             None
         };
-        rows.push(Row {
-            scenario: r.scenario.name.clone(),
-            variant: r.scenario.variant.clone(),
-            strategy: r.exploration.strategy.clone(),
-            executions: r.exploration.executions,
-            verdict: r.verdict.clone(),
-            expect: r.scenario.expect.clone(),
-            ok: r.as_expected,
-            secs: r.timing.elapsed_secs,
-            report: path,
-        });
+        rows.push(Row::of(r, path));
     }
-    report::write_whole(&a.reports.join("index.md"), &report::index(&rows, command))?;
+    Ok(rows)
+}
+
+/// Write the reports, `index.md` and `index.json`; return the summary rows.
+pub fn write_reports(reports: &[Report], dir: &Path, command: &str) -> Result<Vec<Row>> {
+    let rows = write_report_files(reports, dir)?;
+    report::write_whole(&dir.join("index.md"), &report::index(&rows, command))?;
     report::write_whole(
-        &a.reports.join("index.json"),
+        &dir.join("index.json"),
         &(serde_json::to_string_pretty(&rows)? + "\n"),
     )?;
     Ok(rows)
 }
 
 /// `mountcheck run`.
-pub fn run(a: &RunArgs, command: &str) -> Result<std::process::ExitCode> {
-    check_bounds(a)?;
-    let mut scenarios = load_scenarios(&a.scenarios, &a.scenarios_dir)?;
-    if let Some(v) = &a.variant {
+pub fn run(a: &RunArgs, command: &str) -> Result<ExitCode> {
+    if a.backend.is_empty() {
+        return Err(BadInput("--backend needs at least one backend".into()).into());
+    }
+    let mut scenarios = load_scenarios(&a.scenarios, &a.opts.scenarios_dir)?;
+    if let Some(v) = a.variant {
         for s in &mut scenarios {
-            override_variant(s, v)?;
+            override_variant(s, v);
         }
     }
-    if a.backend.contains(&Backend::Loom) {
-        for s in &scenarios {
-            if s.program.threads.len() > LOOM_MAX_THREADS {
-                let (line, col) = s.thread_pos[LOOM_MAX_THREADS];
-                return Err(BadInput(format!(
-                    "{}:{line}:{col}: error: loom explores at most {LOOM_MAX_THREADS} threads (loom::MAX_THREADS is 5 with the main thread); this scenario has {}",
-                    s.file.display(),
-                    s.program.threads.len()
-                ))
-                .into());
-            }
-        }
-    }
+    probe_reports_dir(&a.opts.reports)?;
+    let set = Settings {
+        opts: &a.opts,
+        iterations: a.iterations,
+        reports: &a.opts.reports,
+    };
     let start = Instant::now();
-    let reports = explore_all(&scenarios, a, "exploring")?;
-    let rows = write_reports(&reports, a, command)?;
-    print!("{}", report::table(&rows));
-    let bad = rows.iter().filter(|r| !r.ok).count();
-    println!(
-        "\n{} explorations, {} as expected, {} not, in {:.1} s; reports in {} (index.md)",
-        rows.len(),
-        rows.len() - bad,
-        bad,
+    let tasks: Vec<(&Scenario, Backend)> = scenarios
+        .iter()
+        .flat_map(|s| a.backend.iter().map(move |b| (s, *b)))
+        .collect();
+    let reports = explore_all(&tasks, &set, "exploring")?;
+    let rows = write_reports(&reports, &a.opts.reports, command)?;
+    out::print(&report::table(&rows))?;
+    let t = Tally::of(&rows);
+    out::println(&format!(
+        "\n{}; {:.1} s; reports in {} (index.md)",
+        t.line(),
         start.elapsed().as_secs_f64(),
-        a.reports.display()
-    );
-    Ok(if bad == 0 {
-        std::process::ExitCode::SUCCESS
+        a.opts.reports.display()
+    ))?;
+    Ok(if t.as_expected == t.total {
+        ExitCode::SUCCESS
     } else {
-        std::process::ExitCode::from(1)
+        ExitCode::from(1)
     })
 }
 
-/// `mountcheck replay REPORT`: re-run the exact failing execution and print its report.
-pub fn replay(path: &Path) -> Result<std::process::ExitCode> {
+/// The JSON path of a spot of a report's program, for an error message.
+fn json_path(spot: Spot) -> String {
+    match spot {
+        Spot::Program => "program".into(),
+        Spot::Thread(i) => format!("program.threads[{i}]"),
+        Spot::Op {
+            thread: None,
+            index,
+            ..
+        } => format!("program.setup[{index}]"),
+        Spot::Op {
+            thread: Some(t),
+            index,
+            ..
+        } => format!("program.threads[{t}][{index}]"),
+    }
+}
+
+/// Read a report for `replay` and check everything `run` would check before exploring it: the
+/// JSON (with its line and column), the schema, the program, the bounds and the replay token.
+/// Returns the report and the request that replays it.
+pub fn replay_request(path: &Path) -> Result<(Report, Request), BadInput> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
-    let orig: Report = serde_json::from_str(&text).map_err(|e| {
+        .map_err(|e| BadInput(format!("{}: error: cannot read: {e}", path.display())))?;
+    let at = |e: serde_json::Error| {
         BadInput(format!(
             "{}:{}:{}: error: not a mountcheck report: {e}",
             path.display(),
             e.line(),
             e.column()
         ))
-    })?;
-    let Some(rp) = &orig.replay else {
-        return Err(BadInput(format!(
-            "{}: the report has no finding to replay",
-            path.display()
-        ))
-        .into());
     };
-    let (strategy, build) = match &rp.token {
-        ReplayToken::Shuttle { schedule } => (
+    let bad = |what: String| BadInput(format!("{}: error: {what}", path.display()));
+    // The schema first, so that a report of another version is named as such.
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(at)?;
+    let schema = v.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+    if schema != report::SCHEMA {
+        return Err(bad(format!(
+            "schema: the report's schema is `{schema}`; this mountcheck reads `{}`",
+            report::SCHEMA
+        )));
+    }
+    let orig: Report = serde_json::from_str(&text).map_err(at)?;
+    let Some(rp) = &orig.replay else {
+        return Err(bad(format!(
+            "the report's verdict is {}: it has no failing execution to replay",
+            orig.verdict
+        )));
+    };
+    if let Some(why) = rp.token.unusable() {
+        return Err(bad(format!(
+            "replay.token: this execution cannot be replayed: {why}"
+        )));
+    }
+    check_program(&orig.program, orig.config.variant)
+        .map_err(|p| bad(format!("{}: {}", json_path(p.spot), p.msg)))?;
+    let strategy = match &rp.token {
+        ReplayToken::Shuttle { schedule } => {
+            mountcheck_engine_shuttle::driver::check_schedule(schedule)
+                .map_err(|e| bad(format!("replay.token.schedule: {e}")))?;
             Strategy::ReplayShuttle {
                 schedule: schedule.clone(),
-            },
-            "shuttle",
-        ),
+            }
+        }
         ReplayToken::Loom { checkpoint } => {
-            let max_branches = orig.exploration.max_branches.unwrap_or(20_000);
-            (
-                Strategy::ReplayLoom {
-                    checkpoint: checkpoint.clone(),
-                    max_branches,
-                },
-                "loom",
-            )
+            let max_branches = orig.exploration.bounds.max_branches.ok_or_else(|| {
+                bad("exploration.max_branches: a loom report needs its branch bound".into())
+            })?;
+            Strategy::ReplayLoom {
+                checkpoint: checkpoint.clone(),
+                max_branches,
+            }
         }
-        ReplayToken::None => {
-            return Err(BadInput(format!(
-                "{}: a real-threads finding cannot be replayed",
-                path.display()
-            ))
-            .into())
-        }
+        ReplayToken::None => unreachable!("an unusable token was refused above"),
     };
-    if orig.tool.version != env!("CARGO_PKG_VERSION") {
-        eprintln!("mountcheck: warning: the report was made by mountcheck {}, this is {}; a schedule may not replay on changed code", orig.tool.version, env!("CARGO_PKG_VERSION"));
-    }
-    let _ = build;
-    let worker_path = worker::self_exe()?;
     let req = Request {
         scenario: orig.scenario.name.clone(),
         program: orig.program.clone(),
         config: orig.config,
         strategy,
-        max_executions: 2,
-        seed: orig.exploration.seed,
-        time_limit_secs: 60.0,
+        // One execution: the recorded one.
+        max_executions: 1,
+        seed: orig.exploration.bounds.seed,
+        time_limit_secs: bounds::REPLAY_TIME_LIMIT_SECS,
         scratch_dir: None,
         resume_checkpoint: None,
     };
+    req.check()
+        .map_err(|e| bad(format!("the replay cannot run: {e}")))?;
+    Ok((orig, req))
+}
+
+/// `mountcheck replay REPORT`: re-run the exact failing execution, print its report and the
+/// replay's own verdict: `reproduced` (the same finding and the same trace; exit 0) or `did NOT
+/// reproduce` (exit 1).
+pub fn replay(path: &Path) -> Result<ExitCode> {
+    let (orig, req) = replay_request(path)?;
+    if orig.tool.version != env!("CARGO_PKG_VERSION") {
+        eprintln!("mountcheck: warning: the report was made by mountcheck {}, this is {}; a schedule may not replay on changed code", orig.tool.version, env!("CARGO_PKG_VERSION"));
+    }
+    let exe = worker::self_exe()?;
     let scratch = std::env::temp_dir().join(format!("mountcheck-replay-{}", std::process::id()));
-    let resp = worker::run(&worker_path, &req, &scratch)?;
+    let resp = worker::run(&exe, &req, &scratch)?;
     let _ = std::fs::remove_dir_all(&scratch);
     let mut again = orig.clone();
-    match &resp.failure {
-        Some(f) => {
-            again.finding = Some(FindingInfo {
-                finding: f.finding.clone(),
-                execution: orig.finding.as_ref().map_or(f.execution, |o| o.execution),
-                panic_message: f.panic_message.clone(),
-            });
-            again.trace = f.trace.clone();
-            again.verdict = f.finding.class.name().to_string();
-        }
-        None => {
-            again.finding = None;
-            again.trace = Vec::new();
-            again.verdict = "clean".into();
-        }
-    }
-    print!("{}", report::markdown(&again));
-    let same = again.finding.as_ref().map(|f| &f.finding)
-        == orig.finding.as_ref().map(|f| &f.finding)
+    again.finding = resp.failure.as_ref().map(|f| FindingInfo {
+        finding: f.finding.clone(),
+        execution: orig.finding.as_ref().map_or(f.execution, |o| o.execution),
+        panic_message: f.panic_message.clone(),
+    });
+    again.trace = resp
+        .failure
+        .as_ref()
+        .map(|f| f.trace.clone())
+        .unwrap_or_default();
+    again.checker_error = resp.checker_error.clone();
+    let reproduced = resp.stop == Stop::Finding
+        && again.finding.as_ref().map(|f| &f.finding) == orig.finding.as_ref().map(|f| &f.finding)
         && again.trace == orig.trace;
-    if same {
-        eprintln!(
-            "mountcheck: replay reproduced the same finding and the same {}-step trace",
+    let what = |r: &Report| match &r.finding {
+        Some(f) => format!("{} ({}-step trace)", f.finding.class, r.trace.len()),
+        None => r
+            .checker_error
+            .as_ref()
+            .map_or("no finding".to_string(), |m| {
+                format!("a checker error: {m}")
+            }),
+    };
+    if reproduced {
+        out::print(&report::markdown(&again))?;
+        let line = format!(
+            "replay: reproduced: the same {} and the same {}-step trace",
+            orig.verdict,
             again.trace.len()
         );
-        Ok(std::process::ExitCode::SUCCESS)
+        out::println(&line)?;
+        eprintln!("mountcheck: {line}");
+        Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("mountcheck: replay did NOT reproduce the report's finding and trace");
-        Ok(std::process::ExitCode::from(1))
+        again.verdict = Verdict::of(resp.stop, resp.failure.as_ref().map(|f| f.finding.class));
+        let cell = format!(
+            "**{}** (the replay; the report says **{}**)",
+            again.verdict, orig.verdict
+        );
+        out::print(&report::markdown_with(&again, &cell))?;
+        let line = format!(
+            "replay: did NOT reproduce: the report has {}, the replay gave {}",
+            what(&orig),
+            what(&again)
+        );
+        out::println(&line)?;
+        eprintln!("mountcheck: {line}");
+        Ok(ExitCode::from(1))
     }
 }

@@ -7,21 +7,21 @@
 //! that names file, line and column.
 //!
 //! Invariant: a [`Scenario`] that parsed is valid: every operation parses, every handle is bound
-//! before use, `exit` is last, the variant and verdict are known, and the setup succeeds in the
-//! model (checked by running it once on the std backend).
+//! before use, `exit` is last, it has 1 to [`MAX_SCENARIO_THREADS`] threads (what every backend
+//! runs), the variant and verdict are known, and the setup succeeds in the model (checked by
+//! running it once on the std backend). [`check_program`] makes the same checks of a program
+//! that comes from elsewhere (a report given to `replay`).
 
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+pub use mountcheck_engine::bounds::MAX_SCENARIO_THREADS;
 use mountcheck_model::oracle::FindingClass;
 use mountcheck_model::program::{OpOutcome, ProgramError};
 use mountcheck_model::{parse_op, Config, EndState, Ledger, Op, Program, Variant};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
-
-/// The most threads loom can explore (`loom::MAX_THREADS` is 5, the main thread included).
-pub const LOOM_MAX_THREADS: usize = 4;
 
 /// An error in a scenario file, with its position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +97,152 @@ pub struct Scenario {
     pub expect: Expect,
     /// The operations.
     pub program: Program,
-    /// Position (line, col) of each thread's table, to point at a thread loom cannot run.
-    pub thread_pos: Vec<(usize, usize)>,
+    /// Position (line, col) of the `name` value, or 1:1 when the name is the file stem: where a
+    /// duplicate name is pointed at.
+    pub name_pos: (usize, usize),
+}
+
+/// Where in a program a problem of [`check_program`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spot {
+    /// The program as a whole.
+    Program,
+    /// Thread `i` (0-based) as a whole.
+    Thread(usize),
+    /// Operation `index` of the setup (`thread` None) or of thread `thread`, at character `col`
+    /// of its text.
+    Op {
+        /// `None` for the setup.
+        thread: Option<usize>,
+        /// Index in its list.
+        index: usize,
+        /// 0-based column in the operation's text.
+        col: usize,
+    },
+}
+
+/// A problem [`check_program`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramProblem {
+    /// Where.
+    pub spot: Spot,
+    /// What is wrong.
+    pub msg: String,
+}
+
+/// Every check `run` makes of a scenario's program once its text has parsed: each operation is
+/// one the text syntax can write (it round-trips through [`parse_op`], so a `..` path or an empty
+/// name cannot sneak in through JSON), the program has 1 to [`MAX_SCENARIO_THREADS`] threads (the
+/// most loom explores, `loom::MAX_THREADS` being 5 with the main thread, and what every backend
+/// promises), [`Program::validate`] holds, and the setup succeeds in the model under `variant`.
+pub fn check_program(program: &Program, variant: Variant) -> Result<(), ProgramProblem> {
+    let lists = std::iter::once((None, &program.setup)).chain(
+        program
+            .threads
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (Some(i), l)),
+    );
+    for (thread, ops) in lists {
+        for (index, op) in ops.iter().enumerate() {
+            let text = op.to_string();
+            let again = parse_op(&text).map_err(|e| ProgramProblem {
+                spot: Spot::Op {
+                    thread,
+                    index,
+                    col: e.col,
+                },
+                msg: format!("`{text}` is not a valid operation: {}", e.msg),
+            })?;
+            if &again != op {
+                return Err(ProgramProblem {
+                    spot: Spot::Op {
+                        thread,
+                        index,
+                        col: 0,
+                    },
+                    msg: format!("`{text}` does not read back as the same operation"),
+                });
+            }
+        }
+    }
+    let n = program.threads.len();
+    if n == 0 {
+        return Err(ProgramProblem {
+            spot: Spot::Program,
+            msg: "a scenario needs at least one [[thread]] with `ops`".into(),
+        });
+    }
+    if n > MAX_SCENARIO_THREADS {
+        return Err(ProgramProblem {
+            spot: Spot::Thread(MAX_SCENARIO_THREADS),
+            msg: format!(
+                "a scenario has at most {MAX_SCENARIO_THREADS} threads, on every backend (loom explores at most {MAX_SCENARIO_THREADS}: loom::MAX_THREADS is 5 with the main thread); this one has {n}"
+            ),
+        });
+    }
+    if let Some(i) = program.threads.iter().position(Vec::is_empty) {
+        return Err(ProgramProblem {
+            spot: Spot::Thread(i),
+            msg: "a thread needs at least one operation in `ops`".into(),
+        });
+    }
+    program.validate().map_err(
+        |ProgramError {
+             thread,
+             index,
+             col,
+             msg,
+         }| ProgramProblem {
+            spot: Spot::Op { thread, index, col },
+            msg,
+        },
+    )?;
+    // The setup must succeed in the model.
+    let setup_only = Program {
+        setup: program.setup.clone(),
+        threads: Vec::new(),
+        end: EndState::AsIs,
+    };
+    let ledger = Ledger::new();
+    let cfg = Config {
+        variant,
+        ..Config::default()
+    };
+    let run =
+        std::panic::catch_unwind(|| mountcheck_model::execute(&setup_only, cfg, ledger.clone()));
+    match run {
+        Ok(out) => {
+            if let Some((index, OpOutcome { op, result: Err(e) })) = out
+                .setup
+                .iter()
+                .cloned()
+                .enumerate()
+                .find(|(_, o)| o.result.is_err())
+            {
+                return Err(ProgramProblem {
+                    spot: Spot::Op {
+                        thread: None,
+                        index,
+                        col: 0,
+                    },
+                    msg: format!(
+                        "setup operation `{op}` fails in the model with {e}; the setup must succeed"
+                    ),
+                });
+            }
+        }
+        Err(_) => {
+            let msg = ledger
+                .finding()
+                .map_or("the model panicked".to_string(), |f| f.to_string());
+            return Err(ProgramProblem {
+                spot: Spot::Program,
+                msg: format!("the setup alone already fails: {msg}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -178,8 +322,21 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let cx = Ctx { file, text };
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        cx.err(span, e.message().trim_end().to_string())
+        let msg = e.message().trim();
+        if msg.is_empty() {
+            // toml gives no text when the input stops where a value should start.
+            cx.err(
+                span,
+                "incomplete TOML: a value is missing here (a key with `=` and nothing after it, or a list or string that is not closed)",
+            )
+        } else {
+            cx.err(span, msg.to_string())
+        }
     })?;
+    let name_pos = raw
+        .name
+        .as_ref()
+        .map_or((1, 1), |n| line_col(text, n.span().start));
     let name = match &raw.name {
         Some(n) => {
             let v = n.get_ref();
@@ -257,69 +414,30 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             .collect()
     };
     let setup = parse_list(&raw.setup)?;
-    let mut threads = Vec::new();
-    let mut thread_pos = Vec::new();
-    for t in &raw.thread {
-        if t.get_ref().ops.is_empty() {
-            return Err(cx.err(t.span(), "a thread needs at least one operation in `ops`"));
-        }
-        threads.push(parse_list(&t.get_ref().ops)?);
-        thread_pos.push(line_col(text, t.span().start));
-    }
+    let threads = raw
+        .thread
+        .iter()
+        .map(|t| parse_list(&t.get_ref().ops))
+        .collect::<Result<Vec<_>, _>>()?;
     let program = Program {
         setup,
         threads,
         end,
     };
-    program.validate().map_err(
-        |ProgramError {
-             thread,
-             index,
-             col,
-             msg,
-         }| {
-            let span = match thread {
-                None => raw.setup[index.min(raw.setup.len() - 1)].span(),
-                Some(i) => {
-                    let ops = &raw.thread[i].get_ref().ops;
-                    ops[index.min(ops.len() - 1)].span()
-                }
+    check_program(&program, variant).map_err(|ProgramProblem { spot, msg }| match spot {
+        Spot::Program => cx.err(0..0, msg),
+        Spot::Thread(i) => cx.err(raw.thread[i].span(), msg),
+        Spot::Op { thread, index, col } => {
+            let list = match thread {
+                None => &raw.setup,
+                Some(i) => &raw.thread[i].get_ref().ops,
             };
-            cx.err_in_str(span, col, msg)
-        },
-    )?;
-    // The setup must succeed in the model.
-    let setup_only = Program {
-        setup: program.setup.clone(),
-        threads: Vec::new(),
-        end: EndState::AsIs,
-    };
-    let ledger = Ledger::new();
-    let cfg = Config {
-        variant,
-        ..Config::default()
-    };
-    let run =
-        std::panic::catch_unwind(|| mountcheck_model::execute(&setup_only, cfg, ledger.clone()));
-    match run {
-        Ok(out) => {
-            if let Some((i, OpOutcome { op, result: Err(e) })) = out
-                .setup
-                .iter()
-                .cloned()
-                .enumerate()
-                .find(|(_, o)| o.result.is_err())
-            {
-                return Err(cx.err_in_str(raw.setup[i].span(), 0, format!("setup operation `{op}` fails in the model with {e}; the setup must succeed")));
+            match list.get(index.min(list.len().saturating_sub(1))) {
+                Some(op) => cx.err_in_str(op.span(), col, msg),
+                None => cx.err(0..0, msg),
             }
         }
-        Err(_) => {
-            let msg = ledger
-                .finding()
-                .map_or("the model panicked".to_string(), |f| f.to_string());
-            return Err(cx.err(0..0, format!("the setup alone already fails: {msg}")));
-        }
-    }
+    })?;
     Ok(Scenario {
         name,
         file: file.to_path_buf(),
@@ -328,7 +446,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         variant,
         expect,
         program,
-        thread_pos,
+        name_pos,
     })
 }
 
@@ -358,7 +476,6 @@ mod tests {
         assert_eq!(s.name, "t");
         assert_eq!(s.program.setup.len(), 2);
         assert_eq!(s.expect, Expect::Clean);
-        assert_eq!(s.thread_pos, vec![(3, 1)]);
     }
 
     #[test]
@@ -390,6 +507,79 @@ mod tests {
         .unwrap_err();
         assert_eq!((e.line, e.col), (2, 11), "{e}");
         assert!(e.msg.contains("ENOENT"), "{e}");
+    }
+
+    #[test]
+    fn a_truncated_value_has_a_message_and_a_position() {
+        let e = p("description = \"d\"\n[[thread]]\nops = ").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.msg.contains("a value is missing"), "{e}");
+        let e = p("description = \"d\"\n[[thread]]\nops = [\"sync\"").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(!e.msg.trim().is_empty(), "{e}");
+    }
+
+    #[test]
+    fn five_threads_are_refused_at_the_fifth() {
+        let text = format!(
+            "description = \"d\"\n{}",
+            "[[thread]]\nops = [\"sync\"]\n".repeat(5)
+        );
+        let e = p(&text).unwrap_err();
+        assert_eq!((e.line, e.col), (10, 1), "{e}");
+        assert!(e.msg.contains("at most 4 threads"), "{e}");
+        let four = format!(
+            "description = \"d\"\n{}",
+            "[[thread]]\nops = [\"sync\"]\n".repeat(4)
+        );
+        assert!(p(&four).is_ok());
+    }
+
+    #[test]
+    fn a_program_from_elsewhere_is_checked_like_a_scenario() {
+        let ok = p(OK).unwrap().program;
+        assert_eq!(check_program(&ok, Variant::Fixed), Ok(()));
+        // A path the text syntax refuses, slipped in as data.
+        let mut dotdot = ok.clone();
+        dotdot.threads[0] = vec![Op::Stat {
+            path: "/mnt/../etc".into(),
+        }];
+        let e = check_program(&dotdot, Variant::Fixed).unwrap_err();
+        assert!(
+            matches!(
+                e.spot,
+                Spot::Op {
+                    thread: Some(0),
+                    index: 0,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.msg.contains(".."), "{e:?}");
+        // An unbound handle.
+        let mut unbound = ok.clone();
+        unbound.threads[0] = vec![Op::Statfs {
+            handle: "sb".into(),
+        }];
+        assert!(check_program(&unbound, Variant::Fixed)
+            .unwrap_err()
+            .msg
+            .contains("handle `sb`"));
+        // Six threads.
+        let mut six = ok.clone();
+        six.threads = vec![vec![Op::Sync]; 6];
+        assert_eq!(
+            check_program(&six, Variant::Fixed).unwrap_err().spot,
+            Spot::Thread(4)
+        );
+    }
+
+    #[test]
+    fn the_name_position_is_kept() {
+        let s = p(&format!("name = \"x\"\n{OK}")).unwrap();
+        assert_eq!(s.name_pos, (1, 8));
+        assert_eq!(p(OK).unwrap().name_pos, (1, 1));
     }
 
     #[test]

@@ -7,15 +7,17 @@
 //! bound (`setrlimit(RLIMIT_AS)`), so a loom abort, a hang or a crash is a verdict, never a lost
 //! run.
 //!
-//! Invariant: [`run`] always returns a [`Response`]: what the worker wrote, or, when it died
-//! without writing one, a `crash` finding naming the signal, the bound hit and stderr's tail.
+//! Invariant: [`run`] always returns a [`Response`]: what the worker wrote; a checker error when
+//! the worker refused the request (its exit status 2, with stderr's tail as the message); or,
+//! when it died without writing one, a `crash` finding naming the signal, the bound hit and
+//! stderr's tail.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use mountcheck_engine::{Failure, ReplayToken, Request, Response, Stop};
 use mountcheck_model::oracle::{Finding, FindingClass};
 
@@ -72,6 +74,21 @@ fn crash(msg: String, executions: u64) -> Response {
             panic_message: msg,
             replay: ReplayToken::None,
         }),
+        checker_error: None,
+        elapsed_secs: 0.0,
+        checkpoint: None,
+        shrink: None,
+    }
+}
+
+/// The worker refused the request: a checker error with its message.
+fn refused(msg: String) -> Response {
+    Response {
+        backend: String::new(),
+        executions: 0,
+        stop: Stop::CheckerError,
+        failure: None,
+        checker_error: Some(msg),
         elapsed_secs: 0.0,
         checkpoint: None,
         shrink: None,
@@ -145,9 +162,10 @@ pub fn run(exe: &Path, req: &Request, scratch: &Path) -> Result<Response> {
         .and_then(|s| serde_json::from_str(&s).ok());
     match (status, written) {
         (Some(st), Some(resp)) if st.success() => Ok(resp),
-        (Some(st), _) if st.code() == Some(2) => {
-            bail!("the worker refused the request: {}", tail.trim())
-        }
+        (Some(st), _) if st.code() == Some(2) => Ok(refused(format!(
+            "the worker refused the request: {}",
+            tail.trim()
+        ))),
         (Some(st), Some(mut resp)) => {
             // Died after the panic hook wrote what it knew (loom aborts, double panics).
             use std::os::unix::process::ExitStatusExt;
@@ -158,6 +176,9 @@ pub fn run(exe: &Path, req: &Request, scratch: &Path) -> Result<Response> {
                 });
             if let Some(f) = resp.failure.as_mut() {
                 f.panic_message = format!("{} (the worker then died with {how})", f.panic_message);
+            }
+            if let Some(m) = resp.checker_error.as_mut() {
+                *m = format!("{m} (the worker then died with {how})");
             }
             Ok(resp)
         }
@@ -171,14 +192,75 @@ pub fn run(exe: &Path, req: &Request, scratch: &Path) -> Result<Response> {
                 deadline.as_secs_f64()
             );
             match written {
-                Some(mut resp) if resp.failure.is_some() => {
+                Some(mut resp) if resp.failure.is_some() || resp.checker_error.is_some() => {
                     if let Some(f) = resp.failure.as_mut() {
                         f.panic_message = format!("{} ({msg})", f.panic_message);
+                    }
+                    if let Some(m) = resp.checker_error.as_mut() {
+                        *m = format!("{m} ({msg})");
                     }
                     Ok(resp)
                 }
                 _ => Ok(crash(msg, 0)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mountcheck_engine::Strategy;
+    use mountcheck_model::{Config, Program};
+
+    fn request() -> Request {
+        Request {
+            scenario: "t".into(),
+            program: Program::default(),
+            config: Config::default(),
+            strategy: Strategy::Stress,
+            max_executions: 1,
+            seed: 1,
+            time_limit_secs: 5.0,
+            scratch_dir: None,
+            resume_checkpoint: None,
+        }
+    }
+
+    /// A stand-in for the binary: a script that answers `__worker …` as told.
+    fn fake_worker(dir: &Path, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join("fake-worker");
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_worker_that_refuses_the_request_is_a_checker_error_not_clean() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exe = fake_worker(
+            tmp.path(),
+            "echo 'mountcheck worker (std): no such bound' >&2; exit 2",
+        );
+        let resp = run(&exe, &request(), &tmp.path().join("scratch")).unwrap();
+        assert_eq!(resp.stop, Stop::CheckerError);
+        assert!(resp.failure.is_none());
+        let msg = resp.checker_error.unwrap();
+        assert!(
+            msg.contains("refused") && msg.contains("no such bound"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_worker_that_dies_without_a_response_is_a_crash() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exe = fake_worker(tmp.path(), "echo 'boom' >&2; kill -9 $$");
+        let resp = run(&exe, &request(), &tmp.path().join("scratch")).unwrap();
+        assert_eq!(resp.stop, Stop::Finding);
+        let f = resp.failure.unwrap();
+        assert_eq!(f.finding.class, FindingClass::Crash);
+        assert_eq!(f.replay, ReplayToken::None);
     }
 }

@@ -37,18 +37,70 @@ fn scaled_down_catalog_catches_every_mutant_and_the_fixed_protocol_is_clean() {
         for backend in ["loom", "pct"] {
             let caught = md.lines().any(|l| {
                 l.starts_with(&format!("| {} | ", m.id()))
-                    && l.contains(&format!("| {backend} | yes |"))
+                    && l.contains(&format!(
+                        "| {backend} | {} | finding | yes |",
+                        m.expected().name()
+                    ))
             });
             assert!(caught, "{} not caught by {backend}:\n{md}", m.id());
+            // Clean means explored as far as the backend goes: loom's whole bounded space, PCT's
+            // whole budget.
+            let stop = if backend == "loom" {
+                "exhausted"
+            } else {
+                "bound"
+            };
             let clean = md.lines().any(|l| {
                 l.starts_with(&format!("| {} (fixed) | ", m.id()))
-                    && l.contains(&format!("| {backend} | clean |"))
+                    && l.contains(&format!("| {backend} | clean | {stop} | yes |"))
             });
             assert!(
                 clean,
-                "fixed protocol not clean on {} under {backend}:\n{md}",
+                "fixed protocol not clean ({stop}) on {} under {backend}:\n{md}",
                 m.id()
             );
         }
     }
+}
+
+#[test]
+fn dfs_rows_that_did_not_exhaust_are_incomplete_not_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let out = Command::new(env!("CARGO_BIN_EXE_mountcheck"))
+        .current_dir(&root)
+        .args([
+            "catalog",
+            "--backend",
+            "dfs",
+            "--mutants",
+            "get-super-no-pin,fsmount-missing-mntget",
+            "--dfs-iterations",
+            "200",
+            "--reports",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // DFS is held to its verdict only where it exhausts: its incomplete rows are accepted.
+    assert_eq!(out.status.code(), Some(0));
+    let md = std::fs::read_to_string(tmp.path().join("catalog.md")).unwrap();
+    // 200 executions are far from DFS's whole space of these scenarios.
+    assert!(
+        md.contains(
+            "| get-super-no-pin (fixed) | clean | dfs | incomplete | iteration-cap | yes | 200 |"
+        ),
+        "{md}"
+    );
+    // The mutant fsmount-missing-mntget fails in its first execution, whatever the schedule.
+    assert!(
+        md.contains("| fsmount-missing-mntget | underflow | dfs | underflow | finding | yes |"),
+        "{md}"
+    );
+    assert!(!md.contains("| dfs | clean |"), "{md}");
 }

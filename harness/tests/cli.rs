@@ -75,10 +75,13 @@ fn planted_bug_is_found_and_replays_byte_for_byte() {
             Some(0),
             "replay of {b} did not reproduce the finding"
         );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            md,
-            "replay of {b} printed a different report"
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let verdict = stdout
+            .strip_prefix(md.as_str())
+            .unwrap_or_else(|| panic!("replay of {b} printed a different report:\n{stdout}"));
+        assert!(
+            verdict.starts_with("replay: reproduced: the same use-after-free"),
+            "replay of {b} does not give its own verdict: {verdict}"
         );
     }
 }
@@ -103,6 +106,14 @@ fn fixed_twin_of_the_planted_bug_is_clean() {
     for row in idx.as_array().unwrap() {
         assert_eq!(row["verdict"], "clean", "{row}");
         assert!(row["executions"].as_u64().unwrap() > 1, "{row}");
+        // A clean exploration says how far it went: loom exhausted its bounded space, PCT ran
+        // its whole budget.
+        let stop = if row["strategy"] == "loom" {
+            "exhausted"
+        } else {
+            "bound"
+        };
+        assert_eq!(row["stop"], stop, "{row}");
     }
     assert!(!reports.join("planted--loom.json").exists());
 }
@@ -165,6 +176,8 @@ fn dfs_explores_exactly_the_executions_counted_by_hand() {
     assert_eq!(out.status.code(), Some(0));
     let idx = index(&reports);
     assert_eq!(idx[0]["executions"], 5, "{idx}");
+    assert_eq!(idx[0]["verdict"], "clean", "{idx}");
+    assert_eq!(idx[0]["stop"], "exhausted", "{idx}");
 }
 
 fn assert_bad_input(args: &[&str], reports: &Path, expect_pos: &str, expect_msg: &str) {
@@ -244,13 +257,13 @@ fn bad_input_exits_2_with_position_and_writes_nothing() {
         &["run", &f, "--jobs", "0", "--reports", r],
         &reports,
         "--jobs",
-        "at least 1",
+        "0 is not in 1..=64",
     );
     assert_bad_input(
         &["run", &f, "--time-limit=0", "--reports", r],
         &reports,
         "--time-limit",
-        "positive",
+        "not a number of seconds in (0, 86400]",
     );
     assert_bad_input(
         &["run", "no-such-scenario", "--reports", r],
@@ -261,14 +274,14 @@ fn bad_input_exits_2_with_position_and_writes_nothing() {
     assert_bad_input(
         &["run", &f, "--lock-design", "seqlock", "--reports", r],
         &reports,
-        "--lock-design",
-        "unknown design `seqlock`",
+        "'seqlock' for '--lock-design",
+        "possible values: global, rwlock, read-mostly",
     );
     assert_bad_input(
         &["catalog", "--lock-design", "seqlock", "--reports", r],
         &reports,
-        "--lock-design",
-        "unknown design `seqlock`",
+        "'seqlock' for '--lock-design",
+        "possible values: global, rwlock, read-mostly",
     );
     let out = run(&["run", &f, "--backend", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
@@ -336,9 +349,44 @@ fn every_bundled_scenario_reaches_its_expected_verdict_under_loom_and_pct() {
         "some bundled scenario missed its expected verdict"
     );
     let idx = index(&reports);
+    let rows = idx.as_array().unwrap();
     assert!(
-        idx.as_array().unwrap().len() >= 20,
+        rows.len() >= 20,
         "expected at least ten scenarios on two backends"
+    );
+    // Every exploration, clean ones included, is in the index with why it stopped and the
+    // figures behind its verdict.
+    for row in rows {
+        for key in [
+            "verdict",
+            "stop",
+            "executions",
+            "max_executions",
+            "time_limit_secs",
+            "seed",
+            "secs",
+        ] {
+            assert!(!row[key].is_null(), "{key} missing: {row}");
+        }
+        if row["strategy"] == "loom" {
+            assert!(
+                row["preemption_bound"].is_u64() && row["max_branches"].is_u64(),
+                "{row}"
+            );
+            if row["verdict"] == "clean" {
+                assert_eq!(row["stop"], "exhausted", "{row}");
+            }
+        }
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(" clean, 0 incomplete, ") && stdout.contains(" 0 checker errors"),
+        "the summary counts clean, incomplete, findings and checker errors: {stdout}"
+    );
+    let md = std::fs::read_to_string(reports.join("index.md")).unwrap();
+    assert!(
+        md.contains("| exhausted |") && md.contains("| bound |"),
+        "{md}"
     );
 }
 

@@ -214,7 +214,7 @@ impl<T> SpinLock<T> {
         ctx.before_acquire(self.id, LockMode::Exclusive, 0);
         let g = match &self.imp {
             SpinImpl::M(m) => SpinG::M(sync::lock(m)),
-            SpinImpl::Rw(r) => SpinG::W(r.write().unwrap_or_else(|p| p.into_inner())),
+            SpinImpl::Rw(r) => SpinG::W(sync::write(r)),
         };
         let verb = self.verb();
         ctx.acquired(self.id, LockMode::Exclusive, verb, 0);
@@ -233,7 +233,7 @@ impl<T> SpinLock<T> {
         ctx.before_acquire(self.id, LockMode::Shared, 0);
         let g = match &self.imp {
             SpinImpl::M(m) => SpinR::M(sync::lock(m)),
-            SpinImpl::Rw(r) => SpinR::R(r.read().unwrap_or_else(|p| p.into_inner())),
+            SpinImpl::Rw(r) => SpinR::R(sync::read(r)),
         };
         let verb = self.verb();
         ctx.acquired(self.id, LockMode::Shared, verb, 0);
@@ -250,7 +250,7 @@ impl<T> SpinLock<T> {
     pub fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         match &self.imp {
             SpinImpl::M(m) => f(&sync::lock(m)),
-            SpinImpl::Rw(r) => f(&r.read().unwrap_or_else(|p| p.into_inner())),
+            SpinImpl::Rw(r) => f(&sync::read(r)),
         }
     }
 
@@ -258,7 +258,7 @@ impl<T> SpinLock<T> {
     pub fn peek_exclusive<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         match &self.imp {
             SpinImpl::M(m) => f(&sync::lock(m)),
-            SpinImpl::Rw(r) => f(&r.write().unwrap_or_else(|p| p.into_inner())),
+            SpinImpl::Rw(r) => f(&sync::write(r)),
         }
     }
 }
@@ -499,7 +499,7 @@ impl TreeLock {
     fn acquire_read(&self) -> ReadG<'_> {
         match &self.imp {
             TreeLockImpl::M(m) => ReadG::M(sync::lock(m)),
-            TreeLockImpl::Rw(r) => ReadG::R(r.read().unwrap_or_else(|p| p.into_inner())),
+            TreeLockImpl::Rw(r) => ReadG::R(sync::read(r)),
         }
     }
 
@@ -550,7 +550,7 @@ impl TreeLock {
         ctx.before_acquire(TREE_LOCK, LockMode::Exclusive, 0);
         let g = match &self.imp {
             TreeLockImpl::M(m) => WriteG::M(sync::lock(m)),
-            TreeLockImpl::Rw(r) => WriteG::W(r.write().unwrap_or_else(|p| p.into_inner())),
+            TreeLockImpl::Rw(r) => WriteG::W(sync::write(r)),
         };
         ctx.acquired(TREE_LOCK, LockMode::Exclusive, self.verb(), 0);
         TreeWrite {
@@ -656,6 +656,32 @@ impl Kernel {
 
     pub(crate) fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A sleeping lock that `ctx`'s thread waited for in vain on real threads (the facade's
+    /// bounded wait returned [`sync::Stuck`]): a `deadlock` finding naming the lock, who holds it
+    /// as far as the lock can tell (`holders`), and what this thread holds.
+    pub fn stuck(
+        &self,
+        ctx: &Ctx,
+        lock: &str,
+        holders: &str,
+        oid: Option<Oid>,
+        s: sync::Stuck,
+    ) -> ! {
+        let mine = ctx.locks();
+        let msg = format!(
+            "T{} blocked in {lock} (held by {holders}) while holding [{}]: {s}",
+            ctx.tid,
+            mine.join(", ")
+        );
+        self.ledger.fail(
+            ctx,
+            crate::oracle::FindingClass::Deadlock,
+            msg,
+            oid,
+            Vec::new(),
+        )
     }
 
     /// `might_sleep()`: sleeping (a sleeping lock, a put that may sleep) with a spinlock held or

@@ -29,6 +29,14 @@ pub mod sync;
 pub mod task;
 pub mod variant;
 
+/// The directory of this crate's sources as the compiler names them in panic locations
+/// (`file!()` of this file, without `lib.rs`): a panic located under it was raised by the model
+/// itself (or by a `#[track_caller]` function the model called), not by a checker.
+pub fn source_dir() -> &'static str {
+    let f = file!();
+    f.strip_suffix("lib.rs").unwrap_or(f)
+}
+
 pub use error::{MResult, MountError};
 pub use kernel::{Config, LockDesign};
 pub use oracle::{Finding, FindingClass, Ledger};

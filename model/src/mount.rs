@@ -182,9 +182,11 @@ impl Kernel {
     pub fn clone_mnt(&self, ctx: &Ctx, old: &Mount, root: Dentry, creator: &str) -> Arc<Mount> {
         let sb = &old.sb;
         sb.touch_fs(self, ctx, "clone_mnt");
-        let now = sb.s_active.fetch_add(1, Ordering::SeqCst) + 1;
-        self.ledger
-            .get(ctx, sb.oid, Counter::SActive, "mnt#?", 1, now);
+        sync::oracle_atomic(|| {
+            let now = sb.s_active.fetch_add(1, Ordering::SeqCst) + 1;
+            self.ledger
+                .get(ctx, sb.oid, Counter::SActive, "mnt#?", 1, now);
+        });
         self.alloc_vfsmnt(ctx, sb, root, creator)
     }
 
@@ -224,6 +226,7 @@ impl Kernel {
     ) -> Option<Arc<Mount>> {
         let hash = self.tree.rcu_hash().expect("read-mostly design");
         let spec = format!("{tag}{SPECULATIVE}");
+        let mut retries = sync::Retries::new();
         loop {
             let g = sync::rcu::read_lock();
             ctx.acquire(RCU_READ, LockMode::Shared, Verb::Rcu, 0);
@@ -274,7 +277,20 @@ impl Kernel {
                 }
             }
             // Let the umounter finish before searching again.
-            sync::yield_now();
+            if let Err(n) = retries.again() {
+                self.ledger.invariant(
+                    ctx,
+                    Some(m.oid),
+                    format!(
+                        "livelock: lookup_mnt retried {n} times on mnt#{} ({})",
+                        m.oid.0,
+                        match state {
+                            Legit::Umounting => "always being unmounted",
+                            _ => "always dying, yet hashed",
+                        }
+                    ),
+                );
+            }
         }
     }
 

@@ -126,7 +126,30 @@ impl Kernel {
             self.dput(ctx, &old_mnt.sb, &old_dentry, &p.tag);
             self.mntput(ctx, &old_mnt, &p.tag);
         }
-        while self.follow_down(ctx, p) {}
+        self.follow_down_all(ctx, p);
+    }
+
+    /// `follow_down` as long as a mount sits on `p` (to the top of a stack of mounts). Returns
+    /// whether it moved. A stack cannot be higher than the number of mounts the execution ever
+    /// allocated: following more is a cycle in the mount hash, an `invariant` finding, never an
+    /// endless walk.
+    pub fn follow_down_all(&self, ctx: &Ctx, p: &mut PathRef) -> bool {
+        let mut followed = 0;
+        while self.follow_down(ctx, p) {
+            followed += 1;
+            let allocated = self.registry().mounts.len();
+            if followed > allocated {
+                self.ledger.invariant(
+                    ctx,
+                    Some(p.mnt.oid),
+                    format!(
+                        "the mount hash has a cycle: a path walk followed {followed} mounts down at one mountpoint, of {allocated} ever allocated (reached mnt#{})",
+                        p.mnt.oid.0
+                    ),
+                );
+            }
+        }
+        followed > 0
     }
 
     /// Look `name` up in the directory `p` and move `p` onto it (no mount crossing).
@@ -180,7 +203,7 @@ impl Kernel {
                     return Err(e);
                 }
             }
-            while self.follow_down(ctx, &mut p) {
+            if self.follow_down_all(ctx, &mut p) {
                 kind = Kind::Dir;
             }
         }

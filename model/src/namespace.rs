@@ -92,7 +92,14 @@ impl Kernel {
         ns.touch(self, ctx, "down_write(namespace->sem)");
         self.might_sleep(ctx, "down_write(namespace->sem)", Some(ns.oid));
         ctx.before_acquire(id, LockMode::Exclusive, 0);
-        ns.sem.down_write();
+        if let Err(e) = ns.sem.down_write() {
+            let lock = format!("down_write(ns#{}.sem)", ns.oid.0);
+            let holders = match ns.sem.holders() {
+                (_, true) => "a writer".to_string(),
+                (n, false) => format!("{n} reader(s)"),
+            };
+            self.stuck(ctx, &lock, &holders, Some(ns.oid), e);
+        }
         ctx.acquired(id, LockMode::Exclusive, Verb::Semaphore, 0);
     }
 
@@ -228,11 +235,15 @@ impl Kernel {
                 }
                 self.get_namespace(ctx, &ns, &tag);
             } else {
-                // atomic_inc_not_zero(&namespace->count)
-                let Some(now) = crate::sync::atomic_add_if(&ns.count, 1, |v| v > 0) else {
+                // atomic_inc_not_zero(&namespace->count), recorded in the same step.
+                let got = crate::sync::oracle_atomic(|| {
+                    crate::sync::atomic_add_if(&ns.count, 1, |v| v > 0)
+                        .map(|now| self.ledger.get(ctx, ns.oid, Counter::NsCount, &tag, 1, now))
+                        .is_some()
+                });
+                if !got {
                     return false;
-                };
-                self.ledger.get(ctx, ns.oid, Counter::NsCount, &tag, 1, now);
+                }
             }
             drop(tree);
             ns

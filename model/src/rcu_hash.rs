@@ -440,12 +440,26 @@ mod tests {
         };
         w.insert(0, mk(&alive));
         let stop = AtomicBool::new(false);
+        /// Sets the flag when the writer ends, however it ends (a failed assertion included).
+        struct StopOnDrop<'a>(&'a AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, O::Relaxed);
+            }
+        }
+        /// The writer's rounds take about a second: a writer not done after a minute is stuck.
+        const WRITER_BOUND: std::time::Duration = std::time::Duration::from_secs(60);
         std::thread::scope(|s| {
             for _ in 0..2 {
                 let (r, stop) = (r.clone(), &stop);
                 s.spawn(move || {
                     let mut n = 0u64;
+                    let start = std::time::Instant::now();
                     while !stop.load(O::Relaxed) || n < 100_000 {
+                        assert!(
+                            stop.load(O::Relaxed) || start.elapsed() < WRITER_BOUND,
+                            "the readers waited {WRITER_BOUND:?} for the writer (after {n} reads)"
+                        );
                         let g = rcu::read_lock();
                         let v = r.find_map(&g, &0, |v| Some(v.poison));
                         assert_eq!(v, Some(0xfeed), "key 0 is never removed");
@@ -457,6 +471,7 @@ mod tests {
                     }
                 });
             }
+            let _writer_done = StopOnDrop(&stop);
             for round in 0..2_000u64 {
                 for k in 1..64 {
                     w.insert(k, mk(&alive));
@@ -468,7 +483,6 @@ mod tests {
                     assert!(w.remove(&k, |_| true));
                 }
             }
-            stop.store(true, O::Relaxed);
         });
         drop(w);
         drop(r);

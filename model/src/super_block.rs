@@ -116,6 +116,19 @@ fn dec_if_not_last(sb: &SuperBlock) -> Option<isize> {
     sync::atomic_add_if(&sb.s_count, -1, |v| v > 1)
 }
 
+/// `s_active--` if that cannot reach zero; the new count, or `None` (this put may be the last).
+fn dec_active_if_not_last(sb: &SuperBlock) -> Option<isize> {
+    sync::atomic_add_if(&sb.s_active, -1, |v| v > 1)
+}
+
+/// Who holds a reader-writer semaphore, for a deadlock's message.
+fn rwsem_holders(s: &RwSem) -> String {
+    match s.holders() {
+        (_, true) => "a writer".to_string(),
+        (0, false) => "nobody now".to_string(),
+        (n, false) => format!("{n} reader(s)"),
+    }
+}
 impl Kernel {
     /// `s_count++` with `sb_lock` held.
     pub fn sb_get(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str, weight: isize) {
@@ -161,6 +174,21 @@ impl Kernel {
         self.sb_put_locked(ctx, sb, tag, 1);
     }
 
+    /// `s_active++` for `holder`, recorded in the same step (`atomic_inc(&s->s_active)`).
+    fn active_get(&self, ctx: &Ctx, sb: &SuperBlock, holder: &str) {
+        sync::oracle_atomic(|| {
+            let now = sb.s_active.fetch_add(1, Ordering::SeqCst) + 1;
+            self.ledger
+                .get(ctx, sb.oid, Counter::SActive, holder, 1, now);
+        });
+    }
+
+    /// A retry loop on `sb` went round [`sync::MAX_RETRIES`] times: an `invariant` finding.
+    fn livelock(&self, ctx: &Ctx, sb: &SuperBlock, what: String) -> ! {
+        self.ledger
+            .invariant(ctx, Some(sb.oid), format!("livelock: {what}"))
+    }
+
     /// `down_read(s_umount)`.
     #[track_caller]
     pub fn down_read_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
@@ -168,7 +196,10 @@ impl Kernel {
         sb.touch(self, ctx, "down_read(s_umount)");
         self.might_sleep(ctx, "down_read(s_umount)", Some(sb.oid));
         ctx.before_acquire(id, LockMode::Shared, 0);
-        sb.s_umount.down_read();
+        if let Err(e) = sb.s_umount.down_read() {
+            let lock = format!("down_read(sb#{}.s_umount)", sb.oid.0);
+            self.stuck(ctx, &lock, &rwsem_holders(&sb.s_umount), Some(sb.oid), e);
+        }
         sb.touch(self, ctx, "down_read(s_umount) woke up and");
         ctx.acquired(id, LockMode::Shared, Verb::Semaphore, 0);
     }
@@ -205,7 +236,10 @@ impl Kernel {
         sb.touch(self, ctx, "down_write(s_umount)");
         self.might_sleep(ctx, "down_write(s_umount)", Some(sb.oid));
         ctx.before_acquire(id, LockMode::Exclusive, subclass);
-        sb.s_umount.down_write();
+        if let Err(e) = sb.s_umount.down_write() {
+            let lock = format!("down_write(sb#{}.s_umount)", sb.oid.0);
+            self.stuck(ctx, &lock, &rwsem_holders(&sb.s_umount), Some(sb.oid), e);
+        }
         sb.touch(self, ctx, "down_write(s_umount) woke up and");
         ctx.acquired(id, LockMode::Exclusive, Verb::Semaphore, subclass);
     }
@@ -227,6 +261,7 @@ impl Kernel {
     /// restart of `get_sb_bdev`: the list is searched again after the allocation slept.
     pub fn get_sb(&self, ctx: &Ctx, dev: &str, holder: &str) -> Arc<SuperBlock> {
         let mut fresh: Option<Arc<SuperBlock>> = None;
+        let mut retries = sync::Retries::new();
         loop {
             let list = self.sb_lock.lock(ctx);
             let found = list.find(dev).cloned();
@@ -243,7 +278,10 @@ impl Kernel {
                     }
                     // It is dying: let kill_super unlink it before searching again (2.6's
                     // grab_super ends its failure path with `yield()`).
-                    sync::yield_now();
+                    if let Err(n) = retries.again() {
+                        let what = format!("get_sb({dev}) retried {n} times on sb#{}, which grab_super keeps finding dying", sb.oid.0);
+                        self.livelock(ctx, &sb, what);
+                    }
                 }
                 (None, Some(sb)) => {
                     self.insert_super(ctx, list, &sb, holder);
@@ -303,9 +341,7 @@ impl Kernel {
         sb.on_list.store(true, Ordering::SeqCst);
         list.add(sb.clone());
         drop(list);
-        let now = sb.s_active.fetch_add(1, Ordering::SeqCst) + 1;
-        self.ledger
-            .get(ctx, sb.oid, Counter::SActive, holder, 1, now);
+        self.active_get(ctx, sb, holder);
         sb.s_root.store(true, Ordering::SeqCst);
         self.dget(
             ctx,
@@ -333,9 +369,7 @@ impl Kernel {
         if sb.s_root.load(Ordering::SeqCst) {
             let _g = self.sb_lock.lock(ctx);
             if sb.s_count.load(Ordering::SeqCst) > S_BIAS {
-                let now = sb.s_active.fetch_add(1, Ordering::SeqCst) + 1;
-                self.ledger
-                    .get(ctx, sb.oid, Counter::SActive, holder, 1, now);
+                self.active_get(ctx, sb, holder);
                 self.sb_put_locked(ctx, sb, &tag, 1);
                 drop(_g);
                 self.up_write_umount(ctx, sb);
@@ -352,6 +386,7 @@ impl Kernel {
     /// the super_block died before `s_umount` was won. The search and the pin follow the lock
     /// design (see the module documentation).
     pub fn get_super(&self, ctx: &Ctx, dev: &str, tag: &str) -> Option<Arc<SuperBlock>> {
+        let mut retries = sync::Retries::new();
         loop {
             let sb = match self.cfg.lock_design {
                 LockDesign::Global | LockDesign::RwLock => {
@@ -387,7 +422,13 @@ impl Kernel {
             self.drop_super(ctx, &sb, tag);
             // Rescan. In the fixed protocol the dead super_block is already unlinked; a mutant that
             // lets readers in early may spin here, so let the checker run the others first.
-            sync::yield_now();
+            if let Err(n) = retries.again() {
+                let what = format!(
+                    "get_super({dev}) rescanned {n} times and keeps finding sb#{} dead",
+                    sb.oid.0
+                );
+                self.livelock(ctx, &sb, what);
+            }
         }
     }
 
@@ -447,30 +488,30 @@ impl Kernel {
     /// the list's `S_BIAS`, the struct staying allocated while `get_super` holders pin it.
     pub fn deactivate_super(&self, ctx: &Ctx, sb: &Arc<SuperBlock>, holder: &str) {
         sb.touch(self, ctx, "deactivate_super");
-        // atomic_dec_and_lock(&s->s_active, &sb_lock)
-        let list = loop {
-            let v = sb.s_active.load(Ordering::SeqCst);
-            if v > 1 {
-                if sb
-                    .s_active
-                    .compare_exchange(v, v - 1, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-                {
+        // atomic_dec_and_lock(&s->s_active, &sb_lock): a put that cannot be the last is a
+        // compare-and-swap from above one, recorded in the same step; only a put that may reach
+        // zero takes the lock.
+        let not_last = sync::oracle_atomic(|| {
+            dec_active_if_not_last(sb)
+                .map(|now| {
                     self.ledger
-                        .put(ctx, sb.oid, Counter::SActive, holder, 1, v - 1);
-                    return;
-                }
-                continue;
-            }
-            let list = self.sb_lock.lock(ctx);
+                        .put(ctx, sb.oid, Counter::SActive, holder, 1, now)
+                })
+                .is_some()
+        });
+        if not_last {
+            return;
+        }
+        let list = self.sb_lock.lock(ctx);
+        let now = sync::oracle_atomic(|| {
             let now = sb.s_active.fetch_sub(1, Ordering::SeqCst) - 1;
             self.ledger
                 .put(ctx, sb.oid, Counter::SActive, holder, 1, now);
-            if now != 0 {
-                return;
-            }
-            break list;
-        };
+            now
+        });
+        if now != 0 {
+            return;
+        }
         // s->s_count -= S_BIAS - 1: the list's bias goes, kill_super keeps one pin.
         self.sb_get(ctx, sb, "kill_super", 1);
         self.sb_put_locked(ctx, sb, LIST_TAG, S_BIAS);
@@ -541,7 +582,10 @@ impl Kernel {
         sb.touch_fs(self, ctx, "down(i_sem)");
         self.might_sleep(ctx, "down(i_sem)", Some(sb.oid));
         ctx.before_acquire(id, LockMode::Exclusive, 0);
-        sb.i_sem.down();
+        if let Err(e) = sb.i_sem.down() {
+            let lock = format!("down(sb#{}.i_sem)", sb.oid.0);
+            self.stuck(ctx, &lock, "another thread", Some(sb.oid), e);
+        }
         ctx.acquired(id, LockMode::Exclusive, Verb::Semaphore, 0);
     }
 
@@ -560,14 +604,24 @@ impl Kernel {
         sb.touch(self, ctx, "lock_super");
         let id = LockId::of(LockClass::SLock, sb.oid);
         if self.mutant(Mutant::LockSuperUnlocked) {
+            let mut retries = sync::Retries::new();
             while sb.s_lock_flag.load(Ordering::SeqCst) {
-                sync::yield_now();
+                if let Err(n) = retries.again() {
+                    self.livelock(
+                        ctx,
+                        sb,
+                        format!("lock_super spun {n} times on sb#{}'s flag", sb.oid.0),
+                    );
+                }
             }
             sb.s_lock_flag.store(true, Ordering::SeqCst);
         } else {
             self.might_sleep(ctx, "lock_super", Some(sb.oid));
             ctx.before_acquire(id, LockMode::Exclusive, 0);
-            sb.s_lock.down();
+            if let Err(e) = sb.s_lock.down() {
+                let lock = format!("lock_super(sb#{})", sb.oid.0);
+                self.stuck(ctx, &lock, "another thread", Some(sb.oid), e);
+            }
         }
         ctx.acquired(id, LockMode::Exclusive, Verb::LockSuper, 0);
         let inside = sb.s_lock_inside.fetch_add(1, StdOrdering::SeqCst) + 1;
@@ -610,6 +664,7 @@ impl Kernel {
         let tag = format!("sync walk by T{}", ctx.tid);
         let mut list = self.sb_lock.lock(ctx);
         let mut idx = 0;
+        let mut restarts = sync::Retries::new();
         while idx < list.len() {
             let sb = list[idx].clone();
             self.sb_get(ctx, &sb, &tag, 1);
@@ -644,7 +699,17 @@ impl Kernel {
                 self.sb_put_locked(ctx, &sb, &tag, 1);
                 idx = match (unlinked, pos) {
                     (false, Some(p)) => p + 1,
-                    _ => 0,
+                    _ => {
+                        if let Err(n) = restarts.count() {
+                            drop(list);
+                            let what = format!(
+                                "sync restarted its super_blocks walk {n} times (last after sb#{} was unlinked)",
+                                sb.oid.0
+                            );
+                            self.livelock(ctx, &sb, what);
+                        }
+                        0
+                    }
                 };
             }
         }

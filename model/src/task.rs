@@ -333,7 +333,7 @@ impl Task {
         k.ns_down_write(ctx, &ns);
         ctx.require(&rules::GRAFT, Some(ns.oid));
         if !k.mutant(Mutant::NoFollowDownInMount) {
-            while k.follow_down(ctx, &mut nd) {}
+            k.follow_down_all(ctx, &mut nd);
         }
         let res = (|| {
             if !self.check_mnt(&nd) {
@@ -585,9 +585,11 @@ impl Task {
                     k.put_namespace(ctx, &old, &holder);
                     return Ok(());
                 }
-                let now = new.count.fetch_sub(1, Ordering::SeqCst) - 1;
-                k.ledger
-                    .put(ctx, new.oid, Counter::NsCount, &holder, 1, now);
+                crate::sync::oracle_atomic(|| {
+                    let now = new.count.fetch_sub(1, Ordering::SeqCst) - 1;
+                    k.ledger
+                        .put(ctx, new.oid, Counter::NsCount, &holder, 1, now);
+                });
                 new.freed(&k, ctx);
                 return Err(e);
             }

@@ -142,8 +142,41 @@ fn cfg(lock_design: LockDesign, variant: Variant) -> Config {
 mod std_threads {
     use super::*;
     use mountcheck_model::Ledger;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
 
     const RUNS: usize = 100;
+
+    /// How long the reader threads of a test keep reading while they wait for its writer to
+    /// finish. The writers' rounds take well under a second; a writer that has not finished after
+    /// a minute is stuck (or a model bug made it loop), and the test must fail saying so rather
+    /// than spin for ever.
+    const WRITER_BOUND: Duration = Duration::from_secs(60);
+
+    /// Sets its flag when dropped: the writer's end, however the writer ends (a panic included),
+    /// so the readers never wait for a writer that is gone.
+    struct StopOnDrop<'a>(&'a AtomicBool);
+
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Call `read(n)` for n = 0, 1, ... until `stop` is set and at least `min` reads were made;
+    /// panic if the writer has not set `stop` within [`WRITER_BOUND`].
+    fn read_until_stopped(stop: &AtomicBool, min: u64, mut read: impl FnMut(u64)) {
+        let start = Instant::now();
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) || n < min {
+            assert!(
+                stop.load(Ordering::Relaxed) || start.elapsed() < WRITER_BOUND,
+                "the readers waited {WRITER_BOUND:?} for the writer to finish (after {n} reads): the writer is stuck"
+            );
+            read(n);
+            n += 1;
+        }
+    }
 
     #[test]
     fn every_design_is_clean_on_real_threads() {
@@ -165,7 +198,6 @@ mod std_threads {
         // the counts come back to the list's bias alone.
         use mountcheck_model::oracle::S_BIAS;
         use mountcheck_model::task::Task;
-        use std::sync::atomic::{AtomicBool, Ordering};
         let init = Task::boot(cfg(LockDesign::ReadMostly, Variant::Fixed), Ledger::new());
         let k = init.k.clone();
         for i in 0..4 {
@@ -173,26 +205,24 @@ mod std_threads {
         }
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
-            for r in 0..2 {
+            for r in 0..2u64 {
                 let (k, stop) = (&k, &stop);
                 s.spawn(move || {
-                    let mut n = 0;
-                    while !stop.load(Ordering::Relaxed) || n < 1000 {
+                    read_until_stopped(stop, 1000, |n| {
                         let sb = k
-                            .find_super_quiet(&format!("dev{}", n % 4))
+                            .find_super_quiet(&format!("dev{}", (n * (r + 1)) % 4))
                             .expect("listed");
                         assert!(sb.s_count.load(Ordering::SeqCst) > S_BIAS);
                         k.unpin_super_quiet(&sb);
-                        n += r + 1;
-                    }
+                    });
                 });
             }
+            let _writer_done = StopOnDrop(&stop);
             let ctx = mountcheck_model::oracle::Ctx::new(3, k.ledger.clone());
             for _ in 0..300 {
                 let sb = k.get_sb(&ctx, "wdev", "writer");
                 k.deactivate_super(&ctx, &sb, "writer");
             }
-            stop.store(true, Ordering::Relaxed);
         });
         k.sb_lock.peek(|l| {
             assert_eq!(l.len(), 5, "rootfs and dev0..dev3");
@@ -231,7 +261,6 @@ mod std_threads {
         // another mountpoint and the hash grows and shrinks around them: the mount that never
         // moves is always found, and the other key gives nothing or the mount of its device.
         use mountcheck_model::task::Task;
-        use std::sync::atomic::{AtomicBool, Ordering};
         let mut init = Task::boot(cfg(LockDesign::ReadMostly, Variant::Fixed), Ledger::new());
         for d in ["/a", "/b"] {
             init.mkdir(d).unwrap();
@@ -256,8 +285,7 @@ mod std_threads {
             for _ in 0..2 {
                 let (k, stop) = (&k, &stop);
                 s.spawn(move || {
-                    let mut n = 0u64;
-                    while !stop.load(Ordering::Relaxed) || n < 10_000 {
+                    read_until_stopped(stop, 10_000, |_| {
                         let m = k.tree.lookup_quiet(a).expect("the /a mount never moves");
                         assert_eq!(m.sb.dev, "ram0");
                         // Any other key of the root: nothing, or a mount of its own device.
@@ -266,10 +294,10 @@ mod std_threads {
                                 assert!(m.sb.dev.starts_with("ram"), "{}", m.sb.dev);
                             }
                         }
-                        n += 1;
-                    }
+                    });
                 });
             }
+            let _writer_done = StopOnDrop(&stop);
             let mut w = init.fork(3).unwrap();
             for round in 0..50 {
                 w.mount("ram1", "/b").unwrap();
@@ -283,7 +311,6 @@ mod std_threads {
                 }
                 w.umount("/b", Default::default()).unwrap();
             }
-            stop.store(true, Ordering::Relaxed);
             w.exit().unwrap();
         });
     }

@@ -412,6 +412,9 @@ fn runner_once(
     if resp.failure.is_some() {
         return Err(format!("{name}/{s}: the worker reported a finding"));
     }
+    if let Some(m) = &resp.checker_error {
+        return Err(format!("{name}/{s}: the checker failed: {m}"));
+    }
     Ok((resp.executions, wall, resp.elapsed_secs))
 }
 

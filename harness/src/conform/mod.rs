@@ -574,7 +574,9 @@ pub fn run(a: &ConformArgs) -> Result<ExitCode> {
                 let Some(t) = all.get(i) else { break };
                 if a.verbose {
                     // `println` of a hidden bar (stderr not a terminal) would drop the line.
-                    bar.suspend(|| println!("{}: {}", t.name, t.text()));
+                    bar.suspend(|| {
+                        let _ = crate::out::println(&format!("{}: {}", t.name, t.text()));
+                    });
                 }
                 let r = run_trace(t, dir.path());
                 let failed = r.is_err();
@@ -613,8 +615,8 @@ pub fn run(a: &ConformArgs) -> Result<ExitCode> {
             None => {}
         }
     }
-    println!("mountcheck conform: the model (2.4 after the fix, std backend) against {} in private mount namespaces", kernel_release());
-    println!(
+    crate::out::println(&format!("mountcheck conform: the model (2.4 after the fix, std backend) against {} in private mount namespaces", kernel_release()))?;
+    crate::out::println(&format!(
         "{} traces ({} from scenarios, {} random: seed {}, up to {} operations), {} skipped; {} operations compared: \
          {} agreements, {} explained differences, {} unexplained differences; {:.1} s on {} worker{}",
         all.len(),
@@ -630,44 +632,47 @@ pub fn run(a: &ConformArgs) -> Result<ExitCode> {
         elapsed.as_secs_f64(),
         jobs,
         if jobs == 1 { "" } else { "s" }
-    );
+    ))?;
     if !skipped_ops.is_empty() {
         let list: Vec<String> = skipped_ops
             .iter()
             .map(|(k, v)| format!("{k} ×{v}"))
             .collect();
-        println!(
+        crate::out::println(&format!(
             "Operations skipped on both sides (no kernel system call; they change no result or mount table of a \
              sequential trace): {}",
             list.join(", ")
-        );
+        ))?;
     }
     if !skipped.is_empty() {
-        println!("\nSkipped traces:");
+        crate::out::println("\nSkipped traces:")?;
         for (name, why) in &skipped {
-            println!("  {name}: {why}");
+            crate::out::println(&format!("  {name}: {why}"))?;
         }
     }
-    println!(
+    crate::out::println(
         "\nEra differences (explained; a trace stops comparing at its first difference; \
-         umount-namespace-root is the kernel side's one structural difference):"
-    );
+         umount-namespace-root is the kernel side's one structural difference):",
+    )?;
     for e in ERA_DIFFERENCES {
         let n = explained.iter().filter(|d| d.era == Some(e.id)).count();
-        println!("  {} ({n} seen): {}\n    why: {}", e.id, e.what, e.reason);
+        crate::out::println(&format!(
+            "  {} ({n} seen): {}\n    why: {}",
+            e.id, e.what, e.reason
+        ))?;
     }
-    println!(
+    crate::out::println(
         "  Emulated, not a difference: a second mount of a device whose super_block is alive shares it in the \
          model (grab_super); the kernel side binds the root of a reachable mount of that tmpfs (same super_block, \
          same mountinfo line); with no reachable mount the trace is skipped."
-    );
+    )?;
     if a.verbose {
         for d in &explained {
-            println!("\nEXPLAINED ({}) {d}", d.era.unwrap_or("-"));
+            crate::out::println(&format!("\nEXPLAINED ({}) {d}", d.era.unwrap_or("-")))?;
         }
     }
     for d in &unexplained {
-        println!("\nDIFFERENCE {d}");
+        crate::out::println(&format!("\nDIFFERENCE {d}"))?;
     }
     Ok(if unexplained.is_empty() {
         ExitCode::SUCCESS

@@ -43,7 +43,7 @@ impl IndexEntry {
             variant: row.variant.clone(),
             backend: row.strategy.clone(),
             executions: row.executions,
-            verdict: row.verdict.clone(),
+            verdict: row.verdict.to_string(),
             expected: row.expect.clone(),
             ok: row.ok,
             report: row.report.as_ref().and_then(|p| {

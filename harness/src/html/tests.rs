@@ -211,7 +211,7 @@ fn a_clean_report_has_no_picture_but_a_valid_page() {
     let mut r = fixtures::get_super_race();
     r.finding = None;
     r.trace.clear();
-    r.verdict = "clean".into();
+    r.verdict = crate::verdict::Verdict::Clean;
     let page = report_page(&r);
     assert!(!page.contains("<svg"));
     assert!(page_problems(&page).is_empty());
@@ -240,24 +240,32 @@ fn the_index_links_each_report_and_marks_disagreements() {
         report::Row {
             scenario: "a<b".into(),
             variant: "fixed".into(),
+            lock_design: "global".into(),
             strategy: "loom".into(),
+            verdict: crate::verdict::Verdict::Finding(mountcheck_model::FindingClass::Leak),
+            stop: mountcheck_engine::Stop::Finding,
             executions: 3,
-            verdict: "leak".into(),
+            bounds: fixtures::get_super_race().exploration.bounds,
             expect: "clean".into(),
             ok: false,
             secs: 0.1,
             report: Some("/tmp/r/a--loom.json".into()),
+            checker_error: None,
         },
         report::Row {
             scenario: "b".into(),
             variant: "fixed".into(),
+            lock_design: "global".into(),
             strategy: "pct".into(),
+            verdict: crate::verdict::Verdict::Clean,
+            stop: mountcheck_engine::Stop::Bound,
             executions: 2000,
-            verdict: "clean".into(),
+            bounds: fixtures::get_super_race().exploration.bounds,
             expect: "clean".into(),
             ok: true,
             secs: 0.1,
             report: None,
+            checker_error: None,
         },
     ];
     let entries: Vec<IndexEntry> = rows.iter().map(IndexEntry::from_row).collect();

@@ -38,23 +38,9 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// `seed 1, max executions 200000, time limit 20 s, preemption bound 2, …`.
+/// `seed 1, at most 200000 executions, 20 s, preemption bound 2, …`.
 pub(crate) fn bounds(r: &Report) -> String {
-    let e = &r.exploration;
-    let mut b = format!(
-        "seed {}, max executions {}, time limit {} s",
-        e.seed, e.max_executions, e.time_limit_secs
-    );
-    if let Some(p) = e.preemption_bound {
-        let _ = write!(b, ", preemption bound {p}");
-    }
-    if let Some(x) = e.max_branches {
-        let _ = write!(b, ", max branches {x}");
-    }
-    if let Some(d) = e.depth {
-        let _ = write!(b, ", PCT depth {d}");
-    }
-    b
+    r.exploration.bounds.summary()
 }
 
 /// Who made the finding: `T1`, `T0 (init / quiescence)`, or the main thread.
@@ -119,11 +105,13 @@ pub(crate) fn step_text(s: &Step) -> String {
     text
 }
 
-/// The Markdown report.
-pub fn render(r: &Report) -> String {
+/// The Markdown report, with `verdict` in its verdict line (the report's own verdict and whether
+/// it was expected, or what a replay reproduced).
+pub fn render(r: &Report, verdict: &str) -> String {
     let t = Timeline::from_report(r);
     let mut o = String::new();
-    header(&mut o, r, &t);
+    header(&mut o, r, &t, verdict);
+    checker_error(&mut o, r);
     finding(&mut o, r);
     if !r.trace.is_empty() {
         summary(&mut o, &t);
@@ -135,7 +123,7 @@ pub fn render(r: &Report) -> String {
     o
 }
 
-fn header(o: &mut String, r: &Report, t: &Timeline) {
+fn header(o: &mut String, r: &Report, t: &Timeline, verdict: &str) {
     let e = &r.exploration;
     let _ = writeln!(
         o,
@@ -151,23 +139,18 @@ fn header(o: &mut String, r: &Report, t: &Timeline) {
     );
     let _ = writeln!(
         o,
-        "- **Verdict**: **{}**, expected {} ({})",
-        r.verdict,
+        "- **Verdict**: {verdict}, expected {}",
         r.scenario.expect,
-        if r.as_expected {
-            "as expected"
-        } else {
-            "NOT as expected"
-        }
     );
     let _ = writeln!(
         o,
-        "- **Search**: {} (worker build: {}), {}; {} executions explored (stopped: {:?})",
+        "- **Search**: {} (worker build: {}), {}; {} executions explored; stopped: `{}` ({})",
         e.strategy,
         e.backend,
         bounds(r),
         e.executions,
-        e.stop
+        e.stop,
+        e.stop.meaning()
     );
     match &r.finding {
         Some(f) => {
@@ -184,9 +167,18 @@ fn header(o: &mut String, r: &Report, t: &Timeline) {
         }
     }
     match &r.replay {
-        Some(rp) => {
-            let _ = writeln!(o, "- **Replay**: `{}`\n", rp.command);
-        }
+        Some(rp) => match (&rp.command, &rp.unavailable) {
+            (Some(cmd), _) => {
+                let _ = writeln!(o, "- **Replay**: `{cmd}`\n");
+            }
+            (None, why) => {
+                let _ = writeln!(
+                    o,
+                    "- **Replay**: none: {}\n",
+                    why.as_deref().unwrap_or("no replay token")
+                );
+            }
+        },
         None => {
             let _ = writeln!(o, "- **Replay**: none\n");
         }
@@ -194,6 +186,15 @@ fn header(o: &mut String, r: &Report, t: &Timeline) {
     let _ = writeln!(o, "{}\n", r.scenario.description);
     if let Some(see) = &r.scenario.see {
         let _ = writeln!(o, "See: {see}\n");
+    }
+}
+
+fn checker_error(o: &mut String, r: &Report) {
+    if let Some(msg) = &r.checker_error {
+        let _ = writeln!(
+            o,
+            "## Checker error\n\nThe checker failed, so nothing can be said about the scenario:\n\n```text\n{msg}\n```\n"
+        );
     }
 }
 
@@ -521,7 +522,18 @@ fn full(o: &mut String, r: &Report) {
 
 fn replay(o: &mut String, r: &Report) {
     if let Some(rp) = &r.replay {
-        let _ = writeln!(o, "## Replay\n\n```sh\n{}\n```\n", rp.command);
+        match (&rp.command, &rp.unavailable) {
+            (Some(cmd), _) => {
+                let _ = writeln!(o, "## Replay\n\n```sh\n{cmd}\n```\n");
+            }
+            (None, why) => {
+                let _ = writeln!(
+                    o,
+                    "## Replay\n\nThis execution cannot be replayed: {}.\n",
+                    why.as_deref().unwrap_or("no replay token")
+                );
+            }
+        }
         match &rp.token {
             ReplayToken::Shuttle { schedule } => {
                 let _ = writeln!(o, "shuttle schedule: `{schedule}`\n");
@@ -569,7 +581,7 @@ mod tests {
     #[test]
     fn the_report_reads_header_finding_summary_focus_object_then_everything() {
         let r = fixtures::get_super_race();
-        let md = render(&r);
+        let md = crate::report::markdown(&r);
         let header: Vec<&str> = md
             .lines()
             .skip(2)
@@ -599,12 +611,16 @@ mod tests {
                 .unwrap_or_else(|| panic!("{h} after {at}:\n{md}"));
             at += p + h.len();
         }
-        assert_eq!(md, render(&r.clone()), "byte-identical for the same report");
+        assert_eq!(
+            md,
+            crate::report::markdown(&r.clone()),
+            "byte-identical for the same report"
+        );
     }
 
     #[test]
     fn the_summary_marks_the_failure_and_what_never_ran() {
-        let md = render(&fixtures::get_super_race());
+        let md = crate::report::markdown(&fixtures::get_super_race());
         let rows = table_after(&md, "## Summary");
         assert_eq!(
             rows,
@@ -616,7 +632,7 @@ mod tests {
                 "| quiescence: not reached | | |",
             ]
         );
-        let md = render(&fixtures::deadlock());
+        let md = crate::report::markdown(&fixtures::deadlock());
         assert!(md.contains("**✗ `umount /mnt`: blocked, never returned**"));
         assert!(md.contains("`mkdir /x`: not started"));
         assert!(md.contains(
@@ -626,7 +642,7 @@ mod tests {
 
     #[test]
     fn the_focused_interleaving_folds_marks_the_preemption_and_ends_on_the_failing_step() {
-        let md = render(&fixtures::get_super_race());
+        let md = crate::report::markdown(&fixtures::get_super_race());
         let rows = table_after(&md, "## Interleaving (focused");
         assert_eq!(rows[0], "| 0–2 | **boot** (3 steps folded) | | |");
         assert_eq!(

@@ -8,7 +8,8 @@ use mountcheck_model::oracle::{
 };
 use mountcheck_model::{parse_op, Config, Program};
 
-use crate::report::{Exploration, FindingInfo, Replay, Report, ScenarioInfo, Timing, Tool};
+use crate::report::{Bounds, Exploration, FindingInfo, Replay, Report, ScenarioInfo, Timing, Tool};
+use crate::verdict::Verdict;
 
 /// One step (`seq` is set by [`report`]).
 pub fn step(thread: usize, op: &str, action: &str, locks: &[&str], counts: &str) -> Step {
@@ -42,9 +43,10 @@ pub fn report(
             .collect(),
         end: Default::default(),
     };
-    let verdict = finding
-        .as_ref()
-        .map_or("clean".to_string(), |f| f.class.name().to_string());
+    let verdict = match &finding {
+        Some(f) => Verdict::Finding(f.class),
+        None => Verdict::Clean,
+    };
     Report {
         schema: crate::report::SCHEMA.into(),
         tool: Tool {
@@ -57,23 +59,26 @@ pub fn report(
             description: "A <test> scenario & its race.".into(),
             see: Some("fs/super.c".into()),
             variant: name.into(),
-            expect: verdict.clone(),
+            expect: verdict.to_string(),
         },
         program,
         config: Config::default(),
         exploration: Exploration {
             strategy: "loom".into(),
             backend: "loom".into(),
-            seed: 1,
-            max_executions: 1000,
-            time_limit_secs: 20.0,
-            preemption_bound: Some(2),
-            max_branches: Some(20_000),
-            depth: None,
+            bounds: Bounds {
+                seed: 1,
+                max_executions: 1000,
+                time_limit_secs: 20.0,
+                preemption_bound: Some(2),
+                max_branches: Some(20_000),
+                depth: None,
+            },
             executions: 7,
             stop: Stop::Finding,
         },
         verdict,
+        checker_error: None,
         as_expected: true,
         finding: finding.map(|finding| FindingInfo {
             finding,
@@ -85,7 +90,8 @@ pub fn report(
             token: ReplayToken::Shuttle {
                 schedule: "abc".into(),
             },
-            command: format!("mountcheck replay reports/{name}--loom.json"),
+            command: Some(format!("mountcheck replay reports/{name}--loom.json")),
+            unavailable: None,
         }),
         timing: Timing { elapsed_secs: 0.5 },
     }

@@ -19,6 +19,13 @@
 //! On top of the primitives this module builds the kernel's sleeping locks
 //! ([`RwSem`], [`Semaphore`]) from a mutex and a condition variable, so that `down_read` and
 //! `up_read` can be separate calls, as `get_super` / `drop_super` need (include/linux/rwsem.h).
+//!
+//! No wait and no retry of the model is unbounded. Threads are spawned and joined through this
+//! module ([`spawn`], [`JoinHandle`]) and every lock and condition wait goes through it, so the
+//! [`census`] knows how many threads of an execution are alive and how many are blocked: what the
+//! engine reads to tell a deadlock from another failure of a checker. On real threads the sleeping
+//! locks give up after [`STD_WAIT_BOUND`] ([`Stuck`], reported by the caller as a deadlock), and
+//! every retry loop counts its rounds with [`Retries`] up to [`MAX_RETRIES`] (a livelock finding).
 
 #[cfg(all(loom, feature = "shuttle"))]
 compile_error!("choose one backend: `--cfg loom` or the `shuttle` feature, not both");
@@ -66,26 +73,146 @@ mod imp {
     pub const BACKEND: &str = "std";
 }
 
-pub use imp::*;
+pub use imp::{
+    fence, yield_now, Arc, AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Condvar, Mutex,
+    MutexGuard, Ordering, RwLock, RwLockReadGuard, RwLockWriteGuard, UnsafeCell, BACKEND,
+};
 
 #[cfg(not(loom))]
 mod cell;
+pub mod census;
 pub mod rcu;
 mod sem;
-pub use sem::{RwSem, Semaphore};
+pub use sem::{RwSem, Semaphore, Stuck, STD_WAIT_BOUND};
+
+/// A model thread, spawned with [`spawn`]: the backend's own handle, whose [`JoinHandle::join`]
+/// counts the joiner as blocked in the [`census`].
+#[derive(Debug)]
+pub struct JoinHandle<T>(imp::JoinHandle<T>);
+
+impl<T> JoinHandle<T> {
+    /// Wait for the thread to end (`std::thread::JoinHandle::join`).
+    pub fn join(self) -> std::thread::Result<T> {
+        census::blocked(|| self.0.join())
+    }
+}
+
+/// Spawn a model thread with the backend's `spawn`, counted alive in the [`census`] until its
+/// closure returns.
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    census::spawned();
+    JoinHandle(imp::spawn(move || {
+        let r = f();
+        census::finished();
+        r
+    }))
+}
 
 /// Lock a facade mutex, ignoring poisoning: a poisoned lock means another thread of the same
-/// execution already panicked with a finding, and that first finding is the one reported.
+/// execution already panicked with a finding, and that first finding is the one reported. The
+/// wait counts as blocked in the [`census`].
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
+    census::blocked(|| match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
+    })
+}
+
+/// Take a facade reader-writer lock for read, ignoring poisoning as [`lock`] does.
+pub fn read<T>(r: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    census::blocked(|| r.read().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Take a facade reader-writer lock for write, ignoring poisoning as [`lock`] does.
+pub fn write<T>(r: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    census::blocked(|| r.write().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// How many times a retry loop of the model may go round before it is reported as a livelock
+/// (an `invariant` finding naming the loop and the object), on every backend. In the fixed
+/// protocol a loop retries only while another thread is inside a short, bounded section (a
+/// umount's busy check, a `kill_super` between its unlink and its `up_write`), and each retry
+/// yields to it: under loom and shuttle it retries once or twice per preemption, so 100 is far
+/// above any legitimate count, and low enough that the finding comes before loom's branch bound
+/// (a retry is a few dozen branches). On real threads the other thread may be descheduled for a
+/// while, so there the loop must also have been retrying for [`STD_WAIT_BOUND`] (see
+/// [`Retries`]).
+pub const MAX_RETRIES: usize = 100;
+
+/// The count of one retry loop, bounded by [`MAX_RETRIES`]. Call [`Retries::again`] before each
+/// retry: it yields to the other threads and says when the loop has become a livelock.
+#[derive(Debug)]
+pub struct Retries {
+    n: usize,
+    #[cfg(not(any(loom, feature = "shuttle")))]
+    since: std::time::Instant,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Retries {
+    /// A loop that has not retried yet.
+    pub fn new() -> Self {
+        Retries {
+            n: 0,
+            #[cfg(not(any(loom, feature = "shuttle")))]
+            since: std::time::Instant::now(),
+        }
+    }
+
+    /// One more round of a loop whose every round waits for, or walks past, something another
+    /// thread did (a restart after an unlink): `Err(n)` past [`MAX_RETRIES`] rounds on every
+    /// backend, without yielding.
+    pub fn count(&mut self) -> Result<(), usize> {
+        self.n += 1;
+        if self.n > MAX_RETRIES {
+            Err(self.n - 1)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One more retry: `Err(n)` (the retries so far) when the loop is a livelock, else yield to
+    /// the other threads (on real threads, once past [`MAX_RETRIES`], sleep a millisecond so the
+    /// wait for the time bound does not burn a core) and `Ok`.
+    pub fn again(&mut self) -> Result<(), usize> {
+        self.n += 1;
+        #[cfg(not(any(loom, feature = "shuttle")))]
+        {
+            if self.n > MAX_RETRIES {
+                if self.since.elapsed() >= STD_WAIT_BOUND {
+                    return Err(self.n - 1);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        #[cfg(any(loom, feature = "shuttle"))]
+        {
+            if self.n > MAX_RETRIES {
+                return Err(self.n - 1);
+            }
+        }
+        yield_now();
+        Ok(())
     }
 }
 
 /// `atomic_add_unless`-style conditional add: add `delta` to `a` only while `allowed(current)`
 /// holds, with a compare-and-swap loop (include/linux/atomic.h `atomic_inc_not_zero`,
 /// `atomic_add_unless`). Returns the new value, or `None` if the condition failed first.
+///
+/// The loop needs no retry bound: a compare-and-swap fails only because another thread changed
+/// `a` in between, that is because another update succeeded (the loop is lock-free), and each
+/// failure hands back the value that won, so the loop never spins on a value nobody changes.
+/// Call it inside [`oracle_atomic`] with the ledger's record of the change.
 pub fn atomic_add_if(
     a: &AtomicIsize,
     delta: isize,

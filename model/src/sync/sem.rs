@@ -4,8 +4,80 @@
 //! `up_write` are separate calls with no guard object, because the kernel releases them in another
 //! function than the one that took them (`get_super` takes `s_umount` for read, `drop_super`
 //! releases it). Invariant: `writer` implies `readers == 0`, checked with `debug_assert!`.
+//!
+//! Every wait is bounded where nothing else bounds it. Under loom and shuttle the checker sees
+//! every thread blocked and reports the deadlock itself; the wait is counted in the
+//! [`census`](super::census) so the engine can tell that deadlock from another failure of the
+//! checker. On real threads nothing would ever wake a deadlocked wait, so a wait gives up after
+//! [`STD_WAIT_BOUND`] and returns [`Stuck`], which the caller (who knows the lock's name and
+//! holds the ledger) reports as a `deadlock` finding.
 
-use super::{lock, Condvar, Mutex};
+use super::{lock, Condvar, Mutex, MutexGuard};
+
+/// How long a model thread waits for a sleeping lock on real threads before the wait is reported
+/// as a deadlock. Every section of the model that holds a sleeping lock is a handful of system-call
+/// steps (microseconds, with no I/O), so a holder that has not released it after seconds never
+/// will: it is blocked itself or it ended without releasing. Five seconds is thousands of times
+/// the longest such section even on a loaded two-core machine, and short enough that a stress
+/// run's deadlock is reported well inside its time limit.
+pub const STD_WAIT_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A wait that gave up: on real threads the lock was not released within [`STD_WAIT_BOUND`].
+/// Never returned under loom or shuttle, whose schedulers detect deadlocks themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stuck {
+    /// How long the thread waited.
+    pub waited: std::time::Duration,
+}
+
+impl std::fmt::Display for Stuck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "waited {:.1} s (the real-threads bound) and nobody released it",
+            self.waited.as_secs_f64()
+        )
+    }
+}
+
+/// One wait for a condition on a lock's state: bounded on real threads, counted in the census
+/// under the checkers.
+struct Wait {
+    #[cfg(not(any(loom, feature = "shuttle")))]
+    deadline: std::time::Instant,
+}
+
+impl Wait {
+    fn new() -> Self {
+        Wait {
+            #[cfg(not(any(loom, feature = "shuttle")))]
+            deadline: std::time::Instant::now() + STD_WAIT_BOUND,
+        }
+    }
+
+    /// Sleep on `cv` until woken (or, on real threads, until the deadline: then `Stuck`).
+    fn sleep<'a, T>(&self, cv: &Condvar, g: MutexGuard<'a, T>) -> Result<MutexGuard<'a, T>, Stuck> {
+        #[cfg(not(any(loom, feature = "shuttle")))]
+        {
+            let now = std::time::Instant::now();
+            if now >= self.deadline {
+                return Err(Stuck {
+                    waited: STD_WAIT_BOUND,
+                });
+            }
+            let (g, _) = cv
+                .wait_timeout(g, self.deadline - now)
+                .unwrap_or_else(|p| p.into_inner());
+            Ok(g)
+        }
+        #[cfg(any(loom, feature = "shuttle"))]
+        {
+            Ok(super::census::blocked(|| {
+                cv.wait(g).unwrap_or_else(|p| p.into_inner())
+            }))
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 struct RwState {
@@ -37,13 +109,16 @@ impl RwSem {
         }
     }
 
-    /// `down_read`: sleep while a writer holds it.
-    pub fn down_read(&self) {
+    /// `down_read`: sleep while a writer holds it. `Stuck` only on real threads (see the module
+    /// documentation).
+    pub fn down_read(&self) -> Result<(), Stuck> {
+        let wait = Wait::new();
         let mut s = lock(&self.state);
         while s.writer {
-            s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+            s = wait.sleep(&self.wake, s)?;
         }
         s.readers += 1;
+        Ok(())
     }
 
     /// `up_read`. Returns false (and changes nothing) when no reader holds it.
@@ -59,14 +134,16 @@ impl RwSem {
         true
     }
 
-    /// `down_write`: sleep while anyone holds it.
-    pub fn down_write(&self) {
+    /// `down_write`: sleep while anyone holds it. `Stuck` only on real threads.
+    pub fn down_write(&self) -> Result<(), Stuck> {
+        let wait = Wait::new();
         let mut s = lock(&self.state);
         while s.writer || s.readers > 0 {
-            s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+            s = wait.sleep(&self.wake, s)?;
         }
         debug_assert_eq!(s.readers, 0);
         s.writer = true;
+        Ok(())
     }
 
     /// `up_write`. Returns false (and changes nothing) when no writer holds it.
@@ -80,7 +157,8 @@ impl RwSem {
         true
     }
 
-    /// (readers, writer) now: used by the oracle at quiescence to find a hung semaphore.
+    /// (readers, writer) now: used by the oracle at quiescence to find a hung semaphore, and to
+    /// say who holds a semaphore a thread got stuck on.
     pub fn holders(&self) -> (usize, bool) {
         let s = lock(&self.state);
         (s.readers, s.writer)
@@ -110,13 +188,15 @@ impl Semaphore {
         }
     }
 
-    /// `down`.
-    pub fn down(&self) {
+    /// `down`. `Stuck` only on real threads (see the module documentation).
+    pub fn down(&self) -> Result<(), Stuck> {
+        let wait = Wait::new();
         let mut h = lock(&self.held);
         while *h {
-            h = self.wake.wait(h).unwrap_or_else(|p| p.into_inner());
+            h = wait.sleep(&self.wake, h)?;
         }
         *h = true;
+        Ok(())
     }
 
     /// `up`. Returns false when it was not held.
@@ -131,5 +211,32 @@ impl Semaphore {
     /// Whether it is held now.
     pub fn is_held(&self) -> bool {
         *lock(&self.held)
+    }
+}
+
+#[cfg(all(test, not(any(loom, feature = "shuttle"))))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_nobody_ends_gives_up_after_the_bound_instead_of_hanging() {
+        let (rw, bin) = (RwSem::new(), Semaphore::new());
+        rw.down_read().expect("free");
+        bin.down().expect("free");
+        let start = std::time::Instant::now();
+        // Both waits at once, so the test takes the bound once.
+        let (w, d) = std::thread::scope(|s| {
+            let w = s.spawn(|| rw.down_write());
+            let d = s.spawn(|| bin.down());
+            (w.join().expect("writer"), d.join().expect("down"))
+        });
+        let stuck = Err(Stuck {
+            waited: STD_WAIT_BOUND,
+        });
+        assert_eq!(w, stuck, "down_write behind a reader nobody releases");
+        assert_eq!(d, stuck, "a second down of a binary semaphore");
+        assert!(start.elapsed() >= STD_WAIT_BOUND);
+        assert!(rw.up_read(), "the reader still holds it");
+        rw.down_write().expect("free again");
     }
 }
