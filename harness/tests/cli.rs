@@ -336,10 +336,14 @@ fn the_read_mostly_design_is_checked_from_the_command_line() {
 fn every_bundled_scenario_reaches_its_expected_verdict_under_loom_and_pct() {
     let tmp = tempfile::tempdir().unwrap();
     let reports = tmp.path().join("reports");
+    // A generous time limit: the test checks verdicts, and a loaded CI machine must not turn a
+    // full PCT budget into `incomplete`.
     let out = run(&[
         "run",
         "--backend",
         "loom,pct",
+        "--time-limit",
+        "300",
         "--reports",
         reports.to_str().unwrap(),
     ]);
