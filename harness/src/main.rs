@@ -19,6 +19,7 @@ mod run;
 mod scenario;
 mod timeline;
 mod verdict;
+mod witness;
 mod worker;
 
 use std::path::PathBuf;

@@ -136,6 +136,9 @@ pub struct Replay {
 pub struct Timing {
     /// Seconds the exploration took in the worker.
     pub elapsed_secs: f64,
+    /// Seconds spent minimizing the witness (see [`crate::witness`]).
+    #[serde(default)]
+    pub witness_secs: f64,
 }
 
 /// A race report (`reports/<scenario>--<strategy>.json`).
@@ -165,6 +168,9 @@ pub struct Report {
     pub trace: Vec<Step>,
     /// Replay token and command.
     pub replay: Option<Replay>,
+    /// How the witness was minimized, and how minimal it is known to be.
+    #[serde(default)]
+    pub witness: Option<crate::witness::Witness>,
     /// Time figures.
     pub timing: Timing,
 }

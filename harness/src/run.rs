@@ -28,6 +28,7 @@ use crate::report::{
 };
 use crate::scenario::{self, check_program, Expect, Scenario, ScenarioError, Spot};
 use crate::verdict::Verdict;
+use crate::witness;
 use crate::worker;
 
 /// A backend as the CLI names it.
@@ -259,40 +260,71 @@ pub fn explore(
     let req = request(s, b, set);
     let mut resp: Response = worker::run(exe, &req, scratch)?;
     let total_elapsed = resp.elapsed_secs;
-    if b == Backend::Loom {
-        if let Some(f) = &resp.failure {
-            if f.finding.class != mountcheck_model::FindingClass::Crash {
-                // Capture: resume from the last stored checkpoint, storing before every execution.
-                let mut cap = req.clone();
-                cap.resume_checkpoint = Some(resp.checkpoint.clone().unwrap_or_default());
-                let cap_dir = scratch.join("capture");
-                let capture = worker::run(exe, &cap, &cap_dir)?;
-                match capture.failure {
-                    Some(mut cf) => {
-                        cf.execution = f.execution;
-                        if cf.replay.unusable().is_some() {
-                            // The capture run aborted (loom aborts on some deadlocks) after
-                            // storing the failing execution's checkpoint: take it from the file.
-                            if let Ok(cp) =
-                                std::fs::read_to_string(cap_dir.join("loom-checkpoint.json"))
-                            {
-                                cf.replay = ReplayToken::Loom { checkpoint: cp };
-                            }
+    let started = std::time::Instant::now();
+    let witness = match witness::minimize(&req, &resp, exe, scratch, |r, found, dir| {
+        capture_loom(exe, r, found, dir)
+    })? {
+        Some((minimized, w)) => {
+            resp = minimized;
+            Some(w)
+        }
+        None if b == Backend::Loom => {
+            resp = capture_loom(exe, &req, &resp, scratch)?;
+            None
+        }
+        None => None,
+    };
+    let mut report = make_report(s, b, set, &req, &resp, total_elapsed);
+    report.witness = witness;
+    report.timing.witness_secs = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// loom's capture: a finding of `req`'s exploration `resp` is re-run from the last checkpoint
+/// stored before it, storing before every execution, so that the failing execution's checkpoint
+/// is its replay token. A response with no finding (or a crash) is returned as it is.
+pub fn capture_loom(
+    exe: &Path,
+    req: &Request,
+    resp: &Response,
+    scratch: &Path,
+) -> Result<Response> {
+    let mut resp = resp.clone();
+    if !matches!(req.strategy, Strategy::Loom { .. }) {
+        return Ok(resp);
+    }
+    if let Some(f) = &resp.failure {
+        if f.finding.class != mountcheck_model::FindingClass::Crash {
+            // Capture: resume from the last stored checkpoint, storing before every execution.
+            let mut cap = req.clone();
+            cap.resume_checkpoint = Some(resp.checkpoint.clone().unwrap_or_default());
+            let cap_dir = scratch.join("capture");
+            let capture = worker::run(exe, &cap, &cap_dir)?;
+            match capture.failure {
+                Some(mut cf) => {
+                    cf.execution = f.execution;
+                    if cf.replay.unusable().is_some() {
+                        // The capture run aborted (loom aborts on some deadlocks) after
+                        // storing the failing execution's checkpoint: take it from the file.
+                        if let Ok(cp) =
+                            std::fs::read_to_string(cap_dir.join("loom-checkpoint.json"))
+                        {
+                            cf.replay = ReplayToken::Loom { checkpoint: cp };
                         }
-                        resp.failure = Some(cf);
                     }
-                    None => {
-                        // The capture did not reach the failure again: the exploration's
-                        // checkpoint names another execution, so there is no replay to offer.
-                        if let Some(f) = resp.failure.as_mut() {
-                            f.replay = ReplayToken::None;
-                        }
+                    resp.failure = Some(cf);
+                }
+                None => {
+                    // The capture did not reach the failure again: the exploration's
+                    // checkpoint names another execution, so there is no replay to offer.
+                    if let Some(f) = resp.failure.as_mut() {
+                        f.replay = ReplayToken::None;
                     }
                 }
             }
         }
     }
-    Ok(make_report(s, b, set, &req, &resp, total_elapsed))
+    Ok(resp)
 }
 
 /// Assemble a report.
@@ -367,8 +399,10 @@ pub fn make_report(
             .map(|f| f.trace.clone())
             .unwrap_or_default(),
         replay,
+        witness: None,
         timing: Timing {
             elapsed_secs: elapsed,
+            witness_secs: 0.0,
         },
     }
 }

@@ -159,7 +159,15 @@ fn header(o: &mut String, r: &Report, t: &Timeline, verdict: &str) {
                 "- **Witness**: execution {}, {}, {}",
                 f.execution,
                 plural(r.trace.len(), "step", "steps"),
-                plural(t.preemption_count(), "preemption", "preemptions")
+                match &r.witness {
+                    Some(w) => format!(
+                        "{} ({}; {} marked in the timeline)",
+                        plural(w.preemptions, "preemption", "preemptions"),
+                        w.minimality,
+                        plural(t.preemption_count(), "switch", "switches")
+                    ),
+                    None => plural(t.preemption_count(), "preemption", "preemptions"),
+                }
             );
         }
         None => {

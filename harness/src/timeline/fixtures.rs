@@ -93,7 +93,11 @@ pub fn report(
             command: Some(format!("mountcheck replay reports/{name}--loom.json")),
             unavailable: None,
         }),
-        timing: Timing { elapsed_secs: 0.5 },
+        witness: None,
+        timing: Timing {
+            elapsed_secs: 0.5,
+            witness_secs: 0.0,
+        },
     }
 }
 
