@@ -185,6 +185,7 @@ fn render_html(
             backend: r.exploration.strategy.clone(),
             executions: r.exploration.executions,
             verdict: r.verdict.to_string(),
+            stop: r.exploration.stop.to_string(),
             expected: r.scenario.expect.clone(),
             ok: r.as_expected,
             report: page.file_name().map(|n| n.to_string_lossy().into_owned()),

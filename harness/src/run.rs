@@ -21,6 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mountcheck_engine::{bounds, ReplayToken, Request, Response, Stop, Strategy};
 use mountcheck_model::{Config, Variant};
 
+use crate::html;
 use crate::options::{self, ExploreOptions};
 use crate::out;
 use crate::report::{
@@ -476,9 +477,11 @@ pub fn write_report_files(reports: &[Report], dir: &Path) -> Result<Vec<Row>> {
     for r in reports {
         let stem = report::stem(&r.scenario.name, &r.exploration.strategy);
         let path = if has_report(r.verdict) {
-            Some(report::write(dir, r)?.display().to_string())
+            let json = report::write(dir, r)?;
+            html::write_report_page(dir, r)?;
+            Some(json.display().to_string())
         } else {
-            for ext in ["json", "md"] {
+            for ext in ["json", "md", "html"] {
                 let _ = std::fs::remove_file(dir.join(format!("{stem}.{ext}")));
             }
             None
@@ -488,10 +491,13 @@ pub fn write_report_files(reports: &[Report], dir: &Path) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Write the reports, `index.md` and `index.json`; return the summary rows.
+/// Write the reports (Markdown, JSON, HTML), `index.md`, `index.json` and `index.html`; return
+/// the summary rows.
 pub fn write_reports(reports: &[Report], dir: &Path, command: &str) -> Result<Vec<Row>> {
     let rows = write_report_files(reports, dir)?;
     report::write_whole(&dir.join("index.md"), &report::index(&rows, command))?;
+    let entries: Vec<html::IndexEntry> = rows.iter().map(html::IndexEntry::from_row).collect();
+    report::write_whole(&dir.join("index.html"), &html::index_page(command, &entries))?;
     report::write_whole(
         &dir.join("index.json"),
         &(serde_json::to_string_pretty(&rows)? + "\n"),

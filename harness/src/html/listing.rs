@@ -25,6 +25,8 @@ pub struct IndexEntry {
     pub executions: u64,
     /// Verdict.
     pub verdict: String,
+    /// Why the exploration stopped.
+    pub stop: String,
     /// Expected verdict.
     pub expected: String,
     /// Whether they agree.
@@ -36,7 +38,6 @@ pub struct IndexEntry {
 impl IndexEntry {
     /// The entry of an index row; its report link is the HTML twin of the row's JSON report,
     /// next to the index. (Used by `run` once it writes `index.html`; until then by tests.)
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn from_row(row: &report::Row) -> Self {
         IndexEntry {
             scenario: row.scenario.clone(),
@@ -44,6 +45,7 @@ impl IndexEntry {
             backend: row.strategy.clone(),
             executions: row.executions,
             verdict: row.verdict.to_string(),
+            stop: row.stop.to_string(),
             expected: row.expect.clone(),
             ok: row.ok,
             report: row.report.as_ref().and_then(|p| {
@@ -66,19 +68,20 @@ pub fn index_page(command: &str, rows: &[IndexEntry]) -> String {
         esc(command),
         rows.len()
     );
-    o.push_str("<table class=\"index\">\n<thead><tr><th>scenario</th><th>variant</th><th>backend</th><th>executions</th><th>verdict</th><th>expected</th><th>as expected</th><th>report</th></tr></thead>\n<tbody>\n");
+    o.push_str("<table class=\"index\">\n<thead><tr><th>scenario</th><th>variant</th><th>backend</th><th>executions</th><th>verdict</th><th>stopped</th><th>expected</th><th>as expected</th><th>report</th></tr></thead>\n<tbody>\n");
     for r in rows {
         let link = r.report.as_ref().map_or("—".to_string(), |p| {
             format!("<a href=\"{}\">{}</a>", esc(p), esc(p))
         });
         let _ = writeln!(
             o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{link}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{link}</td></tr>",
             esc(&r.scenario),
             esc(&r.variant),
             esc(&r.backend),
             r.executions,
             esc(&r.verdict),
+            esc(&r.stop),
             esc(&r.expected),
             if r.ok { "ok" } else { "bad" },
             if r.ok { "yes" } else { "no" }
