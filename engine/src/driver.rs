@@ -109,6 +109,7 @@ pub fn current_failure(replay: ReplayToken) -> Option<Failure> {
                 op: last.map(|s| s.op).unwrap_or_default(),
                 object: None,
                 unmatched: Vec::new(),
+                comparison: None,
             }
         }
     };
@@ -129,7 +130,11 @@ fn blocked_summary(trace: &[mountcheck_model::oracle::Step]) -> String {
         last.insert(s.thread, s);
     }
     last.values()
-        .filter(|s| !s.action.ends_with("= 0") && !s.action.contains(" = -"))
+        .filter(|s| {
+            !s.action.ends_with("= 0")
+                && !s.action.ends_with("= NULL")
+                && !s.action.contains(" = -")
+        })
         .map(|s| {
             format!(
                 "T{} in `{}` after {} holding [{}]",

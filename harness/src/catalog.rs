@@ -1,12 +1,17 @@
-//! `mountcheck catalog`: every historical-bug mutant, and the fixed protocol, on every backend.
+//! `mountcheck catalog`: every historical-bug mutant, and the fixed protocol, on every backend,
+//! and which oracle families catch each mutant.
 //!
 //! For each mutant of `mountcheck_model::Mutant::ALL` the scenario `scenarios/<id>.toml` is
 //! explored with its mutant switched on (it must be caught: a finding of the mutant's class) and
-//! with the fixed protocol (it must be clean), under loom, PCT and DFS. DFS has no reduction and
-//! no preemption bound, so it is held to its verdict only where it finishes within its bound.
+//! with the fixed protocol (it must be clean), under loom, PCT and DFS, under the scenario's lock
+//! design (or `--lock-design`). DFS has no reduction and no preemption bound, so it is held to its
+//! verdict only where it finishes within its bound. Then, with loom, each mutant is explored once
+//! per oracle family (`mountcheck_model::Oracle`) with only that family on, which says which
+//! families catch it (a mutant whose class belongs to no family, a deadlock, is the checker's).
+//! A mutant bound to another lock design than the one chosen is listed as not applicable.
 //!
 //! Invariant: exit status 0 only when every mutant is caught by every backend that should catch it
-//! and the fixed protocol is clean everywhere; the table is printed and written to
+//! and the fixed protocol is clean everywhere; the tables are printed and written to
 //! `reports/catalog.md`, each finding's report under `reports/catalog/`.
 
 use std::fmt::Write as _;
@@ -17,11 +22,11 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Args;
 use mountcheck_engine::Stop;
-use mountcheck_model::{Mutant, Variant};
+use mountcheck_model::{Mutant, Oracle, Oracles, Variant};
 
 use crate::report::{self, Report};
 use crate::run::{self, Backend, BadInput, RunArgs};
-use crate::scenario::Expect;
+use crate::scenario::{Expect, Scenario};
 
 /// Options of `mountcheck catalog`.
 #[derive(Args, Clone, Debug)]
@@ -56,10 +61,14 @@ pub struct CatalogArgs {
     /// Explorations at once.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
-    /// Lock design of the model (`global`: 2.4's one lock, the historical protocol; `rwlock`;
-    /// `read-mostly`: which of the historical bugs the RCU design still lets through).
-    #[arg(long, default_value = "global")]
-    pub lock_design: String,
+    /// Lock design of the model for every mutant (`global`: 2.4's one lock, the historical
+    /// protocol; `rwlock`; `read-mostly`: which of the historical bugs the RCU design still lets
+    /// through) [default: each scenario's own `lock_design`, else global].
+    #[arg(long)]
+    pub lock_design: Option<String>,
+    /// Skip the per-oracle attribution (loom runs with one oracle family at a time).
+    #[arg(long)]
+    pub no_attribution: bool,
     /// Where the scenarios live.
     #[arg(long, default_value = "scenarios")]
     pub scenarios_dir: PathBuf,
@@ -102,6 +111,79 @@ fn judge(r: &Report, b: Backend, fixed: bool) -> (String, bool) {
     }
 }
 
+/// Check that each mutant's scenario says its variant, its class and, for a mutant bound to one
+/// lock design, that design.
+pub fn check_catalog_scenario(s: &Scenario, m: Mutant) -> Result<(), BadInput> {
+    let design_ok = match m.lock_design() {
+        Some(d) => s.lock_design == Some(d),
+        None => true,
+    };
+    if s.variant != Variant::Mutant(m) || s.expect != Expect::Finding(m.expected()) || !design_ok {
+        return Err(BadInput(format!(
+            "{}: the catalog scenario of `{}` must say variant = \"{}\" and expect = \"{}\"{}",
+            s.file.display(),
+            m.id(),
+            m.id(),
+            m.expected().name(),
+            m.lock_design()
+                .map(|d| format!(" and lock_design = \"{}\"", d.name()))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+/// One loom exploration per (mutant, oracle family), each with only that family on: which
+/// families catch which mutant. Returns, per mutant, per family, the verdict.
+fn attribution(
+    scenarios: &[Scenario],
+    c: &CatalogArgs,
+    reports_dir: &std::path::Path,
+) -> Result<Vec<Vec<String>>> {
+    let mut runs: Vec<Scenario> = Vec::new();
+    for s in scenarios {
+        for o in Oracle::ALL {
+            let mut one = s.clone();
+            one.oracles = Oracles::only(o);
+            runs.push(one);
+        }
+    }
+    let a = RunArgs {
+        scenarios: Vec::new(),
+        backend: vec![Backend::Loom],
+        preemption_bound: c.preemption_bound,
+        max_branches: 20_000,
+        depth: c.depth,
+        iterations: Some(c.loom_iterations),
+        seed: c.seed,
+        time_limit: c.time_limit,
+        jobs: c.jobs,
+        variant: None,
+        lock_design: c.lock_design.clone(),
+        scenarios_dir: c.scenarios_dir.clone(),
+        reports: reports_dir.to_path_buf(),
+    };
+    let reps = run::explore_all(&runs, &a, "catalog oracles (loom)")?;
+    Ok(reps
+        .chunks(Oracle::ALL.len())
+        .map(|per| {
+            per.iter()
+                .zip(Oracle::ALL)
+                .map(|(r, o)| {
+                    let caught = o.classes().iter().any(|cl| cl.name() == r.verdict);
+                    if caught {
+                        format!("yes ({})", r.verdict)
+                    } else if r.verdict == "clean" {
+                        "no".into()
+                    } else {
+                        format!("no ({})", r.verdict)
+                    }
+                })
+                .collect()
+        })
+        .collect())
+}
+
 /// `mountcheck catalog`.
 pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
     let mutants: Vec<Mutant> = if c.mutants.is_empty() {
@@ -115,18 +197,31 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
             })
             .collect::<Result<_, _>>()?
     };
+    let cli_design = run::lock_design(c.lock_design.as_deref())?;
     let names: Vec<String> = mutants.iter().map(|m| m.id().to_string()).collect();
-    let scenarios = run::load_scenarios(&names, &c.scenarios_dir)?;
-    for (s, m) in scenarios.iter().zip(&mutants) {
-        if s.variant != Variant::Mutant(*m) || s.expect != Expect::Finding(m.expected()) {
-            return Err(BadInput(format!(
-                "{}: the catalog scenario of `{}` must say variant = \"{}\" and expect = \"{}\"",
-                s.file.display(),
-                m.id(),
-                m.id(),
-                m.expected().name()
-            ))
-            .into());
+    let loaded = run::load_scenarios(&names, &c.scenarios_dir)?;
+    for (s, m) in loaded.iter().zip(&mutants) {
+        check_catalog_scenario(s, *m)?;
+    }
+    // A mutant bound to another design than the one chosen has no code to run there.
+    let mut skipped: Vec<(Mutant, String)> = Vec::new();
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    let mut active: Vec<Mutant> = Vec::new();
+    for (s, m) in loaded.into_iter().zip(&mutants) {
+        let d = cli_design.or(s.lock_design).unwrap_or_default();
+        match m.lock_design() {
+            Some(md) if md != d => skipped.push((
+                *m,
+                format!(
+                    "its code is in the {} design only, and this catalog runs {}",
+                    md.name(),
+                    d.name()
+                ),
+            )),
+            _ => {
+                scenarios.push(s);
+                active.push(*m);
+            }
         }
     }
     let mut fixed = scenarios.clone();
@@ -136,6 +231,7 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
     let reports_dir = c.reports.join("catalog");
     let start = Instant::now();
     let mut lines = Vec::new();
+    let mut both: Vec<Scenario> = scenarios.iter().chain(fixed.iter()).cloned().collect();
     for &b in &c.backend {
         let iterations = match b {
             Backend::Loom => c.loom_iterations,
@@ -158,11 +254,13 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
             reports: reports_dir.clone(),
         };
         run::check_bounds(&a)?;
-        let both: Vec<_> = scenarios.iter().chain(fixed.iter()).cloned().collect();
+        // Lock designs, loom's thread limit and the sequential specifications (computed once,
+        // shared by the mutants, their fixed twins and every backend).
+        run::prepare(&mut both, &a)?;
         let reps = run::explore_all(&both, &a, &format!("catalog {}", b.name()))?;
         let (mutant_reps, fixed_reps) = reps.split_at(scenarios.len());
         for (i, (mr, fr)) in mutant_reps.iter().zip(fixed_reps).enumerate() {
-            let m = mutants[i];
+            let m = active[i];
             let path = if mr.finding.is_some() {
                 report::write(&reports_dir, mr)?.display().to_string()
             } else {
@@ -204,34 +302,78 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
         }
     }
     lines.sort_by(|a, b| a.mutant.cmp(&b.mutant).then(a.backend.cmp(b.backend)));
+    let oracles = if c.no_attribution || active.is_empty() {
+        None
+    } else {
+        let mut prepared = scenarios.clone();
+        let a = RunArgs {
+            scenarios: Vec::new(),
+            backend: vec![Backend::Loom],
+            preemption_bound: c.preemption_bound,
+            max_branches: 20_000,
+            depth: c.depth,
+            iterations: Some(c.loom_iterations),
+            seed: c.seed,
+            time_limit: c.time_limit,
+            jobs: c.jobs,
+            variant: None,
+            lock_design: c.lock_design.clone(),
+            scenarios_dir: c.scenarios_dir.clone(),
+            reports: reports_dir.clone(),
+        };
+        run::prepare(&mut prepared, &a)?;
+        Some(attribution(&prepared, c, &reports_dir)?)
+    };
     let all_ok = lines.iter().all(|l| l.ok);
     let mut text = String::new();
     let w = lines.iter().map(|l| l.mutant.len()).max().unwrap_or(6);
     let _ = writeln!(
         text,
-        "{:<w$}  {:<15} {:<7} {:<22} {:>11} {:>8}  report",
+        "{:<w$}  {:<16} {:<7} {:<22} {:>11} {:>8}  report",
         "mutant", "finding", "backend", "caught", "executions", "seconds"
     );
     for l in &lines {
         let _ = writeln!(
             text,
-            "{:<w$}  {:<15} {:<7} {:<22} {:>11} {:>8.2}  {}",
+            "{:<w$}  {:<16} {:<7} {:<22} {:>11} {:>8.2}  {}",
             l.mutant, l.finding, l.backend, l.caught, l.executions, l.secs, l.report
         );
     }
+    let families: Vec<&str> = Oracle::ALL.iter().map(|o| o.name()).collect();
+    if let Some(att) = &oracles {
+        let _ = writeln!(
+            text,
+            "\nWhich oracle families catch each mutant (loom, preemption bound {}, one family on at a time):",
+            c.preemption_bound
+        );
+        let mw = active.iter().map(|m| m.id().len()).max().unwrap_or(6);
+        let _ = writeln!(text, "{:<mw$}  {}", "mutant", families.join(" | "));
+        for (m, row) in active.iter().zip(att) {
+            let _ = writeln!(text, "{:<mw$}  {}", m.id(), row.join(" | "));
+        }
+    }
+    for (m, why) in &skipped {
+        let _ = writeln!(text, "{}: not applicable: {why}", m.id());
+    }
     print!("{text}");
     let summary = format!(
-        "{} mutants, {} rows, {} as required; whole catalog in {:.1} s",
+        "{} mutants, {} rows, {} as required{}; whole catalog in {:.1} s",
         mutants.len(),
         lines.len(),
         lines.iter().filter(|l| l.ok).count(),
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(", {} not applicable to this lock design", skipped.len())
+        },
         start.elapsed().as_secs_f64()
     );
     println!("\n{summary}");
-    let mut md = format!(
-        "# mountcheck catalog\n\nLock design: `{}`.\n\n",
-        c.lock_design
-    );
+    let design = match cli_design {
+        Some(d) => format!("`{}` for every mutant", d.name()),
+        None => "each scenario's own (`global` unless the scenario names one)".to_string(),
+    };
+    let mut md = format!("# mountcheck catalog\n\nLock design: {design}.\n\n");
     md.push_str("Every mutant must be caught (a finding of its class) by loom and PCT, and by DFS where DFS finishes; the fixed protocol must be clean on every mutant's scenario. `executions` is the execution of the first finding (or all explored when none).\n\n| mutant | finding | backend | caught | executions | seconds | report |\n|---|---|---|---|---|---|---|\n");
     for l in &lines {
         let _ = writeln!(
@@ -240,9 +382,41 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
             l.mutant, l.finding, l.backend, l.caught, l.executions, l.secs, l.report
         );
     }
+    if let Some(att) = &oracles {
+        let _ = writeln!(
+            md,
+            "\n## Which oracles catch each mutant\n\nloom at preemption bound {}, with one oracle family on at a time (`Config.oracles`): `yes` when that family alone reports the mutant (the class it reported in parentheses), `no` when the exploration is clean or ends otherwise (what ended it in parentheses). A deadlock is reported by the checker itself, whatever the oracles.\n",
+            c.preemption_bound
+        );
+        let _ = writeln!(
+            md,
+            "| mutant | expected | {} |\n|---|---|{}",
+            families.join(" | "),
+            "---|".repeat(families.len())
+        );
+        for (m, row) in active.iter().zip(att) {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                m.id(),
+                m.expected().name(),
+                row.join(" | ")
+            );
+        }
+    }
+    for (m, why) in &skipped {
+        let _ = writeln!(md, "\n`{}`: not applicable: {why}.", m.id());
+    }
     let _ = writeln!(md, "\n{summary}\n");
     for m in &mutants {
-        let _ = writeln!(md, "- `{}`: {}. See: {}", m.id(), m.description(), m.see());
+        let _ = writeln!(
+            md,
+            "- `{}`: {}. Trigger: {}. See: {}",
+            m.id(),
+            m.description(),
+            m.trigger(),
+            m.see()
+        );
     }
     std::fs::create_dir_all(&c.reports)?;
     report::write_whole(&c.reports.join("catalog.md"), &md)?;

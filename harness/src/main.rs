@@ -120,10 +120,12 @@ fn list(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
             .join(" ");
         let first = flat.split(". ").next().unwrap_or("").trim_end_matches('.');
         println!(
-            "{:<w$}  {:<26} {:<15} {} thread(s)  {}",
+            "{:<w$}  {:<26} {:<16} {:<12} {:<11} {} thread(s)  {}",
             s.name,
             s.variant.id(),
             s.expect.name(),
+            s.check.name(),
+            s.lock_design.map_or("global", |d| d.name()),
             s.program.threads.len(),
             first
         );

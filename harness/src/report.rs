@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use mountcheck_engine::{ReplayToken, Stop};
 use mountcheck_model::oracle::{Finding, Holder, Step};
+use mountcheck_model::program::outcome::{shown, Comparison};
 use mountcheck_model::{Config, Program};
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +100,20 @@ pub struct Replay {
 pub struct Timing {
     /// Seconds the exploration took in the worker.
     pub elapsed_secs: f64,
+    /// Seconds the scenario's sequential specification took to compute (once per run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_secs: Option<f64>,
+}
+
+/// The size of the sequential specification the linearizability oracle compared with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecInfo {
+    /// Orders of the threads' operations (merges keeping each thread's order).
+    pub orders: u64,
+    /// Orders that ran to their end (the others block for ever).
+    pub feasible: u64,
+    /// Distinct outcomes.
+    pub outcomes: u64,
 }
 
 /// A race report (`reports/<scenario>--<strategy>.json`).
@@ -110,7 +125,10 @@ pub struct Report {
     pub tool: Tool,
     /// The scenario.
     pub scenario: ScenarioInfo,
-    /// The program explored (what replay re-runs).
+    /// The sequential specification's size, when the linearizability check was on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linearizability: Option<SpecInfo>,
+    /// The program explored (what replay re-runs), with its sequential specification.
     pub program: Program,
     /// The model configuration.
     pub config: Config,
@@ -174,6 +192,88 @@ fn holders_table(o: &mut String, title: &str, holders: &[Holder]) {
     o.push('\n');
 }
 
+/// The observed results and mount tables beside the nearest sequential outcomes.
+fn comparison(o: &mut String, cmp: &Comparison) {
+    let _ = writeln!(
+        o,
+        "### Results and mount tables: this execution beside the nearest sequential orders\n\n{} distinct outcomes of {} orders that run to their end (of {}). A result in parentheses is not compared: the kernel does not make that operation atomic (see the atomicity table of `scenarios/README.md`).\n",
+        cmp.outcomes, cmp.feasible, cmp.orders
+    );
+    let mut header = String::from("| thread | call | observed |");
+    let mut rule = String::from("|---|---|---|");
+    for i in 0..cmp.nearest.len() {
+        let _ = write!(header, " nearest #{} |", i + 1);
+        rule.push_str("---|");
+    }
+    let _ = writeln!(o, "{header}\n{rule}");
+    for (t, calls) in cmp.calls.iter().enumerate() {
+        for (i, call) in calls.iter().enumerate() {
+            let observed = cmp.observed.results.get(t).and_then(|v| v.get(i));
+            let compared = cmp
+                .compared
+                .get(t)
+                .and_then(|v| v.get(i))
+                .copied()
+                .unwrap_or(true);
+            let seen = match observed {
+                Some(r) if compared => shown(*r),
+                Some(r) => format!("({})", shown(*r)),
+                None => "—".into(),
+            };
+            let mut row = format!("| T{} | `{}` | {seen} |", t + 1, cell(call));
+            for n in &cmp.nearest {
+                let seq = n.outcome.results.get(t).and_then(|v| v.get(i));
+                let mark = if compared && seq != observed {
+                    " ≠"
+                } else {
+                    ""
+                };
+                let _ = write!(
+                    row,
+                    " {}{mark} |",
+                    seq.map_or("—".to_string(), |r| shown(*r))
+                );
+            }
+            let _ = writeln!(o, "{row}");
+        }
+    }
+    let keys: std::collections::BTreeSet<&usize> = cmp
+        .observed
+        .tables
+        .keys()
+        .chain(cmp.nearest.iter().flat_map(|n| n.outcome.tables.keys()))
+        .collect();
+    for k in keys {
+        let rows = |t: &mountcheck_model::program::outcome::Tables| {
+            t.get(k).map_or("(not in use)".to_string(), |v| {
+                v.iter()
+                    .map(|r| cell(&r.to_string()))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            })
+        };
+        let mut row = format!(
+            "| mount table of T{k}'s namespace | | {} |",
+            rows(&cmp.observed.tables)
+        );
+        for n in &cmp.nearest {
+            let _ = write!(row, " {} |", rows(&n.outcome.tables));
+        }
+        let _ = writeln!(o, "{row}");
+    }
+    o.push('\n');
+    for (i, n) in cmp.nearest.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "Nearest #{} ({} difference{}) is the outcome of the order: {}\n",
+            i + 1,
+            n.distance,
+            if n.distance == 1 { "" } else { "s" },
+            cmp.order_text(n)
+        );
+    }
+}
+
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -230,8 +330,31 @@ pub fn markdown(r: &Report) -> String {
         "| executions explored | {} (stopped: {:?}) |",
         e.executions, e.stop
     );
+    match &r.linearizability {
+        Some(l) => {
+            let _ = writeln!(
+                o,
+                "| linearizability | checked against {} distinct sequential outcomes ({} orders, {} run to their end) |",
+                l.outcomes, l.orders, l.feasible
+            );
+        }
+        None => {
+            let _ = writeln!(o, "| linearizability | not checked |");
+        }
+    }
     let _ = writeln!(o, "| tool | {} {} |", r.tool.name, r.tool.version);
-    let _ = writeln!(o, "| time | {:.3} s |\n", r.timing.elapsed_secs);
+    match r.timing.spec_secs {
+        Some(spec) => {
+            let _ = writeln!(
+                o,
+                "| time | {:.3} s (sequential specification: {spec:.3} s) |\n",
+                r.timing.elapsed_secs
+            );
+        }
+        None => {
+            let _ = writeln!(o, "| time | {:.3} s |\n", r.timing.elapsed_secs);
+        }
+    }
     if let Some(f) = &r.finding {
         let fd = &f.finding;
         let _ = writeln!(o, "## Finding: {}\n", fd.class);
@@ -294,6 +417,9 @@ pub fn markdown(r: &Report) -> String {
         }
         if !fd.unmatched.is_empty() {
             holders_table(&mut o, "### Unmatched references", &fd.unmatched);
+        }
+        if let Some(cmp) = &fd.comparison {
+            comparison(&mut o, cmp);
         }
     }
     if !r.trace.is_empty() {

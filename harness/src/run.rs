@@ -1,24 +1,32 @@
 //! `mountcheck run`: explore scenarios on the chosen backends, in child processes, in parallel,
 //! and write the race reports and the index.
 //!
-//! Invariant: all input is validated (scenarios parsed, bounds checked, loom's thread limit)
-//! before any worker starts or any file is written, so bad input never leaves a half-written
-//! report; every exploration ends in a row of the summary.
+//! Before exploring, each scenario whose `check` is `linearizable` gets its sequential
+//! specification (`mountcheck_model::program::linearizable`): the outcomes of every order of
+//! its threads' operations, computed once per (program, lock design) in this process and reused
+//! by every backend, the fixed twins of the catalog and `--variant` runs ([`attach_specs`]).
+//!
+//! Invariant: all input is validated (scenarios parsed, bounds checked, loom's thread limit, the
+//! number of sequential orders) before any worker starts or any file is written, so bad input
+//! never leaves a half-written report; every exploration ends in a row of the summary.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mountcheck_engine::{ReplayToken, Request, Response, Strategy};
-use mountcheck_model::{Config, LockDesign, Variant};
+use mountcheck_model::program::linearizable::{count_runs, sequential_spec, SpecError, MAX_ORDERS};
+use mountcheck_model::program::Spec;
+use mountcheck_model::{Config, LockDesign, Program, Variant};
 
 use crate::report::{
-    self, Exploration, FindingInfo, Replay, Report, Row, ScenarioInfo, Timing, Tool,
+    self, Exploration, FindingInfo, Replay, Report, Row, ScenarioInfo, SpecInfo, Timing, Tool,
 };
-use crate::scenario::{self, Expect, Scenario, ScenarioError, LOOM_MAX_THREADS};
+use crate::scenario::{self, Check, Expect, Scenario, ScenarioError, LOOM_MAX_THREADS};
 use crate::worker;
 
 /// A backend as the CLI names it.
@@ -102,9 +110,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub variant: Option<String>,
     /// Lock design of the model's mount hash and super_blocks list: `global` (2.4's one lock),
-    /// `rwlock`, or `read-mostly` (lock-free `lookup_mnt` and `get_super` over RCU tables).
-    #[arg(long, default_value = "global")]
-    pub lock_design: String,
+    /// `rwlock`, or `read-mostly` (lock-free `lookup_mnt` and `get_super` over RCU tables)
+    /// [default: the scenario's `lock_design`, else global].
+    #[arg(long)]
+    pub lock_design: Option<String>,
     /// Where the scenarios live.
     #[arg(long, default_value = "scenarios")]
     pub scenarios_dir: PathBuf,
@@ -154,14 +163,176 @@ pub fn check_bounds(a: &RunArgs) -> Result<(), BadInput> {
     if a.backend.is_empty() {
         return Err(BadInput("--backend needs at least one backend".into()));
     }
-    if LockDesign::from_name(&a.lock_design).is_none() {
-        return Err(BadInput(format!(
-            "--lock-design: unknown design `{}` (expected one of: {})",
-            a.lock_design,
-            LockDesign::ALL.map(LockDesign::name).join(", ")
-        )));
+    lock_design(a.lock_design.as_deref())?;
+    Ok(())
+}
+
+/// Parse a `--lock-design` value.
+pub fn lock_design(name: Option<&str>) -> Result<Option<LockDesign>, BadInput> {
+    name.map(|n| {
+        LockDesign::from_name(n).ok_or_else(|| {
+            BadInput(format!(
+                "--lock-design: unknown design `{n}` (expected one of: {})",
+                LockDesign::ALL.map(LockDesign::name).join(", ")
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// Settle each scenario's lock design: the command line's, else the file's, else global. A
+/// mutant whose code lives in another design than the one chosen does not run: its scenario
+/// explores the fixed protocol there and must be clean.
+pub fn resolve_designs(scenarios: &mut [Scenario], cli: Option<LockDesign>) {
+    for s in scenarios {
+        let d = cli.or(s.lock_design).unwrap_or_default();
+        s.lock_design = Some(d);
+        if let Variant::Mutant(m) = s.variant {
+            if m.lock_design().is_some_and(|md| md != d) {
+                s.expect = Expect::Clean;
+            }
+        }
+    }
+}
+
+/// Sequential specifications computed in this process, by (program, lock design): the catalog's
+/// fixed twins, other backends and `--variant` runs reuse them.
+type SpecCache = HashMap<(String, LockDesign), Arc<(Spec, f64)>>;
+
+fn spec_cache() -> &'static Mutex<SpecCache> {
+    static CACHE: std::sync::OnceLock<Mutex<SpecCache>> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn cache_key(p: &Program, d: LockDesign) -> (String, LockDesign) {
+    let bare = Program {
+        spec: None,
+        ..p.clone()
+    };
+    (serde_json::to_string(&bare).unwrap_or_default(), d)
+}
+
+/// Give every scenario whose check is on its sequential specification (in `program.spec`) and
+/// its figures (`spec_info`). First every scenario's number of orders is checked against
+/// [`MAX_ORDERS`] (bad input, before anything runs); then the missing specifications are
+/// computed, `jobs` at a time. A result assertion that some sequential order contradicts is
+/// reported as a warning: the fixed protocol will report it as `wrong-result`.
+pub fn attach_specs(scenarios: &mut [Scenario], jobs: usize) -> Result<()> {
+    for s in scenarios.iter() {
+        if s.check != Check::Linearizable {
+            continue;
+        }
+        let orders = count_runs(&s.program);
+        if orders > u128::from(MAX_ORDERS) {
+            let (line, col) = s.check_pos;
+            let e = SpecError::TooManyOrders {
+                orders,
+                bound: MAX_ORDERS,
+            };
+            return Err(BadInput(format!("{}:{line}:{col}: error: {e}", s.file.display())).into());
+        }
+    }
+    let todo: Vec<(String, LockDesign)> = {
+        let cache = spec_cache().lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<(String, LockDesign)> = Vec::new();
+        for s in scenarios.iter().filter(|s| s.check == Check::Linearizable) {
+            let k = cache_key(&s.program, s.lock_design.unwrap_or_default());
+            if !cache.contains_key(&k) && !v.contains(&k) {
+                v.push(k);
+            }
+        }
+        v
+    };
+    let programs: HashMap<(String, LockDesign), Program> = scenarios
+        .iter()
+        .map(|s| {
+            (
+                cache_key(&s.program, s.lock_design.unwrap_or_default()),
+                s.program.clone(),
+            )
+        })
+        .collect();
+    let next = Mutex::new(0usize);
+    let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(todo.len()).max(1) {
+            scope.spawn(|| loop {
+                let i = {
+                    let mut n = next.lock().unwrap_or_else(|p| p.into_inner());
+                    let i = *n;
+                    *n += 1;
+                    i
+                };
+                let Some(k) = todo.get(i) else { break };
+                let start = Instant::now();
+                match sequential_spec(&programs[k], k.1) {
+                    Ok(spec) => {
+                        let secs = start.elapsed().as_secs_f64();
+                        spec_cache()
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(k.clone(), Arc::new((spec, secs)));
+                    }
+                    Err(e) => {
+                        *failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(anyhow::anyhow!("{e}"));
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let cache = spec_cache().lock().unwrap_or_else(|p| p.into_inner());
+    for s in scenarios.iter_mut() {
+        if s.check != Check::Linearizable {
+            s.program.spec = None;
+            s.spec_info = None;
+            s.spec_secs = None;
+            continue;
+        }
+        let d = s.lock_design.unwrap_or_default();
+        let Some(found) = cache.get(&cache_key(&s.program, d)) else {
+            bail!("no sequential specification was computed for {}", s.name);
+        };
+        let (spec, secs) = &**found;
+        warn_contradicted_assertions(s, spec);
+        s.program.spec = Some(spec.clone());
+        s.spec_info = Some(SpecInfo {
+            orders: spec.orders(),
+            feasible: spec.feasible(),
+            outcomes: spec.outcomes().len() as u64,
+        });
+        s.spec_secs = Some(*secs);
     }
     Ok(())
+}
+
+/// Warn about a thread call's assertion that some sequential order contradicts.
+fn warn_contradicted_assertions(s: &Scenario, spec: &Spec) {
+    for (t, calls) in s.program.threads.iter().enumerate() {
+        for (i, c) in calls.iter().enumerate() {
+            let Some(want) = &c.expect else { continue };
+            let contradicted = |o: &&mountcheck_model::program::outcome::SpecOutcome| {
+                o.outcome.results[t]
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|r| !want.admits(r))
+            };
+            if let Some(o) = spec.outcomes().iter().find(contradicted) {
+                let (line, col) = s.call_pos[t][i];
+                eprintln!(
+                    "{}:{line}:{col}: warning: `{c}` is contradicted by the sequential order {:?} (threads' numbers), where it returns {}: the fixed protocol will report it as wrong-result",
+                    s.file.display(),
+                    o.order,
+                    mountcheck_model::program::outcome::shown(o.outcome.results[t][i])
+                );
+            }
+        }
+    }
 }
 
 /// Resolve the scenario arguments to files and load them.
@@ -211,6 +382,32 @@ pub fn override_variant(s: &mut Scenario, v: &str) -> Result<(), BadInput> {
     Ok(())
 }
 
+/// Load the scenarios, apply `--variant` and the lock design, check loom's thread limit and
+/// attach the sequential specifications: everything `run` and `catalog` check before
+/// exploring.
+pub fn prepare(scenarios: &mut [Scenario], a: &RunArgs) -> Result<()> {
+    if let Some(v) = &a.variant {
+        for s in scenarios.iter_mut() {
+            override_variant(s, v)?;
+        }
+    }
+    resolve_designs(scenarios, lock_design(a.lock_design.as_deref())?);
+    if a.backend.contains(&Backend::Loom) {
+        for s in scenarios.iter() {
+            if s.program.threads.len() > LOOM_MAX_THREADS {
+                let (line, col) = s.thread_pos[LOOM_MAX_THREADS];
+                return Err(BadInput(format!(
+                    "{}:{line}:{col}: error: loom explores at most {LOOM_MAX_THREADS} threads (loom::MAX_THREADS is 5 with the main thread); this scenario has {}",
+                    s.file.display(),
+                    s.program.threads.len()
+                ))
+                .into());
+            }
+        }
+    }
+    attach_specs(scenarios, a.jobs)
+}
+
 /// The request for one exploration.
 pub fn request(s: &Scenario, b: Backend, a: &RunArgs) -> Request {
     let strategy = match b {
@@ -228,7 +425,8 @@ pub fn request(s: &Scenario, b: Backend, a: &RunArgs) -> Request {
         program: s.program.clone(),
         config: Config {
             variant: s.variant,
-            lock_design: LockDesign::from_name(&a.lock_design).unwrap_or_default(),
+            lock_design: s.lock_design.unwrap_or_default(),
+            oracles: s.oracles,
         },
         strategy,
         max_executions: a.iterations.unwrap_or(b.default_iterations()),
@@ -326,6 +524,7 @@ pub fn make_report(
             variant: s.variant.id().to_string(),
             expect: s.expect.name().to_string(),
         },
+        linearizability: s.spec_info.clone(),
         program: s.program.clone(),
         config: req.config,
         exploration: Exploration {
@@ -355,6 +554,7 @@ pub fn make_report(
         replay,
         timing: Timing {
             elapsed_secs: elapsed,
+            spec_secs: s.spec_secs,
         },
     }
 }
@@ -455,35 +655,24 @@ pub fn write_reports(reports: &[Report], a: &RunArgs, command: &str) -> Result<V
 pub fn run(a: &RunArgs, command: &str) -> Result<std::process::ExitCode> {
     check_bounds(a)?;
     let mut scenarios = load_scenarios(&a.scenarios, &a.scenarios_dir)?;
-    if let Some(v) = &a.variant {
-        for s in &mut scenarios {
-            override_variant(s, v)?;
-        }
-    }
-    if a.backend.contains(&Backend::Loom) {
-        for s in &scenarios {
-            if s.program.threads.len() > LOOM_MAX_THREADS {
-                let (line, col) = s.thread_pos[LOOM_MAX_THREADS];
-                return Err(BadInput(format!(
-                    "{}:{line}:{col}: error: loom explores at most {LOOM_MAX_THREADS} threads (loom::MAX_THREADS is 5 with the main thread); this scenario has {}",
-                    s.file.display(),
-                    s.program.threads.len()
-                ))
-                .into());
-            }
-        }
-    }
     let start = Instant::now();
+    prepare(&mut scenarios, a)?;
+    let specs = start.elapsed().as_secs_f64();
     let reports = explore_all(&scenarios, a, "exploring")?;
     let rows = write_reports(&reports, a, command)?;
     print!("{}", report::table(&rows));
     let bad = rows.iter().filter(|r| !r.ok).count();
+    let checked = scenarios
+        .iter()
+        .filter(|s| s.check == Check::Linearizable)
+        .count();
     println!(
-        "\n{} explorations, {} as expected, {} not, in {:.1} s; reports in {} (index.md)",
+        "\n{} explorations, {} as expected, {} not, in {:.1} s (sequential specifications of {checked} of {} scenarios: {specs:.1} s); reports in {} (index.md)",
         rows.len(),
         rows.len() - bad,
         bad,
         start.elapsed().as_secs_f64(),
+        scenarios.len(),
         a.reports.display()
     );
     Ok(if bad == 0 {

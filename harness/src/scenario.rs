@@ -1,22 +1,26 @@
 //! Scenario files: what a VFS developer writes, parsed with positions for every error.
 //!
 //! A scenario is a TOML file (see `scenarios/README.md`): a name, a description, an optional
-//! `see`, the model variant, the expected verdict, an optional end state, a setup (operations init
-//! runs first) and up to four `[[thread]]` tables of operations in the model's text syntax
-//! (`mountcheck_model::parse_op`). This module turns it into a [`Scenario`] or a [`ScenarioError`]
-//! that names file, line and column.
+//! `see`, the model variant, the expected verdict, an optional end state, the lock design it
+//! runs under, whether its executions are checked for linearizability (`check`), a setup (calls
+//! init runs first) and up to four `[[thread]]` tables of calls in the model's text syntax
+//! (`mountcheck_model::parse_call`: an operation, optionally with its asserted result). This
+//! module turns it into a [`Scenario`] or a [`ScenarioError`] that names file, line and column.
 //!
-//! Invariant: a [`Scenario`] that parsed is valid: every operation parses, every handle is bound
-//! before use, `exit` is last, the variant and verdict are known, and the setup succeeds in the
-//! model (checked by running it once on the std backend).
+//! Invariant: a [`Scenario`] that parsed is valid: every call parses (an unknown errno name is an
+//! error at its column), every handle is bound by its own task before use, `exit` is last, the
+//! variant, verdict, design and check are known, and the setup returns what it asserts (0 when it
+//! asserts nothing) in the fixed protocol without blocking (checked by running it once in the
+//! model's sequential runner, std backend).
 
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use mountcheck_model::oracle::FindingClass;
-use mountcheck_model::program::{OpOutcome, ProgramError};
-use mountcheck_model::{parse_op, Config, EndState, Ledger, Op, Program, Variant};
+use mountcheck_model::program::linearizable::{run_setup, SpecError};
+use mountcheck_model::program::ProgramError;
+use mountcheck_model::{parse_call, Call, EndState, LockDesign, Oracles, Program, Variant};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -80,6 +84,27 @@ impl Expect {
     }
 }
 
+/// Whether a scenario's executions are checked for linearizability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// Every execution's results and mount tables must be those of a sequential order (the
+    /// default).
+    Linearizable,
+    /// No linearizability check (the file says why).
+    None,
+}
+
+impl Check {
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Linearizable => "linearizable",
+            Check::None => "none",
+        }
+    }
+}
+
 /// A parsed, validated scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -97,8 +122,24 @@ pub struct Scenario {
     pub expect: Expect,
     /// The operations.
     pub program: Program,
+    /// The lock design the file names (`lock_design`); none means the command line's, or global.
+    pub lock_design: Option<LockDesign>,
+    /// The linearizability check (`check`, default `linearizable`).
+    pub check: Check,
+    /// Position (line, col) of the `check` key, or of the first thread when there is none: where
+    /// a problem of the check (too many orders) is reported.
+    pub check_pos: (usize, usize),
     /// Position (line, col) of each thread's table, to point at a thread loom cannot run.
     pub thread_pos: Vec<(usize, usize)>,
+    /// Position (line, col) of each thread call's text, to point at an assertion.
+    pub call_pos: Vec<Vec<(usize, usize)>>,
+    /// The size of its sequential specification, once computed (`crate::run::attach_specs`).
+    pub spec_info: Option<crate::report::SpecInfo>,
+    /// Seconds its sequential specification took to compute.
+    pub spec_secs: Option<f64>,
+    /// The oracle families its explorations raise findings of (all, except for the catalog's
+    /// one-family-at-a-time attribution).
+    pub oracles: Oracles,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +151,8 @@ struct RawScenario {
     variant: Option<Spanned<String>>,
     expect: Option<Spanned<String>>,
     end: Option<Spanned<String>>,
+    lock_design: Option<Spanned<String>>,
+    check: Option<Spanned<String>>,
     #[serde(default)]
     setup: Vec<Spanned<String>>,
     #[serde(default)]
@@ -245,31 +288,73 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         },
         None => EndState::ExitAll,
     };
+    let lock_design = match &raw.lock_design {
+        Some(d) => Some(LockDesign::from_name(d.get_ref()).ok_or_else(|| {
+            cx.err(
+                d.span(),
+                format!(
+                    "unknown lock design `{}` (expected one of: {})",
+                    d.get_ref(),
+                    LockDesign::ALL.map(LockDesign::name).join(", ")
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let check = match &raw.check {
+        Some(c) => match c.get_ref().as_str() {
+            "linearizable" => Check::Linearizable,
+            "none" => Check::None,
+            other => {
+                return Err(cx.err(
+                    c.span(),
+                    format!("unknown check `{other}` (expected linearizable or none)"),
+                ))
+            }
+        },
+        None => Check::Linearizable,
+    };
     if raw.thread.is_empty() {
         return Err(cx.err(
             text.len()..text.len(),
             "a scenario needs at least one [[thread]] with `ops`",
         ));
     }
-    let parse_list = |list: &[Spanned<String>]| -> Result<Vec<Op>, ScenarioError> {
+    let parse_list = |list: &[Spanned<String>]| -> Result<Vec<Call>, ScenarioError> {
         list.iter()
-            .map(|s| parse_op(s.get_ref()).map_err(|e| cx.err_in_str(s.span(), e.col, e.msg)))
+            .map(|s| parse_call(s.get_ref()).map_err(|e| cx.err_in_str(s.span(), e.col, e.msg)))
             .collect()
     };
     let setup = parse_list(&raw.setup)?;
     let mut threads = Vec::new();
     let mut thread_pos = Vec::new();
+    let mut call_pos = Vec::new();
     for t in &raw.thread {
         if t.get_ref().ops.is_empty() {
             return Err(cx.err(t.span(), "a thread needs at least one operation in `ops`"));
         }
         threads.push(parse_list(&t.get_ref().ops)?);
         thread_pos.push(line_col(text, t.span().start));
+        call_pos.push(
+            t.get_ref()
+                .ops
+                .iter()
+                .map(|o| {
+                    let (l, c) = line_col(text, o.span().start);
+                    (l, c + 1)
+                })
+                .collect(),
+        );
     }
+    let check_pos = match &raw.check {
+        Some(c) => line_col(text, c.span().start),
+        None => thread_pos[0],
+    };
     let program = Program {
         setup,
         threads,
         end,
+        spec: None,
     };
     program.validate().map_err(
         |ProgramError {
@@ -288,37 +373,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             cx.err_in_str(span, col, msg)
         },
     )?;
-    // The setup must succeed in the model.
-    let setup_only = Program {
-        setup: program.setup.clone(),
-        threads: Vec::new(),
-        end: EndState::AsIs,
-    };
-    let ledger = Ledger::new();
-    let cfg = Config {
-        variant,
-        ..Config::default()
-    };
-    let run =
-        std::panic::catch_unwind(|| mountcheck_model::execute(&setup_only, cfg, ledger.clone()));
-    match run {
-        Ok(out) => {
-            if let Some((i, OpOutcome { op, result: Err(e) })) = out
-                .setup
-                .iter()
-                .cloned()
-                .enumerate()
-                .find(|(_, o)| o.result.is_err())
-            {
-                return Err(cx.err_in_str(raw.setup[i].span(), 0, format!("setup operation `{op}` fails in the model with {e}; the setup must succeed")));
-            }
+    // The setup must return what it asserts (0 when it asserts nothing), in the fixed protocol,
+    // without blocking: a property of the file, whatever variant it explores.
+    match run_setup(&program, lock_design.unwrap_or_default()) {
+        Ok(_) => {}
+        Err(SpecError::Setup { index, msg }) => {
+            return Err(cx.err_in_str(raw.setup[index].span(), 0, msg));
         }
-        Err(_) => {
-            let msg = ledger
-                .finding()
-                .map_or("the model panicked".to_string(), |f| f.to_string());
-            return Err(cx.err(0..0, format!("the setup alone already fails: {msg}")));
-        }
+        Err(e) => return Err(cx.err(0..0, format!("the setup alone already fails: {e}"))),
     }
     Ok(Scenario {
         name,
@@ -328,7 +390,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         variant,
         expect,
         program,
+        lock_design,
+        check,
+        check_pos,
         thread_pos,
+        call_pos,
+        spec_info: None,
+        spec_secs: None,
+        oracles: Oracles::all(),
     })
 }
 
@@ -390,6 +459,59 @@ mod tests {
         .unwrap_err();
         assert_eq!((e.line, e.col), (2, 11), "{e}");
         assert!(e.msg.contains("ENOENT"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_errno_name_points_at_it() {
+        let e =
+            p("description = \"d\"\n[[thread]]\nops = [\"umount /mnt = EBUZY\"]\n").unwrap_err();
+        assert_eq!((e.line, e.col), (3, 23), "{e}");
+        assert!(e.msg.contains("unknown result `EBUZY`"), "{e}");
+        let e = p("description = \"d\"\n[[thread]]\nops = [\"stat /a in {0, ENOENT, EFOO}\"]\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.col), (3, 32), "{e}");
+        let e = p("description = \"d\"\n[[thread]]\nops = [\"get_super ram0 as sb = EBUSY\"]\n")
+            .unwrap_err();
+        assert!(e.msg.contains("returns 0 or NULL, never EBUSY"), "{e}");
+    }
+
+    #[test]
+    fn assertions_check_and_lock_design_parse() {
+        let s = p("description = \"d\"\ncheck = \"none\"\nlock_design = \"read-mostly\"\nsetup = [\"umount /x = ENOENT\"]\n[[thread]]\nops = [\"stat /a in {0, ENOENT}\", \"get_super ram0 as sb = NULL\"]\n").unwrap();
+        assert_eq!(s.check, Check::None);
+        assert_eq!(s.lock_design, Some(LockDesign::ReadMostly));
+        assert_eq!(
+            s.program.threads[0][0].to_string(),
+            "stat /a in {0, ENOENT}"
+        );
+        assert_eq!(s.check_pos, (2, 9));
+        assert_eq!(s.call_pos[0], vec![(6, 9), (6, 35)]);
+        let e = p("description = \"d\"\ncheck = \"maybe\"\n[[thread]]\nops = [\"sync\"]\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.col), (2, 9), "{e}");
+        let e = p("description = \"d\"\nlock_design = \"seqlock\"\n[[thread]]\nops = [\"sync\"]\n")
+            .unwrap_err();
+        assert!(e.msg.contains("unknown lock design `seqlock`"), "{e}");
+    }
+
+    #[test]
+    fn a_handle_of_another_thread_says_whose_it_is() {
+        let e = p("description = \"d\"\n[[thread]]\nops = [\"get_super ram0 as sb\", \"drop_super sb\"]\n[[thread]]\nops = [\"statfs sb\"]\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.col), (5, 16), "{e}");
+        assert!(e.msg.contains("bound by T1"), "{e}");
+        assert!(e.msg.contains("belong to the task that bound them"), "{e}");
+    }
+
+    #[test]
+    fn a_setup_assertion_is_checked() {
+        let e = p("description = \"d\"\nsetup = [\"mkdir /a\", \"mkdir /a = 0\"]\n[[thread]]\nops = [\"sync\"]\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.col), (2, 23), "{e}");
+        assert!(e.msg.contains("returns EEXIST"), "{e}");
+        let e = p("description = \"d\"\nsetup = [\"mkdir /mnt\", \"mount ram0 /mnt\", \"get_super ram0 as sb\", \"umount /mnt\"]\n[[thread]]\nops = [\"sync\"]\n")
+            .unwrap_err();
+        assert!(e.msg.contains("blocks for ever"), "{e}");
     }
 
     #[test]

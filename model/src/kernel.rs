@@ -47,6 +47,7 @@ use std::ops::{Deref, DerefMut};
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::Oracles;
 use crate::fs::Dentry;
 use crate::mount::Mount;
 use crate::namespace::Namespace;
@@ -94,13 +95,17 @@ impl LockDesign {
     }
 }
 
-/// How one execution of the model is configured. Defaults: the fixed protocol, the global lock.
+/// How one execution of the model is configured. Defaults: the fixed protocol, the global lock,
+/// every oracle family on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
     /// Fixed protocol or one mutant. Default: fixed.
     pub variant: Variant,
     /// Lock design of the mount hash. Default: one global lock.
     pub lock_design: LockDesign,
+    /// The oracle families whose findings are raised (`crate::checks`). Default: all.
+    #[serde(default)]
+    pub oracles: Oracles,
 }
 
 /// The name of the read section of the read-mostly design, as a held lock: sleeping inside it is

@@ -13,6 +13,7 @@
 //! Entry points: [`program::execute`] runs one execution of a [`program::Program`];
 //! [`task::Task`] is the system call API for tests and the conformance check.
 
+pub mod checks;
 pub mod error;
 pub mod fs;
 pub mod kernel;
@@ -27,8 +28,9 @@ pub mod sync;
 pub mod task;
 pub mod variant;
 
-pub use error::{MResult, MountError};
+pub use checks::{Oracle, Oracles};
+pub use error::{MResult, MountError, OpResult};
 pub use kernel::{Config, LockDesign};
 pub use oracle::{Finding, FindingClass, Ledger};
-pub use program::{execute, parse_op, EndState, Op, Program};
+pub use program::{execute, parse_call, parse_op, Call, EndState, Op, Program};
 pub use variant::{Mutant, Variant};

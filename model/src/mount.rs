@@ -222,6 +222,9 @@ impl Kernel {
             let found = hash.find_map(&g, &key, |m| Some(m.clone())).map(|m| {
                 let state = if !self.mntget_not_zero(ctx, &m, &spec) {
                     Legit::Dying
+                } else if self.mutant(Mutant::LegitimizeNoRecheck) {
+                    // No re-check: whatever a umount decided meanwhile, the pin is kept.
+                    Legit::Yes
                 } else {
                     // smp_mb(), paired with the umounter's (see `umount_busy_count`).
                     sync::fence(Ordering::SeqCst);
@@ -294,21 +297,18 @@ impl Kernel {
         }
     }
 
-    /// `mnt_count` minus the pins not yet legitimized, read as one step (the oracle's view, for
-    /// invariant checks only: the model never decides on it).
+    /// The references on `m.mnt_count` that the ledger knows, without the pins not yet
+    /// legitimized: the oracle's view, for invariant checks only (the model never decides on
+    /// it). It reads no model atomic, so it adds no scheduling point: the check sees the same
+    /// instant as the model step just before it.
     pub fn mnt_count_legit(&self, m: &Mount) -> isize {
-        sync::oracle_atomic(|| {
-            let now = m.mnt_count.load(Ordering::SeqCst);
-            let spec = self
-                .ledger
-                .report(m.oid)
-                .holders
-                .iter()
-                .filter(|h| h.counter == Counter::MntCount && h.tag.ends_with(SPECULATIVE))
-                .map(|h| h.weight)
-                .sum::<isize>();
-            now - spec
-        })
+        self.ledger
+            .report(m.oid)
+            .holders
+            .iter()
+            .filter(|h| h.counter == Counter::MntCount && !h.tag.ends_with(SPECULATIVE))
+            .map(|h| h.weight)
+            .sum::<isize>()
     }
 
     /// `attach_mnt`: with the tree lock held, hang `m` on (`parent`, `mountpoint`): pin the

@@ -56,6 +56,7 @@ impl Kernel {
         self.dget(ctx, &child.sb, &child.root, &p.tag);
         let old_mnt = std::mem::replace(&mut p.mnt, child.clone());
         let old_dentry = std::mem::replace(&mut p.dentry, child.root.clone());
+        ctx.crossed_mountpoint();
         ctx.step(
             format!("follow_down mnt#{} -> mnt#{}", old_mnt.oid.0, child.oid.0),
             "",

@@ -17,12 +17,15 @@
 //! and adds no scheduling points. A finding is stored in the ledger and then raised as a panic, so
 //! that the checker stops the execution and the engine reads the finding back.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
+
+use crate::checks::Oracles;
+use crate::program::outcome::Comparison;
 
 /// `S_BIAS` of fs/super.c: the weight of the `super_blocks` list's reference on `s_count`.
 pub const S_BIAS: isize = 1 << 30;
@@ -105,11 +108,17 @@ pub enum FindingClass {
     Panic,
     /// The exploration ran out of time or memory in its child process, or the child crashed.
     Crash,
+    /// A call returned something its assertion in the scenario excludes (`umount /mnt = EBUSY`
+    /// that returned 0).
+    WrongResult,
+    /// The execution's results and mount tables are those of no sequential order of the same
+    /// operations (`check = "linearizable"`).
+    NotLinearizable,
 }
 
 impl FindingClass {
     /// Every class, in a stable order.
-    pub const ALL: [FindingClass; 8] = [
+    pub const ALL: [FindingClass; 10] = [
         FindingClass::UseAfterFree,
         FindingClass::DoubleFree,
         FindingClass::Underflow,
@@ -118,6 +127,8 @@ impl FindingClass {
         FindingClass::Invariant,
         FindingClass::Panic,
         FindingClass::Crash,
+        FindingClass::WrongResult,
+        FindingClass::NotLinearizable,
     ];
 
     /// The kebab-case name used in scenario files and reports.
@@ -131,6 +142,8 @@ impl FindingClass {
             FindingClass::Invariant => "invariant",
             FindingClass::Panic => "panic",
             FindingClass::Crash => "crash",
+            FindingClass::WrongResult => "wrong-result",
+            FindingClass::NotLinearizable => "not-linearizable",
         }
     }
 
@@ -227,6 +240,10 @@ pub struct Finding {
     pub object: Option<ObjectReport>,
     /// For a leak: the references that were never put, each with the operation that took it.
     pub unmatched: Vec<Holder>,
+    /// For `not-linearizable`: the observed results and mount tables beside the nearest
+    /// sequential outcomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Box<Comparison>>,
 }
 
 impl fmt::Display for Finding {
@@ -253,6 +270,8 @@ struct Inner {
     objects: Vec<Object>,
     trace: Vec<Step>,
     finding: Option<Finding>,
+    /// The oracle families whose findings are raised (`crate::checks`).
+    oracles: Oracles,
 }
 
 /// The ledger of one execution. Cheap to clone (an `Arc`).
@@ -270,6 +289,12 @@ pub struct Ctx {
     op: RefCell<String>,
     held: RefCell<Vec<String>>,
     ledger: Ledger,
+    /// Mountpoints the path walks of the current operation crossed (`follow_down` that moved).
+    crossings: Cell<u32>,
+    /// The current operation returned success but changed nothing, because another task's change
+    /// came between its unlocked lookup and its locked part (a umount of a mount that another
+    /// umount detached meanwhile).
+    without_effect: Cell<bool>,
 }
 
 impl Ctx {
@@ -280,6 +305,8 @@ impl Ctx {
             op: RefCell::new(String::new()),
             held: RefCell::new(Vec::new()),
             ledger,
+            crossings: Cell::new(0),
+            without_effect: Cell::new(false),
         }
     }
 
@@ -288,9 +315,32 @@ impl Ctx {
         &self.ledger
     }
 
-    /// Set the scenario operation now executing.
+    /// Set the scenario operation now executing (and start counting its mountpoint crossings).
     pub fn set_op(&self, op: &str) {
         *self.op.borrow_mut() = op.to_string();
+        self.crossings.set(0);
+        self.without_effect.set(false);
+    }
+
+    /// The current operation succeeds without effect: what it was to change, another task
+    /// changed between its unlocked lookup and its locked part.
+    pub fn succeeded_without_effect(&self) {
+        self.without_effect.set(true);
+    }
+
+    /// Whether the current operation succeeded without effect.
+    pub fn without_effect(&self) -> bool {
+        self.without_effect.get()
+    }
+
+    /// A path walk of the current operation crossed a mountpoint (`follow_down` moved).
+    pub fn crossed_mountpoint(&self) {
+        self.crossings.set(self.crossings.get() + 1);
+    }
+
+    /// Mountpoints the current operation's path walks crossed so far.
+    pub fn crossings(&self) -> u32 {
+        self.crossings.get()
     }
 
     /// The scenario operation now executing.
@@ -462,6 +512,7 @@ impl Ledger {
             let msg = format!("{} of {} incremented from 0 by \"{tag}\" (refcount addition on 0: the object is being freed)", counter.name(), g.label(oid));
             drop(g);
             self.fail(ctx, FindingClass::UseAfterFree, msg, Some(oid), Vec::new());
+            g = lock(&self.inner);
         }
         let label = g.label(oid);
         let what = format!("{} {} -> {} (+ {tag})", counter.name(), now - weight, now);
@@ -587,6 +638,7 @@ impl Ledger {
                 Some(oid),
                 Vec::new(),
             );
+            return;
         }
         let step = g.push_step(ctx, format!("free {label}"), String::new());
         g.history(oid, ctx, step, "freed".into());
@@ -598,7 +650,20 @@ impl Ledger {
         lock(&self.inner).obj(oid).state
     }
 
-    /// Raise a finding: store it (the first one wins) and panic so the checker stops.
+    /// The oracle families whose findings this ledger raises (set at boot from
+    /// `crate::kernel::Config::oracles`; all by default).
+    pub fn set_oracles(&self, oracles: Oracles) {
+        lock(&self.inner).oracles = oracles;
+    }
+
+    /// Whether a finding of `class` is raised (its oracle family is on).
+    pub fn raises(&self, class: FindingClass) -> bool {
+        lock(&self.inner).oracles.raises(class)
+    }
+
+    /// Raise a finding: store it (the first one wins) and panic so the checker stops. When the
+    /// finding's oracle family is off (`crate::checks`), nothing happens and the execution goes
+    /// on as if the check were not there.
     pub fn fail(
         &self,
         ctx: &Ctx,
@@ -606,7 +671,10 @@ impl Ledger {
         message: String,
         oid: Option<Oid>,
         unmatched: Vec<Holder>,
-    ) -> ! {
+    ) {
+        if !self.raises(class) {
+            return;
+        }
         self.record(
             Some(ctx.tid),
             ctx.op(),
@@ -615,6 +683,35 @@ impl Ledger {
             oid,
             unmatched,
         );
+        panic!("mountcheck finding: {class}: {message}");
+    }
+
+    /// Raise a `not-linearizable` (or other result) finding with its comparison of the observed
+    /// outcome against the nearest sequential ones. Skipped when the class's family is off.
+    pub fn fail_with_comparison(
+        &self,
+        ctx: &Ctx,
+        class: FindingClass,
+        message: String,
+        comparison: Comparison,
+    ) {
+        if !self.raises(class) {
+            return;
+        }
+        {
+            let mut g = lock(&self.inner);
+            if g.finding.is_none() {
+                g.finding = Some(Finding {
+                    class,
+                    message: message.clone(),
+                    thread: Some(ctx.tid),
+                    op: ctx.op(),
+                    object: None,
+                    unmatched: Vec::new(),
+                    comparison: Some(Box::new(comparison)),
+                });
+            }
+        }
         panic!("mountcheck finding: {class}: {message}");
     }
 
@@ -638,6 +735,7 @@ impl Ledger {
                 op,
                 object,
                 unmatched,
+                comparison: None,
             });
         }
     }
@@ -743,8 +841,8 @@ impl Ledger {
         }
     }
 
-    /// Raise an invariant finding about `oid`.
-    pub fn invariant(&self, ctx: &Ctx, oid: Option<Oid>, message: String) -> ! {
+    /// Raise an invariant finding about `oid` (nothing happens when the invariant oracle is off).
+    pub fn invariant(&self, ctx: &Ctx, oid: Option<Oid>, message: String) {
         self.fail(ctx, FindingClass::Invariant, message, oid, Vec::new())
     }
 }

@@ -19,6 +19,8 @@
 //! On top of the primitives this module builds the kernel's sleeping locks
 //! ([`RwSem`], [`Semaphore`]) from a mutex and a condition variable, so that `down_read` and
 //! `up_read` can be separate calls, as `get_super` / `drop_super` need (include/linux/rwsem.h).
+//! On the std build, `seq` runs tasks one at a time on their own threads for the sequential
+//! specification, and the sleeping locks and `yield_now` report to it instead of sleeping.
 
 #[cfg(all(loom, feature = "shuttle"))]
 compile_error!("choose one backend: `--cfg loom` or the `shuttle` feature, not both");
@@ -61,12 +63,26 @@ mod imp {
     pub use std::sync::{
         Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
     };
-    pub use std::thread::{spawn, yield_now, JoinHandle};
+    pub use std::thread::{spawn, JoinHandle};
     /// The backend this build was compiled for.
     pub const BACKEND: &str = "std";
 }
 
 pub use imp::*;
+
+/// `yield()`: let other threads run. In the sequential specification's runner ([`seq`]) it
+/// lets the coordinator run the other tasks first.
+#[cfg(not(any(loom, feature = "shuttle")))]
+pub fn yield_now() {
+    if seq::active() {
+        seq::yield_now();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+#[cfg(not(any(loom, feature = "shuttle")))]
+pub mod seq;
 
 #[cfg(not(loom))]
 mod cell;

@@ -4,8 +4,36 @@
 //! `up_write` are separate calls with no guard object, because the kernel releases them in another
 //! function than the one that took them (`get_super` takes `s_umount` for read, `drop_super`
 //! releases it). Invariant: `writer` implies `readers == 0`, checked with `debug_assert!`.
+//!
+//! On the std build a thread that is a task of the sequential specification's runner
+//! ([`super::seq`]) does not sleep on the condition variable: a wait it cannot take at once is
+//! reported to the runner's coordinator, which resumes it once another task's operation made it
+//! satisfiable (the suspension semantics of `crate::program::linearizable`).
 
 use super::{lock, Condvar, Mutex};
+
+/// Whether this thread runs in the sequential specification's runner (std build only).
+fn sequential() -> bool {
+    #[cfg(not(any(loom, feature = "shuttle")))]
+    {
+        super::seq::active()
+    }
+    #[cfg(any(loom, feature = "shuttle"))]
+    {
+        false
+    }
+}
+
+/// Wait in the sequential runner until `acquire` succeeds (see [`super::seq`]).
+#[cfg(not(any(loom, feature = "shuttle")))]
+fn wait_sequential(acquire: impl FnMut() -> bool, what: impl Fn() -> String) {
+    super::seq::block_until(acquire, what);
+}
+
+#[cfg(any(loom, feature = "shuttle"))]
+fn wait_sequential(_: impl FnMut() -> bool, _: impl Fn() -> String) {
+    unreachable!("the sequential runner exists on the std build only");
+}
 
 #[derive(Debug, Default)]
 struct RwState {
@@ -39,6 +67,19 @@ impl RwSem {
 
     /// `down_read`: sleep while a writer holds it.
     pub fn down_read(&self) {
+        if sequential() {
+            return wait_sequential(
+                || {
+                    let mut s = lock(&self.state);
+                    let free = !s.writer;
+                    if free {
+                        s.readers += 1;
+                    }
+                    free
+                },
+                || "down_read of an rw_semaphore held for write".into(),
+            );
+        }
         let mut s = lock(&self.state);
         while s.writer {
             s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
@@ -61,6 +102,26 @@ impl RwSem {
 
     /// `down_write`: sleep while anyone holds it.
     pub fn down_write(&self) {
+        if sequential() {
+            return wait_sequential(
+                || {
+                    let mut s = lock(&self.state);
+                    let free = !s.writer && s.readers == 0;
+                    if free {
+                        s.writer = true;
+                    }
+                    free
+                },
+                || {
+                    let (readers, writer) = self.holders();
+                    if writer {
+                        "down_write of an rw_semaphore held for write".into()
+                    } else {
+                        format!("down_write of an rw_semaphore held by {readers} reader(s)")
+                    }
+                },
+            );
+        }
         let mut s = lock(&self.state);
         while s.writer || s.readers > 0 {
             s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
@@ -112,6 +173,19 @@ impl Semaphore {
 
     /// `down`.
     pub fn down(&self) {
+        if sequential() {
+            return wait_sequential(
+                || {
+                    let mut h = lock(&self.held);
+                    let free = !*h;
+                    if free {
+                        *h = true;
+                    }
+                    free
+                },
+                || "down of a held semaphore".into(),
+            );
+        }
         let mut h = lock(&self.held);
         while *h {
             h = self.wake.wait(h).unwrap_or_else(|p| p.into_inner());
