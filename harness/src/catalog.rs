@@ -426,3 +426,58 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
         ExitCode::from(1)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenarios_dir() -> PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace")
+            .join("scenarios")
+    }
+
+    #[test]
+    fn every_mutant_has_its_scenario_and_it_names_the_mutant() {
+        let root = scenarios_dir().parent().expect("workspace").to_path_buf();
+        for &m in Mutant::ALL {
+            let file = root.join(m.scenario_file());
+            assert!(
+                file.exists(),
+                "{} has no scenario {}",
+                m.id(),
+                file.display()
+            );
+            let s = crate::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+            check_catalog_scenario(&s, m).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    #[test]
+    fn every_scenario_of_a_mutant_is_that_mutants_file() {
+        for f in crate::scenario::bundled(&scenarios_dir()).expect("scenarios") {
+            let s = crate::scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
+            if let Variant::Mutant(m) = s.variant {
+                assert_eq!(
+                    f.file_name().map(|n| n.to_string_lossy().into_owned()),
+                    Some(format!("{}.toml", m.id())),
+                    "{} explores {} but is not its catalog scenario",
+                    f.display(),
+                    m.id()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_design_bound_mutant_needs_its_design_in_the_scenario() {
+        let m = Mutant::LegitimizeNoRecheck;
+        let root = scenarios_dir().parent().expect("workspace").to_path_buf();
+        let mut s = crate::scenario::load(&root.join(m.scenario_file())).unwrap();
+        assert!(check_catalog_scenario(&s, m).is_ok());
+        s.lock_design = None;
+        let e = check_catalog_scenario(&s, m).unwrap_err();
+        assert!(e.0.contains("lock_design = \"read-mostly\""), "{e}");
+    }
+}

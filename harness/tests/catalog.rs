@@ -1,7 +1,9 @@
 //! The historical bug catalog, scaled down to fit the test suite: every mutant of
 //! `mountcheck_model::Mutant::ALL` must be caught by loom (preemption bound 2) and by PCT within
 //! 3 000 executions, and the fixed protocol must be clean on every mutant's scenario. A mutant
-//! that stops being caught, or a finding on the fixed protocol, fails this test.
+//! that stops being caught, or a finding on the fixed protocol, fails this test. The oracle
+//! table must show the mutants of the result oracles caught by those oracles only, and the two
+//! older mutants that a wrong result also reveals caught by them too.
 
 use std::process::Command;
 
@@ -33,6 +35,42 @@ fn scaled_down_catalog_catches_every_mutant_and_the_fixed_protocol_is_clean() {
         "the catalog is not all caught / all clean"
     );
     let md = std::fs::read_to_string(tmp.path().join("catalog.md")).unwrap();
+    // One row per mutant of the oracle table: | id | class | lifetime | invariant | result | lin |
+    let oracle_row = |id: &str| -> Vec<String> {
+        let row = md
+            .lines()
+            .skip_while(|l| !l.starts_with("## Which oracles catch each mutant"))
+            .find(|l| l.starts_with(&format!("| {id} | ")))
+            .unwrap_or_else(|| panic!("no oracle row for {id}:\n{md}"));
+        row.split('|').map(|c| c.trim().to_string()).collect()
+    };
+    for id in [
+        "expire-busy-off-by-one",
+        "copy-namespace-unlocked",
+        "legitimize-no-recheck",
+        "graft-lost-enoent",
+    ] {
+        let r = oracle_row(id);
+        assert!(
+            r[3].starts_with("no") && r[4].starts_with("no"),
+            "{id}: lifetime or invariant catches it: {r:?}"
+        );
+        assert!(
+            r[5].starts_with("yes") || r[6].starts_with("yes"),
+            "{id}: no result oracle catches it: {r:?}"
+        );
+    }
+    for id in ["umount-check-before-lock", "no-follow-down-in-mount"] {
+        let r = oracle_row(id);
+        assert!(
+            r[4].starts_with("yes"),
+            "{id}: the invariant oracle no longer catches it: {r:?}"
+        );
+        assert!(
+            r[5].starts_with("yes") || r[6].starts_with("yes"),
+            "{id}: not caught as a wrong result: {r:?}"
+        );
+    }
     for m in mountcheck_model::Mutant::ALL {
         for backend in ["loom", "pct"] {
             let caught = md.lines().any(|l| {

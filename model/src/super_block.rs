@@ -432,13 +432,21 @@ impl Kernel {
         let list = loop {
             let v = sb.s_active.load(Ordering::SeqCst);
             if v > 1 {
-                if sb
-                    .s_active
-                    .compare_exchange(v, v - 1, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-                {
-                    self.ledger
-                        .put(ctx, sb.oid, Counter::SActive, holder, 1, v - 1);
+                // The decrement and its record as one step: on real threads the last put could
+                // otherwise free the super_block in between, and the record would look like a
+                // use after free.
+                let done = sync::oracle_atomic(|| {
+                    let ok = sb
+                        .s_active
+                        .compare_exchange(v, v - 1, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok();
+                    if ok {
+                        self.ledger
+                            .put(ctx, sb.oid, Counter::SActive, holder, 1, v - 1);
+                    }
+                    ok
+                });
+                if done {
                     return;
                 }
                 continue;

@@ -67,7 +67,7 @@ impl Results {
             (true, false) => "0 or an errno",
             (false, true) => "0 or NULL",
             (true, true) => "0, NULL or an errno",
-            (false, false) => "always 0",
+            (false, false) => "only 0",
         }
     }
 }

@@ -32,8 +32,7 @@ use crate::task::Task;
 /// One line of a namespace's mount table.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MountRow {
-    /// Where it is mounted, from the namespace's root (`/` for the root mount; `?` for a mount
-    /// of the namespace that no path from the root reaches).
+    /// Where it is mounted, from the namespace's root (`/` for the root mount).
     pub mountpoint: String,
     /// Device.
     pub dev: String,
@@ -113,21 +112,27 @@ fn mountpoint_of(tree: &Tree, root: &Option<Arc<Mount>>, m: &Mount) -> Option<St
     None
 }
 
-/// The mount table of namespace `ns`: every mount whose `mnt_namespace` is `ns`, sorted.
+/// The mount table of namespace `ns`: every mount of `ns` (`mnt_namespace`) attached to its
+/// tree, that is whose parents lead to the namespace's root (what its `mnt_list`, and so
+/// `/proc/<pid>/mountinfo`, holds), sorted.
 pub fn namespace_table(tree: &Tree, ns: &Arc<Namespace>) -> Vec<MountRow> {
     let root = ns.root();
     let mut rows: Vec<MountRow> = tree
         .links
         .values()
         .filter(|l| l.ns.as_ref().is_some_and(|n| Arc::ptr_eq(n, ns)))
-        .map(|l| {
-            let at = |m: &Mount| mountpoint_of(tree, &root, m).unwrap_or_else(|| "?".into());
-            MountRow {
-                mountpoint: at(&l.mnt),
+        .filter_map(|l| {
+            let mountpoint = mountpoint_of(tree, &root, &l.mnt)?;
+            let parent = match l.parent.as_deref() {
+                Some(p) => mountpoint_of(tree, &root, p)?,
+                None => String::new(),
+            };
+            Some(MountRow {
+                mountpoint,
                 dev: l.mnt.sb.dev.clone(),
                 root: l.mnt.root.path.clone(),
-                parent: l.parent.as_deref().map(at).unwrap_or_default(),
-            }
+                parent,
+            })
         })
         .collect();
     rows.sort();

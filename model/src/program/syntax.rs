@@ -485,3 +485,71 @@ pub fn parse_op(s: &str) -> Result<Op, OpError> {
     }
     Ok(op)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assertions_round_trip() {
+        for t in [
+            "umount /mnt = EBUSY",
+            "mount ram0 /mnt = 0",
+            "stat /mnt/a in {0, ENOENT}",
+            "get_super ram0 as sb = NULL",
+            "umount -l -f /a in {0, EINVAL, EBUSY}",
+            "open /a as in = 0",
+        ] {
+            let c = parse_call(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+            assert_eq!(c.to_string(), t);
+            assert_eq!(parse_call(&c.to_string()).unwrap(), c);
+        }
+        // Spacing inside the set is free; the printed form is canonical.
+        let c = parse_call("stat /a in {0,ENOENT }").unwrap();
+        assert_eq!(c.to_string(), "stat /a in {0, ENOENT}");
+        assert_eq!(
+            parse_call("close f in {EBADF}").unwrap().to_string(),
+            "close f = EBADF"
+        );
+    }
+
+    #[test]
+    fn assertion_errors_point_at_the_result() {
+        for (bad, col, what) in [
+            ("umount /mnt = EBUZY", 14, "unknown result `EBUZY`"),
+            ("umount /mnt =", 13, "expected a result"),
+            (
+                "umount /mnt = 0 EBUSY",
+                16,
+                "unexpected `EBUSY` after the result",
+            ),
+            ("stat /a in 0", 11, "expected `{`"),
+            ("stat /a in {0, 0}", 15, "listed twice"),
+            ("stat /a in {0 ENOENT}", 14, "expected `,` or `}`"),
+            ("stat /a in {0} x", 15, "unexpected text"),
+            ("stat /a in {}", 12, "expected a result"),
+            ("sync = EBUSY", 7, "`sync` returns only 0, never EBUSY"),
+            (
+                "get_super ram0 as sb = EINVAL",
+                23,
+                "returns 0 or NULL, never EINVAL",
+            ),
+            (
+                "umount /mnt = NULL",
+                14,
+                "returns 0 or an errno, never NULL",
+            ),
+            (
+                "umount /mnt == 0",
+                12,
+                "unexpected `==` after the operation",
+            ),
+        ] {
+            let e = parse_call(bad).unwrap_err();
+            assert_eq!(e.col, col, "{bad}: {e}");
+            assert!(e.msg.contains(what), "{bad}: {e}");
+        }
+        // An operation alone refuses an assertion.
+        assert!(parse_op("umount /mnt = 0").is_err());
+    }
+}
