@@ -273,7 +273,7 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
                 .map_or(mr.exploration.executions, |f| f.execution);
             lines.push(Line {
                 mutant: m.id().into(),
-                finding: m.expected().name().into(),
+                finding: mr.scenario.expect.clone(),
                 backend: b.name(),
                 caught,
                 ok,

@@ -500,6 +500,12 @@ pub struct Row {
     pub secs: f64,
     /// Report path (findings only).
     pub report: Option<String>,
+    /// The sequential specification's size, when the linearizability check was on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linearizability: Option<SpecInfo>,
+    /// Seconds the sequential specification took (computed once per run and design).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_secs: Option<f64>,
 }
 
 /// The plain-text summary table.
@@ -542,7 +548,7 @@ pub fn index(rows: &[Row], command: &str) -> String {
         "{ok} of {} explorations reached their expected verdict.\n",
         rows.len()
     );
-    let _ = writeln!(o, "| scenario | variant | backend | executions | verdict | expected | as expected | time (s) | report |\n|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(o, "| scenario | variant | backend | executions | verdict | expected | as expected | time (s) | sequential orders / outcomes (s) | report |\n|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let rep = r.report.as_ref().map_or("—".to_string(), |p| {
             let name = Path::new(p)
@@ -552,9 +558,14 @@ pub fn index(rows: &[Row], command: &str) -> String {
             let md = name.replace(".json", ".md");
             format!("[{md}]({md})")
         });
+        let spec = match (&r.linearizability, r.spec_secs) {
+            (Some(l), Some(t)) => format!("{} / {} ({t:.3})", l.orders, l.outcomes),
+            (Some(l), None) => format!("{} / {}", l.orders, l.outcomes),
+            _ => "not checked".into(),
+        };
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {spec} | {} |",
             r.scenario,
             r.variant,
             r.strategy,

@@ -182,7 +182,8 @@ pub fn lock_design(name: Option<&str>) -> Result<Option<LockDesign>, BadInput> {
 
 /// Settle each scenario's lock design: the command line's, else the file's, else global. A
 /// mutant whose code lives in another design than the one chosen does not run: its scenario
-/// explores the fixed protocol there and must be clean.
+/// explores the fixed protocol there and must be clean; a mutant whose first finding under the
+/// chosen design is of another class (`Mutant::expected_under`) must produce that class.
 pub fn resolve_designs(scenarios: &mut [Scenario], cli: Option<LockDesign>) {
     for s in scenarios {
         let d = cli.or(s.lock_design).unwrap_or_default();
@@ -190,6 +191,9 @@ pub fn resolve_designs(scenarios: &mut [Scenario], cli: Option<LockDesign>) {
         if let Variant::Mutant(m) = s.variant {
             if m.lock_design().is_some_and(|md| md != d) {
                 s.expect = Expect::Clean;
+            } else if s.expect == Expect::Finding(m.expected()) {
+                // The same bug, seen first by another oracle under this design.
+                s.expect = Expect::Finding(m.expected_under(d));
             }
         }
     }
@@ -641,6 +645,8 @@ pub fn write_reports(reports: &[Report], a: &RunArgs, command: &str) -> Result<V
             ok: r.as_expected,
             secs: r.timing.elapsed_secs,
             report: path,
+            linearizability: r.linearizability.clone(),
+            spec_secs: r.timing.spec_secs,
         });
     }
     report::write_whole(&a.reports.join("index.md"), &report::index(&rows, command))?;

@@ -41,6 +41,12 @@ pub struct Mount {
     /// drops the pin and searches again (the model's `legitimize_mnt`). Invariant: set whenever a
     /// busy check that may lead to a detach is in progress or has detached the mount.
     pub mnt_umounting: AtomicBool,
+    /// Read-mostly design only: `lookup_mnt`s that found this mount in the RCU hash and have not
+    /// yet kept or dropped their pin. A plain umount or expiry that detached the mount waits for
+    /// it to drain before its own last put ([`Kernel::synchronize_lookups`], the
+    /// `synchronize_rcu()` of `namespace_unlock()`), so a failed `legitimize_mnt` never drops
+    /// the last reference. Invariant: a lookup counts itself here before it pins.
+    pub mnt_lookups: AtomicIsize,
 }
 
 impl Mount {
@@ -53,6 +59,7 @@ impl Mount {
             sb,
             root,
             mnt_umounting: AtomicBool::new(false),
+            mnt_lookups: AtomicIsize::new(0),
         }
     }
 }
@@ -220,7 +227,16 @@ impl Kernel {
             ctx.push_lock(RCU_READ.into());
             ctx.step("rcu_read_lock()", "");
             let found = hash.find_map(&g, &key, |m| Some(m.clone())).map(|m| {
-                let state = if !self.mntget_not_zero(ctx, &m, &spec) {
+                // Count this lookup before pinning, then look at the flag: a umounter that
+                // detached the mount and found no lookup counted has set the flag before, so
+                // this lookup then does not pin (see `synchronize_lookups`).
+                m.mnt_lookups.fetch_add(1, Ordering::SeqCst);
+                sync::fence(Ordering::SeqCst);
+                let unmounting = !self.mutant(Mutant::LegitimizeNoRecheck)
+                    && m.mnt_umounting.load(Ordering::SeqCst);
+                let state = if unmounting {
+                    Legit::Refused
+                } else if !self.mntget_not_zero(ctx, &m, &spec) {
                     Legit::Dying
                 } else if self.mutant(Mutant::LegitimizeNoRecheck) {
                     // No re-check: whatever a umount decided meanwhile, the pin is kept.
@@ -245,16 +261,27 @@ impl Kernel {
                     self.ledger
                         .transfer(ctx, m.oid, Counter::MntCount, &spec, tag.to_string());
                     ctx.step(format!("legitimize_mnt(mnt#{}): kept", m.oid.0), "");
+                    m.mnt_lookups.fetch_sub(1, Ordering::SeqCst);
                     return Some(m);
+                }
+                Legit::Refused => {
+                    ctx.step(
+                        format!("lookup_mnt(mnt#{}): being unmounted, retry", m.oid.0),
+                        "",
+                    );
+                    m.mnt_lookups.fetch_sub(1, Ordering::SeqCst);
                 }
                 Legit::Umounting => {
                     ctx.step(
                         format!("legitimize_mnt(mnt#{}): being unmounted, retry", m.oid.0),
                         "",
                     );
+                    // Never the last reference: the umounter waits for this lookup.
                     self.mntput(ctx, &m, &spec);
+                    m.mnt_lookups.fetch_sub(1, Ordering::SeqCst);
                 }
                 Legit::Dying => {
+                    m.mnt_lookups.fetch_sub(1, Ordering::SeqCst);
                     // A mount whose last reference went must already be unhashed; one still
                     // hashed would be searched for ever.
                     let tree = self.tree.read(ctx);
@@ -288,6 +315,27 @@ impl Kernel {
             sync::fence(Ordering::SeqCst);
         }
         m.mnt_count.load(Ordering::SeqCst)
+    }
+
+    /// The grace period a plain umount or an expiry waits for after detaching `m` and before
+    /// its own last put (`namespace_unlock()`'s `synchronize_rcu()` before the `mntput` of the
+    /// detached mounts): every `lookup_mnt` that found `m` has kept or dropped its pin, so a
+    /// lookup whose `legitimize_mnt` fails never drops the last reference (it would run
+    /// `kill_super` in the middle of its walk). Read-mostly design only; the others pin under
+    /// the tree lock.
+    pub fn synchronize_lookups(&self, ctx: &Ctx, m: &Mount) {
+        if self.cfg.lock_design != LockDesign::ReadMostly {
+            return;
+        }
+        ctx.step(
+            format!("synchronize_rcu(): wait for the lookups of mnt#{}", m.oid.0),
+            "",
+        );
+        // Paired with the lookup's fence between counting itself and reading the flag.
+        sync::fence(Ordering::SeqCst);
+        while m.mnt_lookups.load(Ordering::SeqCst) != 0 {
+            sync::yield_now();
+        }
     }
 
     /// The umount that read the busy count did not detach `m`: lookups may keep it again.
@@ -433,6 +481,8 @@ impl Kernel {
 enum Legit {
     /// Kept: the mount is not being unmounted.
     Yes,
+    /// Not taken: a umount's busy check was already in progress or had detached the mount.
+    Refused,
     /// Dropped: a umount's busy check is in progress or detached it.
     Umounting,
     /// Not taken: the count had reached zero.

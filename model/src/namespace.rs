@@ -280,6 +280,10 @@ impl Kernel {
         };
         let expired = !rel.is_empty();
         self.release(ctx, rel);
+        if expired {
+            // Before the caller's last put (see `synchronize_lookups`).
+            self.synchronize_lookups(ctx, m);
+        }
         self.ns_up_write(ctx, &ns);
         self.put_namespace(ctx, &ns, &tag);
         expired

@@ -455,7 +455,12 @@ impl Task {
             k.release(ctx, std::mem::take(&mut rel));
         }
         drop(tree);
+        let detached = !rel.is_empty();
         k.release(ctx, rel);
+        if detached && !flags.detach {
+            // Before the caller's last put: the lookups that found the mount are done with it.
+            k.synchronize_lookups(ctx, mnt);
+        }
         k.ns_up_write(ctx, &ns);
         res
     }

@@ -40,6 +40,9 @@ pub struct MutantSpec {
     pub historical: bool,
     /// The lock design whose code the mutant changes; `None` when it is in every design.
     pub lock_design: Option<LockDesign>,
+    /// The designs under which its first finding is of another class than `expected`, and that
+    /// class (the same bug seen by another oracle first).
+    pub elsewhere: &'static [(LockDesign, FindingClass)],
 }
 
 macro_rules! mutants {
@@ -52,7 +55,8 @@ macro_rules! mutants {
             expected: $class:ident,
             see: $see:literal,
             historical: $hist:literal,
-            lock_design: $design:expr $(,)?
+            lock_design: $design:expr,
+            elsewhere: $else:expr $(,)?
         }
     )*) => {
         /// A historical bug or a removed guard, switched on one at a time.
@@ -72,6 +76,7 @@ macro_rules! mutants {
                 see: $see,
                 historical: $hist,
                 lock_design: $design,
+                elsewhere: $else,
             }, )*
         ];
 
@@ -94,6 +99,7 @@ mutants! {
         see: "Al Viro, \"[PATCH][CFT] per-process namespaces for Linux\", Feb 2001 (namespaces-S2); \"Re: test13-pre6\", 30 Dec 2000",
         historical: true,
         lock_design: None,
+        elsewhere: &[],
     }
     /// §3 guard: `get_super` pins and locks but does not re-check `s_root`, so it returns a
     /// super_block whose filesystem `kill_super` already shut down.
@@ -105,6 +111,7 @@ mutants! {
         see: "fs/super.c get_super() of 2.4.17 (s_root re-check and rescan)",
         historical: false,
         lock_design: None,
+        elsewhere: &[],
     }
     /// §3 guard: `ustat` forgets `drop_super`: the `s_count` pin leaks and `s_umount` stays held
     /// for read, so a later `umount` sleeps forever in `kill_super`'s `down_write`.
@@ -116,6 +123,7 @@ mutants! {
         see: "fs/super.c drop_super(), fs/open.c sys_ustat() of 2.4.17",
         historical: false,
         lock_design: None,
+        elsewhere: &[],
     }
     /// Catalog #2: the `super_blocks` walk of `sync` follows the list link of a super_block that
     /// `kill_super` unlinked while the walker held it pinned (the 2004 code used `list_del`,
@@ -128,6 +136,7 @@ mutants! {
         see: "Kirill Korotaev, \"[PATCH] Fix of race in writeback_inodes()\", 14 Sep 2004",
         historical: true,
         lock_design: None,
+        elsewhere: &[],
     }
     /// Catalog #3: `copy_namespace` ignores a failed `copy_tree` and installs a namespace with a
     /// NULL root; the namespace's last put then runs `umount_tree(NULL)`.
@@ -139,6 +148,7 @@ mutants! {
         see: "Christoph Hellwig, \"fix copy_namespace()\", 25 Aug 2003; Andries Brouwer, \"fix slab corruption in namespace.c\", 19 Apr 2003",
         historical: true,
         lock_design: None,
+        elsewhere: &[],
     }
     /// Catalog #4: `follow_down` drops the parent mount before the mountpoint dentry. If a
     /// concurrent `umount -l` made that `mntput` the last one, the filesystem is shut down and the
@@ -151,6 +161,7 @@ mutants! {
         see: "Al Viro, \"[CFR][PATCH] namei fixes (10/19), (17/19)\", 19 May 2005",
         historical: true,
         lock_design: None,
+        elsewhere: &[],
     }
     /// Catalog #5: `mark_mounts_for_expiry` reads `namespace->count > 0` and then increments it
     /// in two steps; the last task's exit drops it to zero in between and frees the namespace.
@@ -162,6 +173,7 @@ mutants! {
         see: "Miklos Szeredi, \"fix race in mark_mounts_for_expiry()\", 20 May 2005",
         historical: true,
         lock_design: None,
+        elsewhere: &[],
     }
     /// Catalog #6: `umount_tree` does not clear `mnt_namespace`, so after `umount -l`,
     /// `check_mnt` still accepts the detached mount and a task whose cwd is inside it mounts on
@@ -174,6 +186,7 @@ mutants! {
         see: "Miklos Szeredi, \"fix mnt_namespace clearing\", 16 May 2005",
         historical: true,
         lock_design: None,
+        elsewhere: &[],
     }
     /// Catalog #11: `fsmount` takes one mount reference where two are needed (one for the file,
     /// one for the anonymous namespace), so closing the file drops the count below zero.
@@ -185,6 +198,7 @@ mutants! {
         see: "commit 1b0b9cc8d379 \"vfs: fsmount: add missing mntget()\" (2019)",
         historical: true,
         lock_design: None,
+        elsewhere: &[],
     }
     /// §4 guard: `do_add_mount` without the "something was mounted here while we slept" loop:
     /// two concurrent mounts on one directory both graft on it and one hides the other.
@@ -196,6 +210,7 @@ mutants! {
         see: "fs/namespace.c do_add_mount() of 2.4.17 (\"something was mounted here while we slept\")",
         historical: true,
         lock_design: None,
+        elsewhere: &[],
     }
     /// §4 guard: `graft_tree` without the deleted-mountpoint check (`d_unhashed`): a mount
     /// grafted on a directory removed while the mount slept is unreachable by any path.
@@ -207,6 +222,7 @@ mutants! {
         see: "fs/namespace.c graft_tree() of 2.4.17 (d_unhashed check)",
         historical: true,
         lock_design: None,
+        elsewhere: &[],
     }
     /// §4 guard: `umount_tree` puts the detached mounts while still holding the tree spinlock;
     /// the last `mntput` sleeps in `kill_super`'s `down_write(s_umount)` in atomic context.
@@ -218,6 +234,7 @@ mutants! {
         see: "fs/namespace.c umount_tree() of 2.4.17 (spin_unlock before path_release/mntput)",
         historical: true,
         lock_design: None,
+        elsewhere: &[],
     }
     /// Removed guard: `kill_super` tears the filesystem down without `down_write(s_umount)`, so a
     /// `get_super` holder uses a filesystem that is being shut down under it.
@@ -229,10 +246,14 @@ mutants! {
         see: "fs/super.c kill_super() of 2.4.17 (down_write(&sb->s_umount))",
         historical: false,
         lock_design: None,
+        elsewhere: &[],
     }
     /// Removed guard (the shape of commit 65781e19dcfc, 2025): `do_umount` checks
     /// `mnt_count == 2` before taking `namespace->sem` and the tree lock, so a concurrent `open`
-    /// gets in between and a plain umount detaches a busy mount, acting like `umount -l`.
+    /// gets in between and a plain umount detaches a busy mount, acting like `umount -l`. Under
+    /// the read-mostly design the open's lookup pins without the tree lock, so the umount detaches
+    /// the mount while the pin is not yet legitimized (not busy to the invariant oracle) and the
+    /// open goes on in the detached mount: the first symptom is the opener's wrong result.
     UmountCheckBeforeLock => {
         id: "umount-check-before-lock",
         description: "do_umount reads the busy count before taking the locks",
@@ -241,6 +262,7 @@ mutants! {
         see: "fs/namespace.c do_umount() of 2.4.17; commit 65781e19dcfc (2025)",
         historical: false,
         lock_design: None,
+        elsewhere: &[(LockDesign::ReadMostly, FindingClass::WrongResult)],
     }
     /// Removed guard: `lock_super` as before the seed, a flag tested and then set with no atomic
     /// step, so two threads both enter the super_block's critical section.
@@ -252,6 +274,7 @@ mutants! {
         see: "the seed's \"SMP-safe lock_super()\"; fs/super.c lock_super() of 2.4.17",
         historical: false,
         lock_design: None,
+        elsewhere: &[],
     }
     /// Plausible slip: the expiry's busy test is off by one (`mnt_count <= 3` for `== 2`), so
     /// `mark_mounts_for_expiry` unmounts a mount that an open file still uses. Nothing is freed
@@ -265,6 +288,7 @@ mutants! {
         see: "fs/namespace.c mark_mounts_for_expiry() of 2.6.11 (`atomic_read(&mnt->mnt_count) == 2`: the parent's reference and the expiry's own)",
         historical: false,
         lock_design: None,
+        elsewhere: &[],
     }
     /// Plausible slip: `copy_namespace` copies the tree without `down_write(&namespace->sem)`,
     /// so the copy walks a tree other tasks are changing and can take a later mount of another
@@ -277,6 +301,7 @@ mutants! {
         see: "fs/namespace.c copy_namespace() of 2.6.11 (`down_write(&tsk->namespace->sem)` around copy_tree and the second pass)",
         historical: false,
         lock_design: None,
+        elsewhere: &[],
     }
     /// Catalog #8 in the read-mostly design: `lookup_mnt` keeps the mount it pinned under RCU
     /// without `legitimize_mnt`'s re-check, so a walk enters a mount that a plain umount has
@@ -290,6 +315,7 @@ mutants! {
         see: "Al Viro, commit 119e1ef80ecf \"fix __legitimize_mnt()/mntput() race\" (2018); fs/namespace.c __legitimize_mnt()",
         historical: true,
         lock_design: Some(LockDesign::ReadMostly),
+        elsewhere: &[],
     }
     /// Plausible slip, in the shape of `graft_tree` in an LSM vendor tree of 2.4.17: `err` is set
     /// from `security_sb_check_sb()` and not set back to -ENOENT before the deleted-mountpoint
@@ -303,6 +329,7 @@ mutants! {
         see: "fs/namespace.c graft_tree() of the LSM tree rickgaiser/linux-2.4.17-ps2 (`if ((err = security_sb_check_sb(mnt, nd))) goto out_unlock;` then the d_unhashed test with err 0) against 2.6.11 (`err = -ENOENT;` restated after the hook)",
         historical: false,
         lock_design: None,
+        elsewhere: &[],
     }
 }
 
@@ -351,6 +378,15 @@ impl Mutant {
     /// design the mutant's code does not run and its scenario runs the fixed protocol.
     pub fn lock_design(self) -> Option<LockDesign> {
         self.spec().lock_design
+    }
+
+    /// The finding class the mutant must produce under lock design `d`.
+    pub fn expected_under(self, d: LockDesign) -> FindingClass {
+        self.spec()
+            .elsewhere
+            .iter()
+            .find(|(design, _)| *design == d)
+            .map_or(self.expected(), |(_, c)| *c)
     }
 
     /// The path of its scenario, relative to the workspace: `scenarios/<id>.toml`.
