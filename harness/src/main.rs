@@ -12,6 +12,7 @@ mod conform;
 mod report;
 mod run;
 mod scenario;
+mod specs;
 mod worker;
 
 use std::path::PathBuf;

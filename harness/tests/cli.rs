@@ -293,7 +293,7 @@ fn bad_input_exits_2_with_position_and_writes_nothing() {
         &["run", &f, "--reports", r],
         &reports,
         &format!("{f}:2:9"),
-        "have 227026800 sequential orders, more than the linearizability check's bound of 100000",
+        "have 227873431500 sequential orders, more than the linearizability check's bound of 100000",
     );
     let out = run(&["run", &f, "--backend", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
