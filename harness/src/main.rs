@@ -17,6 +17,7 @@ mod out;
 mod report;
 mod run;
 mod scenario;
+mod specs;
 mod timeline;
 mod verdict;
 mod witness;
@@ -144,10 +145,12 @@ fn list(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
             .join(" ");
         let first = flat.split(". ").next().unwrap_or("").trim_end_matches('.');
         text.push_str(&format!(
-            "{:<w$}  {:<26} {:<15} {} thread(s)  {}\n",
+            "{:<w$}  {:<26} {:<15} {:<12} {:<11} {} thread(s)  {}\n",
             s.name,
             s.variant.id(),
             s.expect.name(),
+            s.check.name(),
+            s.lock_design.map_or("global", |d| d.name()),
             s.program.threads.len(),
             first
         ));

@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mountcheck_engine::{bounds, ReplayToken, Request, Response, Stop, Strategy};
-use mountcheck_model::{Config, Variant};
+use mountcheck_model::{Config, LockDesign, Variant};
 
 use crate::html;
 use crate::options::{self, ExploreOptions};
@@ -27,7 +27,7 @@ use crate::out;
 use crate::report::{
     self, Bounds, Exploration, FindingInfo, Replay, Report, Row, ScenarioInfo, Tally, Timing, Tool,
 };
-use crate::scenario::{self, check_program, Expect, Scenario, ScenarioError, Spot};
+use crate::scenario::{self, check_program, Check, Expect, Scenario, ScenarioError, Spot};
 use crate::verdict::Verdict;
 use crate::witness;
 use crate::worker;
@@ -222,6 +222,42 @@ pub fn override_variant(s: &mut Scenario, variant: Variant) {
     };
 }
 
+/// Settle each scenario's lock design: the command line's, else the file's, else global. A
+/// mutant whose code lives in another design than the one chosen does not run: its scenario
+/// explores the fixed protocol there and must be clean; a mutant whose first finding under the
+/// chosen design is of another class (`Mutant::expected_under`) must produce that class.
+pub fn resolve_designs(scenarios: &mut [Scenario], cli: Option<LockDesign>) {
+    for s in scenarios {
+        let d = cli.or(s.lock_design).unwrap_or_default();
+        s.lock_design = Some(d);
+        if let Variant::Mutant(m) = s.variant {
+            if m.lock_design().is_some_and(|md| md != d) {
+                s.expect = Expect::Clean;
+            } else if s.expect == Expect::Finding(m.expected()) {
+                // The same bug, seen first by another oracle under this design.
+                s.expect = Expect::Finding(m.expected_under(d));
+            }
+        }
+    }
+}
+
+/// Apply `--variant` and the lock design and attach the sequential specifications (computed
+/// once per program and design, shared by every backend): what `run` and `catalog` do to their
+/// scenarios before exploring.
+pub fn prepare(
+    scenarios: &mut [Scenario],
+    variant: Option<Variant>,
+    opts: &ExploreOptions,
+) -> Result<()> {
+    if let Some(v) = variant {
+        for s in scenarios.iter_mut() {
+            override_variant(s, v);
+        }
+    }
+    resolve_designs(scenarios, opts.lock_design.map(|d| d.0));
+    crate::specs::attach_specs(scenarios, opts.jobs)
+}
+
 /// The request for one exploration.
 pub fn request(s: &Scenario, b: Backend, set: &Settings<'_>) -> Request {
     Request {
@@ -229,7 +265,8 @@ pub fn request(s: &Scenario, b: Backend, set: &Settings<'_>) -> Request {
         program: s.program.clone(),
         config: Config {
             variant: s.variant,
-            lock_design: set.opts.lock_design.0,
+            lock_design: s.lock_design.unwrap_or_default(),
+            oracles: s.oracles,
         },
         strategy: b.strategy(set.opts),
         max_executions: set.iterations.unwrap_or(b.default_iterations()),
@@ -370,6 +407,7 @@ pub fn make_report(
             variant: s.variant.id().to_string(),
             expect: s.expect.name().to_string(),
         },
+        linearizability: s.spec_info.clone(),
         program: s.program.clone(),
         config: req.config,
         exploration: Exploration {
@@ -404,6 +442,7 @@ pub fn make_report(
         timing: Timing {
             elapsed_secs: elapsed,
             witness_secs: 0.0,
+            spec_secs: s.spec_secs,
         },
     }
 }
@@ -497,7 +536,10 @@ pub fn write_reports(reports: &[Report], dir: &Path, command: &str) -> Result<Ve
     let rows = write_report_files(reports, dir)?;
     report::write_whole(&dir.join("index.md"), &report::index(&rows, command))?;
     let entries: Vec<html::IndexEntry> = rows.iter().map(html::IndexEntry::from_row).collect();
-    report::write_whole(&dir.join("index.html"), &html::index_page(command, &entries))?;
+    report::write_whole(
+        &dir.join("index.html"),
+        &html::index_page(command, &entries),
+    )?;
     report::write_whole(
         &dir.join("index.json"),
         &(serde_json::to_string_pretty(&rows)? + "\n"),
@@ -511,18 +553,15 @@ pub fn run(a: &RunArgs, command: &str) -> Result<ExitCode> {
         return Err(BadInput("--backend needs at least one backend".into()).into());
     }
     let mut scenarios = load_scenarios(&a.scenarios, &a.opts.scenarios_dir)?;
-    if let Some(v) = a.variant {
-        for s in &mut scenarios {
-            override_variant(s, v);
-        }
-    }
+    let start = Instant::now();
+    prepare(&mut scenarios, a.variant, &a.opts)?;
+    let specs = start.elapsed().as_secs_f64();
     probe_reports_dir(&a.opts.reports)?;
     let set = Settings {
         opts: &a.opts,
         iterations: a.iterations,
         reports: &a.opts.reports,
     };
-    let start = Instant::now();
     let tasks: Vec<(&Scenario, Backend)> = scenarios
         .iter()
         .flat_map(|s| a.backend.iter().map(move |b| (s, *b)))
@@ -531,10 +570,15 @@ pub fn run(a: &RunArgs, command: &str) -> Result<ExitCode> {
     let rows = write_reports(&reports, &a.opts.reports, command)?;
     out::print(&report::table(&rows))?;
     let t = Tally::of(&rows);
+    let checked = scenarios
+        .iter()
+        .filter(|s| s.check == Check::Linearizable)
+        .count();
     out::println(&format!(
-        "\n{}; {:.1} s; reports in {} (index.md)",
+        "\n{}; {:.1} s (sequential specifications of {checked} of {} scenarios: {specs:.1} s); reports in {} (index.md)",
         t.line(),
         start.elapsed().as_secs_f64(),
+        scenarios.len(),
         a.opts.reports.display()
     ))?;
     Ok(if t.as_expected == t.total {
@@ -598,7 +642,7 @@ pub fn replay_request(path: &Path) -> Result<(Report, Request), BadInput> {
             "replay.token: this execution cannot be replayed: {why}"
         )));
     }
-    check_program(&orig.program, orig.config.variant)
+    check_program(&orig.program, orig.config.lock_design)
         .map_err(|p| bad(format!("{}: {}", json_path(p.spot), p.msg)))?;
     let strategy = match &rp.token {
         ReplayToken::Shuttle { schedule } => {

@@ -26,7 +26,7 @@ use std::time::Instant;
 use mountcheck_benches::build;
 use mountcheck_benches::cli_runs::{self, SpeedRow, Tool};
 use mountcheck_engine::{Request, Response, Strategy};
-use mountcheck_model::{parse_op, Config, EndState, LockDesign, Op, Program};
+use mountcheck_model::{parse_call, Call, Config, EndState, LockDesign, Program};
 use serde::Deserialize;
 
 type Res<T> = Result<T, String>;
@@ -274,20 +274,21 @@ struct RawThread {
     ops: Vec<String>,
 }
 
-fn ops(list: &[String]) -> Res<Vec<Op>> {
+fn ops(list: &[String]) -> Res<Vec<Call>> {
     list.iter()
-        .map(|s| parse_op(s).map_err(|e| format!("`{s}`: {e}")))
+        .map(|s| parse_call(s).map_err(|e| format!("`{s}`: {e}")))
         .collect()
 }
 
 fn fallback(name: &str) -> Program {
     let p = |setup: &[&str], threads: &[&[&str]]| Program {
-        setup: setup.iter().map(|s| parse_op(s).expect("op")).collect(),
+        setup: setup.iter().map(|s| parse_call(s).expect("op")).collect(),
         threads: threads
             .iter()
-            .map(|t| t.iter().map(|s| parse_op(s).expect("op")).collect())
+            .map(|t| t.iter().map(|s| parse_call(s).expect("op")).collect())
             .collect(),
         end: EndState::ExitAll,
+        spec: None,
     };
     match name {
         "get-super-vs-umount" => p(
@@ -324,6 +325,7 @@ fn scenario(name: &str) -> Res<(Program, &'static str)> {
         setup: ops(&raw.setup)?,
         threads: raw.thread.iter().map(|t| ops(&t.ops)).collect::<Res<_>>()?,
         end,
+        spec: None,
     };
     Ok((program, "scenarios/*.toml"))
 }
