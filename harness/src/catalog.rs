@@ -128,6 +128,7 @@ fn attribution(
         opts: &c.opts,
         iterations: Some(c.loom_iterations),
         reports: reports_dir,
+        minimize_witness: true,
     };
     let tasks: Vec<(&Scenario, Backend)> = runs.iter().map(|s| (s, Backend::Loom)).collect();
     let reps = run::explore_all(&tasks, &set, "catalog oracles (loom)")?;
@@ -206,6 +207,7 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
             opts: &c.opts,
             iterations: Some(iterations),
             reports: &reports_dir,
+            minimize_witness: true,
         };
         let tasks: Vec<(&Scenario, Backend)> = scenarios
             .iter()

@@ -2,7 +2,8 @@
 //!
 //! Subcommands: `list` (the bundled scenarios), `run` (explore scenarios on loom, PCT, random,
 //! DFS or real threads, write race reports), `replay` (re-run a report's failing execution),
-//! `catalog` (every historical-bug mutant against every backend), `conform` (the model against
+//! `catalog` (every historical-bug mutant against every backend), `fuzz` (generated scenarios,
+//! shrunk to files), `conform` (the model against
 //! the running kernel). Errors are `anyhow` at this
 //! edge; bad input (a malformed scenario, an unknown operation, an impossible bound, an
 //! unwritable reports directory) exits 2 before any work, an unexpected verdict (a checker error
@@ -11,6 +12,7 @@
 
 mod catalog;
 mod conform;
+mod fuzz;
 mod html;
 mod options;
 mod out;
@@ -43,6 +45,10 @@ enum Cmd {
         /// Where the scenarios live.
         #[arg(long, default_value = "scenarios")]
         scenarios_dir: PathBuf,
+        /// Print instead the table of which pairs of operations the scenarios run concurrently
+        /// (the table `mountcheck fuzz` shows for what it generated).
+        #[arg(long)]
+        coverage: bool,
     },
     /// Explore scenarios and write race reports.
     #[command(after_long_help = verdict::help())]
@@ -56,6 +62,10 @@ enum Cmd {
     /// Run every mutant and the fixed protocol under loom and PCT (and DFS where it finishes).
     #[command(after_long_help = verdict::help())]
     Catalog(catalog::CatalogArgs),
+    /// Generate concurrent scenarios from the operation table, explore each, shrink what fails
+    /// to a scenario file in REPORTS/found/ (exit 1 when something was found).
+    #[command(after_long_help = verdict::help())]
+    Fuzz(fuzz::FuzzArgs),
     /// Check the model's sequential behaviour against the running kernel (needs root).
     Conform(conform::ConformArgs),
     /// Internal: one exploration in a child process (see `worker.rs`).
@@ -104,7 +114,11 @@ fn main() -> ExitCode {
     };
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let result = match &cli.cmd {
-        Cmd::List { scenarios_dir } => list(scenarios_dir),
+        Cmd::List {
+            scenarios_dir,
+            coverage,
+        } => list(scenarios_dir, *coverage),
+        Cmd::Fuzz(a) => fuzz::run(a, &command),
         Cmd::Run(a) => run::run(a, &command),
         Cmd::Replay { report } => run::replay(report),
         Cmd::Catalog(a) => catalog::run(a),
@@ -133,8 +147,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn list(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn list(dir: &std::path::Path, coverage: bool) -> anyhow::Result<ExitCode> {
     let scenarios = run::load_scenarios(&[], dir)?;
+    if coverage {
+        let mut c = fuzz::coverage::Coverage::default();
+        for s in &scenarios {
+            c.add(&s.program, s.expect != scenario::Expect::Clean);
+        }
+        out::print(&format!(
+            "Operations run concurrently by the bundled scenarios (scenarios per pair; found: the scenario expects a finding)\n\n{}",
+            c.markdown()
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let w = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
     let mut text = String::new();
     for s in &scenarios {

@@ -140,6 +140,10 @@ pub struct Settings<'a> {
     pub iterations: Option<u64>,
     /// Where this run's reports go (named in each report's replay command).
     pub reports: &'a Path,
+    /// Whether a finding's witness is minimized (fewest preemptions) before its report: `run`
+    /// and `catalog` always; `fuzz` only for the shrunk scenario it writes, not for every
+    /// generated scenario it tries.
+    pub minimize_witness: bool,
 }
 
 /// Resolve the scenario arguments to files, load them, and check that their names are unique.
@@ -299,6 +303,9 @@ pub fn explore(
     let mut resp: Response = worker::run(exe, &req, scratch)?;
     let total_elapsed = resp.elapsed_secs;
     let started = std::time::Instant::now();
+    if !set.minimize_witness {
+        return Ok(make_report(s, b, set, &req, &resp, total_elapsed));
+    }
     let witness = match witness::minimize(&req, &resp, exe, scratch, |r, found, dir| {
         capture_loom(exe, r, found, dir)
     })? {
@@ -454,7 +461,6 @@ pub fn explore_all(
     set: &Settings<'_>,
     label: &str,
 ) -> Result<Vec<Report>> {
-    let exe = worker::self_exe()?;
     let bar = ProgressBar::new(tasks.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {label} [{bar:30}] {pos}/{len} {elapsed} {msg}")
@@ -467,6 +473,19 @@ pub fn explore_all(
             }),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let reports = explore_all_with(tasks, set, &bar);
+    bar.finish_and_clear();
+    reports
+}
+
+/// [`explore_all`] advancing the caller's progress bar by one per exploration (`fuzz` keeps one
+/// bar for its whole campaign).
+pub fn explore_all_with(
+    tasks: &[(&Scenario, Backend)],
+    set: &Settings<'_>,
+    bar: &ProgressBar,
+) -> Result<Vec<Report>> {
+    let exe = worker::self_exe()?;
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<Result<Report>>>> =
         Mutex::new((0..tasks.len()).map(|_| None).collect());
@@ -492,7 +511,6 @@ pub fn explore_all(
             });
         }
     });
-    bar.finish_and_clear();
     let _ = std::fs::remove_dir_all(&scratch_root);
     results
         .into_inner()
@@ -561,6 +579,7 @@ pub fn run(a: &RunArgs, command: &str) -> Result<ExitCode> {
         opts: &a.opts,
         iterations: a.iterations,
         reports: &a.opts.reports,
+        minimize_witness: true,
     };
     let tasks: Vec<(&Scenario, Backend)> = scenarios
         .iter()
