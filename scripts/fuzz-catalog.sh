@@ -7,7 +7,9 @@
 #
 # Usage: scripts/fuzz-catalog.sh [ID...]   (default: every mutant)
 # Environment: BUDGET (seconds per mutant, default 300), MOUNTCHECK (the binary, default
-# target/debug/mountcheck, whose model and engine are built at opt-level 3), JOBS (default 2).
+# target/debug/mountcheck, whose model and engine are built at opt-level 3), JOBS (default 2),
+# TABLE_ONLY=1 (no campaign: only the table, from the campaigns already in reports/fuzz-catalog;
+# a mutant without one is listed as not run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUDGET=${BUDGET:-300}
@@ -24,6 +26,7 @@ else
   ids=$(sed -n 's/^variant = "\(.*\)"$/\1/p' scenarios/*.toml | grep -vx fixed | sort -u)
 fi
 for id in $ids; do
+  [ "${TABLE_ONLY:-0}" = 1 ] && break
   rm -rf "${OUT:?}/$id"
   echo "fuzz-catalog: $id (budget ${BUDGET} s)" >&2
   status=0
@@ -40,9 +43,15 @@ out, budget, ids = sys.argv[1], sys.argv[2], sys.argv[3:]
 rows = ["| mutant | found? | class | seconds to find | scenarios tried | shrunk calls | hand-written calls | fixed twin clean | file |",
         "|---|---|---|---|---|---|---|---|---|"]
 found_n = 0
+not_run = []
 for i in ids:
-    with open(os.path.join(out, i, "fuzz.json")) as f:
-        s = json.load(f)
+    try:
+        with open(os.path.join(out, i, "fuzz.json")) as f:
+            s = json.load(f)
+    except FileNotFoundError:
+        not_run.append(i)
+        rows.append(f"| `{i}` | not run | — | — | — | — | — | — | — |")
+        continue
     fs = [x for x in s["found"] if x.get("fixed_twin_clean") is not False]
     hand = s.get("hand_written_calls")
     if fs:
@@ -53,7 +62,7 @@ for i in ids:
         other = f" ({len(s['found'])} finding(s) the fixed protocol shares)" if s["found"] else ""
         rows.append(f"| `{i}` | **no**{other} | — | > {float(budget):.0f} | {s['scenarios']} | — | {hand} | — | — |")
 body = (f"## Catalog: time to find each mutant\n\n`scripts/fuzz-catalog.sh` (`mountcheck fuzz --variant ID --seed 1 --budget {budget} --until-found`, default bounds); "
-        f"{found_n} of {len(ids)} mutants found. Seconds to find: from the campaign's start to the end of the batch of scenarios that found it (shrinking not included); "
+        f"{found_n} of {len(ids) - len(not_run)} mutants run found" + (f" ({len(not_run)} not run: out of time)" if not_run else "") + f". Seconds to find: from the campaign's start to the end of the batch of scenarios that found it (shrinking not included); "
         "scenarios tried: up to and including that one; calls: setup and threads.\n\n" + "\n".join(rows))
 path = "reports/fuzz.md"
 old = open(path).read() if os.path.exists(path) else ""

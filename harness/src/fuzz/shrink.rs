@@ -236,7 +236,7 @@ pub fn describe(p: &Program, r: &Report) -> String {
                 _ => String::new(),
             };
             format!(
-                "one execution ends in a {}{at}: {}",
+                "one execution ends in `{}`{at}: {}",
                 f.finding.class, f.finding.message
             )
         }
@@ -251,8 +251,13 @@ pub fn describe(p: &Program, r: &Report) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let run = if threads.len() == 1 {
+        "runs alone"
+    } else {
+        "run concurrently"
+    };
     format!(
-        "After a setup of {setup}, {} run concurrently; {what}.",
+        "After a setup of {setup}, {} {run}; {what}.",
         threads.join(" and ")
     )
 }
