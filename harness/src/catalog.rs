@@ -21,6 +21,7 @@ use clap::Args;
 use mountcheck_engine::{bounds, Stop};
 use mountcheck_model::{Mutant, Variant};
 
+use crate::junit;
 use crate::options::{self, ExploreOptions};
 use crate::out;
 use crate::report::{self, Report, Row, Tally};
@@ -55,7 +56,15 @@ pub struct CatalogArgs {
     /// which of the historical bugs the RCU design still lets through), directories.
     #[command(flatten)]
     pub opts: ExploreOptions,
+    /// Also write the catalog's rows as JUnit XML to FILE: a test case per (mutant, backend),
+    /// fixed twins included (suite `<mutant>-fixed`); a mutant not caught is a failure.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
+
+/// Why the catalog accepts an incomplete DFS row.
+const DFS_INCOMPLETE: &str =
+    "accepted: the catalog holds DFS to its verdict only where it exhausts its space";
 
 struct Line {
     mutant: String,
@@ -107,6 +116,10 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
     }
     let reports_dir = c.opts.reports.join("catalog");
     run::probe_reports_dir(&reports_dir)?;
+    if let Some(j) = &c.junit {
+        junit::probe(j)?;
+    }
+    let mut cases: Vec<junit::Case> = Vec::new();
     let start = Instant::now();
     let mut lines = Vec::new();
     let mut rows: Vec<Row> = Vec::new();
@@ -145,13 +158,27 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
                     "—".into()
                 };
                 rows.push(Row::of(r, None));
+                let ok = judge(r, b, expect, c.opts.allow_incomplete);
+                let written = run::has_report(r.verdict);
+                let mut row = Row::of(r, written.then(|| path.clone()));
+                row.ok = ok;
+                cases.push(junit::Case {
+                    row,
+                    report: written.then(|| r.clone()),
+                    qualifier: None,
+                    accepted_incomplete: if b == Backend::Dfs {
+                        DFS_INCOMPLETE
+                    } else {
+                        junit::ALLOW_INCOMPLETE
+                    },
+                });
                 lines.push(Line {
                     mutant: label,
                     expected: expect.name().into(),
                     backend: b.name(),
                     verdict: r.verdict,
                     stop: r.exploration.stop,
-                    ok: judge(r, b, expect, c.opts.allow_incomplete),
+                    ok,
                     executions: r
                         .finding
                         .as_ref()
@@ -230,6 +257,9 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
         let _ = writeln!(md, "- `{}`: {}. See: {}", m.id(), m.description(), m.see());
     }
     report::write_whole(&c.opts.reports.join("catalog.md"), &md)?;
+    if let Some(j) = &c.junit {
+        junit::write(j, "mountcheck catalog", &cases)?;
+    }
     Ok(if all_ok {
         ExitCode::SUCCESS
     } else {

@@ -13,9 +13,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mountcheck_engine::{bounds, ReplayToken, Request, Response, Stop, Strategy};
@@ -24,7 +23,7 @@ use mountcheck_model::{Config, Variant};
 use crate::options::{self, ExploreOptions};
 use crate::out;
 use crate::report::{
-    self, Bounds, Exploration, FindingInfo, Replay, Report, Row, ScenarioInfo, Tally, Timing, Tool,
+    self, Bounds, Exploration, FindingInfo, Replay, Report, ScenarioInfo, Timing, Tool,
 };
 use crate::scenario::{self, check_program, Expect, Scenario, ScenarioError, Spot};
 use crate::verdict::Verdict;
@@ -109,6 +108,9 @@ pub struct RunArgs {
     /// Bounds, lock design, directories.
     #[command(flatten)]
     pub opts: ExploreOptions,
+    /// Replicas, shards, JUnit.
+    #[command(flatten)]
+    pub dist: crate::units::DistArgs,
 }
 
 /// Bad input: printed as is, exit status 2.
@@ -380,6 +382,18 @@ pub fn explore_all(
     set: &Settings<'_>,
     label: &str,
 ) -> Result<Vec<Report>> {
+    let tasks: Vec<(&Scenario, Backend, Settings<'_>)> =
+        tasks.iter().map(|&(s, b)| (s, b, *set)).collect();
+    explore_each(&tasks, set.opts.jobs, label)
+}
+
+/// Every (scenario, backend, settings) of `tasks` explored (each with its own settings, such as
+/// a replica's seed), with `jobs` child processes at once. Returns the reports in input order.
+pub fn explore_each(
+    tasks: &[(&Scenario, Backend, Settings<'_>)],
+    jobs: usize,
+    label: &str,
+) -> Result<Vec<Report>> {
     let exe = worker::self_exe()?;
     let bar = ProgressBar::new(tasks.len() as u64);
     bar.set_style(
@@ -398,7 +412,7 @@ pub fn explore_all(
         Mutex::new((0..tasks.len()).map(|_| None).collect());
     let scratch_root = std::env::temp_dir().join(format!("mountcheck-{}", std::process::id()));
     std::thread::scope(|scope| {
-        for _ in 0..set.opts.jobs.min(tasks.len()).max(1) {
+        for _ in 0..jobs.min(tasks.len()).max(1) {
             scope.spawn(|| loop {
                 let idx = {
                     let mut n = next.lock().unwrap_or_else(|p| p.into_inner());
@@ -406,12 +420,12 @@ pub fn explore_all(
                     *n += 1;
                     i
                 };
-                let Some(&(s, b)) = tasks.get(idx) else {
+                let Some(&(s, b, set)) = tasks.get(idx) else {
                     break;
                 };
                 bar.set_message(format!("{} / {}", s.name, b.name()));
                 let scratch = scratch_root.join(format!("{idx}"));
-                let r = explore(s, b, set, &exe, &scratch);
+                let r = explore(s, b, &set, &exe, &scratch);
                 let _ = std::fs::remove_dir_all(&scratch);
                 results.lock().unwrap_or_else(|p| p.into_inner())[idx] = Some(r);
                 bar.inc(1);
@@ -434,37 +448,6 @@ pub fn has_report(v: Verdict) -> bool {
     matches!(v, Verdict::Finding(_) | Verdict::CheckerError)
 }
 
-/// Write every report with a finding or a checker error into `dir`, and remove stale ones of the
-/// explorations that have none; return the rows, in order.
-pub fn write_report_files(reports: &[Report], dir: &Path) -> Result<Vec<Row>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut rows = Vec::new();
-    for r in reports {
-        let stem = report::stem(&r.scenario.name, &r.exploration.strategy);
-        let path = if has_report(r.verdict) {
-            Some(report::write(dir, r)?.display().to_string())
-        } else {
-            for ext in ["json", "md"] {
-                let _ = std::fs::remove_file(dir.join(format!("{stem}.{ext}")));
-            }
-            None
-        };
-        rows.push(Row::of(r, path));
-    }
-    Ok(rows)
-}
-
-/// Write the reports, `index.md` and `index.json`; return the summary rows.
-pub fn write_reports(reports: &[Report], dir: &Path, command: &str) -> Result<Vec<Row>> {
-    let rows = write_report_files(reports, dir)?;
-    report::write_whole(&dir.join("index.md"), &report::index(&rows, command))?;
-    report::write_whole(
-        &dir.join("index.json"),
-        &(serde_json::to_string_pretty(&rows)? + "\n"),
-    )?;
-    Ok(rows)
-}
-
 /// `mountcheck run`.
 pub fn run(a: &RunArgs, command: &str) -> Result<ExitCode> {
     if a.backend.is_empty() {
@@ -476,32 +459,7 @@ pub fn run(a: &RunArgs, command: &str) -> Result<ExitCode> {
             override_variant(s, v);
         }
     }
-    probe_reports_dir(&a.opts.reports)?;
-    let set = Settings {
-        opts: &a.opts,
-        iterations: a.iterations,
-        reports: &a.opts.reports,
-    };
-    let start = Instant::now();
-    let tasks: Vec<(&Scenario, Backend)> = scenarios
-        .iter()
-        .flat_map(|s| a.backend.iter().map(move |b| (s, *b)))
-        .collect();
-    let reports = explore_all(&tasks, &set, "exploring")?;
-    let rows = write_reports(&reports, &a.opts.reports, command)?;
-    out::print(&report::table(&rows))?;
-    let t = Tally::of(&rows);
-    out::println(&format!(
-        "\n{}; {:.1} s; reports in {} (index.md)",
-        t.line(),
-        start.elapsed().as_secs_f64(),
-        a.opts.reports.display()
-    ))?;
-    Ok(if t.as_expected == t.total {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    crate::units::run(a, &scenarios, command)
 }
 
 /// The JSON path of a spot of a report's program, for an error message.
