@@ -3,7 +3,9 @@
 //! same verdict set as one unsharded run with the same options (same rows, verdicts, stop
 //! reasons, executions, findings); the manifests must show every unit run exactly once; and
 //! `merge` must refuse a missing shard, a duplicated shard and a shard of another run, writing
-//! nothing. Also: a shard with no units, and `--shard env` from a Slurm array's environment.
+//! nothing. Also: a shard with no units; `--shard env` from a Slurm array's environment;
+//! deploy/slurm-array.sbatch run as Slurm runs a task (its shard written, a verdict not as
+//! expected left to merge, bad input failing the task); the deployment files' numbers of shards.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -405,4 +407,98 @@ fn shard_env_reads_a_slurm_array_and_names_what_is_missing() {
         assert!(err.contains(needle), "{vars:?}: {err}");
         assert!(!fresh.exists(), "{vars:?}: wrote {}", fresh.display());
     }
+}
+
+#[test]
+fn the_slurm_array_script_runs_its_shard_and_leaves_the_judging_to_merge() {
+    // deploy/slurm-array.sbatch as Slurm runs it for array task 0 of --array=0-1, without Slurm.
+    let tmp = tempfile::tempdir().unwrap();
+    let script = workspace().join("deploy/slurm-array.sbatch");
+    let run_task = |scenario: &str| {
+        let mut c = Command::new("bash");
+        c.current_dir(workspace())
+            .arg(&script)
+            .args([scenario, "--backend", "loom,pct", "--iterations", "50"])
+            .env("MOUNTCHECK", env!("CARGO_BIN_EXE_mountcheck"))
+            .env("MOUNTCHECK_SHARDS_DIR", tmp.path().join(scenario))
+            .env("SLURM_ARRAY_TASK_ID", "0")
+            .env("SLURM_ARRAY_TASK_COUNT", "2")
+            .env("SLURM_ARRAY_TASK_MIN", "0")
+            .env("SLURM_CPUS_PER_TASK", "1");
+        for v in [
+            "JOB_COMPLETION_INDEX",
+            "MOUNTCHECK_SHARD_INDEX",
+            "MOUNTCHECK_SHARD_COUNT",
+        ] {
+            c.env_remove(v);
+        }
+        let out = c.output().unwrap();
+        show(&[script.display().to_string(), scenario.into()], &out);
+        out
+    };
+    // Shard 1 of 2 is the loom unit (loom sorts before pct), which stops at its cap of 50 on
+    // get-super-vs-umount: incomplete, not as expected (mountcheck exits 1), but the task ran
+    // its shard whole: the script succeeds.
+    let out = run_task("get-super-vs-umount");
+    assert_eq!(out.status.code(), Some(0));
+    let m = json(&tmp.path().join("get-super-vs-umount/0/shard.json"));
+    assert_eq!(m["shard"]["index"], 1);
+    assert_eq!(m["shard"]["count"], 2);
+    let units = m["units"].as_array().unwrap();
+    assert_eq!(units.len(), 1);
+    assert_eq!(units[0]["backend"], "loom");
+    assert_eq!(units[0]["row"]["verdict"], "incomplete");
+    assert_eq!(units[0]["row"]["ok"], false);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("merge reports them"));
+    // Bad input (exit 2) fails the task.
+    let out = run_task("no-such-scenario");
+    assert_ne!(out.status.code(), Some(0));
+}
+
+#[test]
+fn the_deployment_files_agree_on_their_number_of_shards() {
+    let read = |p: &str| std::fs::read_to_string(workspace().join(p)).unwrap();
+    let value = |text: &str, key: &str| -> String {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key}"))
+            .split('#')
+            .next()
+            .unwrap()
+            .trim()
+            .trim_matches('"')
+            .to_string()
+    };
+    let k8s = read("deploy/k8s-indexed-job.yaml");
+    let n = value(&k8s, "completions:");
+    assert_eq!(value(&k8s, "parallelism:"), n);
+    let count = k8s
+        .lines()
+        .skip_while(|l| !l.contains("name: MOUNTCHECK_SHARD_COUNT"))
+        .nth(1)
+        .unwrap();
+    assert_eq!(
+        value(count, "value:"),
+        n,
+        "MOUNTCHECK_SHARD_COUNT vs completions"
+    );
+    assert!(k8s.contains("completionMode: Indexed"));
+    assert!(k8s.contains("mountcheck run --shard env"));
+    let gha = read(".github/workflows/mountcheck-shards.yml");
+    let matrix = value(&gha, "shard: [");
+    let shards: Vec<&str> = matrix
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let want: Vec<String> = (1..=shards.len()).map(|k| k.to_string()).collect();
+    assert_eq!(shards, want, "the matrix numbers the shards 1..N");
+    assert_eq!(
+        value(&gha, "MOUNTCHECK_SHARD_COUNT:"),
+        shards.len().to_string()
+    );
+    assert!(gha.contains("mountcheck run --shard env"));
+    assert!(gha.contains("mountcheck merge"));
+    let sbatch = read("deploy/slurm-array.sbatch");
+    assert!(sbatch.contains("run --shard env"));
 }
