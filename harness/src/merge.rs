@@ -42,8 +42,6 @@ pub struct UnitOutcome {
     pub row: Row,
     /// Its report.
     pub report: Option<Report>,
-    /// Whether its report had an HTML page beside it (kept in the merged output).
-    pub html: bool,
 }
 
 impl UnitOutcome {
@@ -53,7 +51,6 @@ impl UnitOutcome {
             unit,
             row: Row::of(&r, None),
             report: run::has_report(r.verdict).then_some(r),
-            html: false,
         }
     }
 }
@@ -65,8 +62,6 @@ pub struct Group {
     pub row: Row,
     /// The report of the replica the verdict comes from, if it has one.
     pub report: Option<Report>,
-    /// Whether that report had an HTML page.
-    pub html: bool,
 }
 
 /// How far a stop reason is from a complete, finding-free search, for choosing the worst.
@@ -102,14 +97,14 @@ fn merge_replicas(mut parts: Vec<UnitOutcome>, allow_incomplete: bool) -> Result
     let secs = parts.iter().map(|p| p.row.secs).sum();
     let replicas = parts.len() as u64;
     let mut row = parts[0].row.clone();
-    let (report, html) = match chosen {
+    let report = match chosen {
         Some(i) => {
             let c = &parts[i];
             row.verdict = c.row.verdict;
             row.stop = c.row.stop;
             row.checker_error = c.row.checker_error.clone();
             row.report = c.row.report.clone();
-            (c.report.clone(), c.html)
+            c.report.clone()
         }
         None => {
             let worst = parts
@@ -121,14 +116,14 @@ fn merge_replicas(mut parts: Vec<UnitOutcome>, allow_incomplete: bool) -> Result
             row.verdict = Verdict::of(worst, None);
             row.checker_error = None;
             row.report = None;
-            (None, false)
+            None
         }
     };
     row.executions = executions;
     row.secs = secs;
     row.replicas = replicas;
     row.ok = row.verdict.meets(expect, allow_incomplete);
-    Ok(Group { row, report, html })
+    Ok(Group { row, report })
 }
 
 /// The units' outcomes merged per (scenario, backend, lock design), in `order`.
@@ -154,9 +149,9 @@ pub fn combine(
     Ok(groups)
 }
 
-/// Write each group's report into `dir` (its replay command naming its new place; an HTML page
-/// if it had one), remove stale report files of the explorations that have none, and write
-/// `index.md` and `index.json`. Returns the groups with their rows' report paths.
+/// Write each group's report into `dir` (its replay command naming its new place), remove stale
+/// report files (an HTML page rendered from an earlier report included), and write `index.md`
+/// and `index.json`. Returns the groups with their rows' report paths.
 pub fn write_groups(dir: &Path, mut groups: Vec<Group>, command: &str) -> Result<Vec<Group>> {
     std::fs::create_dir_all(dir)?;
     for g in &mut groups {
@@ -175,11 +170,7 @@ pub fn write_groups(dir: &Path, mut groups: Vec<Group>, command: &str) -> Result
                     ));
                 }
                 let path = report::write(dir, r)?;
-                if g.html {
-                    crate::html::write_report_page(dir, r)?;
-                } else {
-                    stale(&["html"]);
-                }
+                stale(&["html"]);
                 g.row.report = Some(path.display().to_string());
             }
             None => {
@@ -395,15 +386,10 @@ fn outcomes(dir: &Path, m: &Manifest) -> Result<Vec<UnitOutcome>, BadInput> {
                 }
                 None => None,
             };
-            let html = u
-                .report_file
-                .as_ref()
-                .is_some_and(|f| dir.join(f).with_extension("html").exists());
             Ok(UnitOutcome {
                 unit: u.unit.clone(),
                 row: u.row.clone(),
                 report,
-                html,
             })
         })
         .collect()
@@ -499,7 +485,6 @@ mod tests {
                 checker_error: None,
             },
             report: None,
-            html: false,
         }
     }
 

@@ -35,7 +35,7 @@ pub struct DistArgs {
     /// (executions and time summed; a finding wins, the lowest replica's first). Systematic
     /// backends (loom, dfs) run once: their search is deterministic, so a replica would explore
     /// the same executions again.
-    #[arg(long, default_value_t = 1, value_parser = options::ranged_u64(shard::REPLICAS_RANGE))]
+    #[arg(long, value_name = "R", default_value_t = 1, value_parser = options::ranged_u64(shard::REPLICAS_RANGE))]
     pub replicas: u64,
     /// Run only shard K of N (1-based, e.g. 2/4): the units (scenario, backend, lock design,
     /// replica) whose position in the run's canonical list (sorted by scenario, backend, lock
