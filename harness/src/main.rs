@@ -3,11 +3,12 @@
 //! Subcommands: `list` (the bundled scenarios), `run` (explore scenarios on loom, PCT, random,
 //! DFS or real threads, write race reports; all of them or one shard), `merge` (join the shards
 //! of a run), `replay` (re-run a report's failing execution), `catalog` (every historical-bug
-//! mutant against every backend), `conform` (the model against the running kernel). Errors are `anyhow` at this
-//! edge; bad input (a malformed scenario, an unknown operation, an impossible bound, an
-//! unwritable reports directory) exits 2 before any work, an unexpected verdict (a checker error
-//! included) exits 1. Every option is parsed once into its type (`options`); everything printed
-//! goes through `out`, so a closed pipe (`mountcheck list | head -1`) ends the output quietly.
+//! mutant against every backend), `conform` (the model against the running kernel). Errors are
+//! `anyhow` at this edge; bad input (a malformed scenario, an unknown operation, an impossible
+//! bound, an unwritable reports directory, shards that are not of one run) exits 2 before any
+//! work, an unexpected verdict (a checker error included) exits 1. Every option is parsed once
+//! into its type (`options`); everything printed goes through `out`, so a closed pipe
+//! (`mountcheck list | head -1`) ends the output quietly.
 
 mod catalog;
 mod conform;

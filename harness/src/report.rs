@@ -279,9 +279,7 @@ impl Row {
             checker_error: r.checker_error.clone(),
         }
     }
-}
 
-impl Row {
     /// The bounds' summary, and the replicas' seeds when there are several.
     pub fn bounds_summary(&self) -> String {
         let mut s = self.bounds.summary();
