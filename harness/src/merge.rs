@@ -422,7 +422,12 @@ pub fn merge(a: &MergeArgs, command: &str) -> Result<ExitCode> {
     if let Some(j) = &a.junit {
         junit::probe(j)?;
     }
-    let first = &shards[0];
+    // Shard 1's order of rows (all shards have the same identity; the order of the command line
+    // may differ between them).
+    let first = shards
+        .iter()
+        .find(|m| m.shard.spec.index == 1)
+        .unwrap_or(&shards[0]);
     let units = all.len();
     let groups = combine(all, &first.order, first.run.allow_incomplete).map_err(BadInput)?;
     let groups = write_groups(&a.reports, groups, command)?;
