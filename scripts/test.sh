@@ -15,8 +15,11 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-echo "== std build: unit tests, sequential model tests, CLI integration tests (these build the loom, shuttle and std workers)"
+echo "== std build: unit tests, sequential model tests, CLI integration tests (the one mountcheck binary links the loom, shuttle and std backends)"
 cargo test --workspace
+
+echo "== the shuttle engine's own unit tests (the witness shrinker)"
+CARGO_TARGET_DIR=target/test-shuttle cargo test -p mountcheck-engine --features shuttle --release --lib
 
 echo "== benches compile"
 cargo bench --workspace --no-run

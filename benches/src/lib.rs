@@ -16,6 +16,7 @@
 //! quiet paths and the writers put back every reference they take.
 
 pub mod build;
+pub mod cli_runs;
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;

@@ -212,6 +212,7 @@ pub fn classify(replay: ReplayToken) -> Ended {
                 op: last.map(|s| s.op).unwrap_or_default(),
                 object: None,
                 unmatched: Vec::new(),
+                comparison: None,
             }
         }
     };
@@ -232,7 +233,11 @@ fn blocked_summary(trace: &[mountcheck_model::oracle::Step]) -> String {
         last.insert(s.thread, s);
     }
     last.values()
-        .filter(|s| !s.action.ends_with("= 0") && !s.action.contains(" = -"))
+        .filter(|s| {
+            !s.action.ends_with("= 0")
+                && !s.action.ends_with("= NULL")
+                && !s.action.contains(" = -")
+        })
         .map(|s| {
             format!(
                 "T{} in `{}` after {} holding [{}]",

@@ -227,10 +227,15 @@ fn header(o: &mut String, r: &Report, t: &Timeline) {
         Some(f) => {
             let _ = writeln!(
                 o,
-                "<li><b>Witness</b>: execution {}, {}, <span class=\"preemptions\">{}</span></li>",
+                "<li><b>Witness</b>: execution {}, {}, <span class=\"preemptions\">{}</span>{}</li>",
                 f.execution,
                 plural(r.trace.len(), "step", "steps"),
-                plural(t.preemption_count(), "preemption", "preemptions")
+                plural(t.preemption_count(), "preemption", "preemptions"),
+                r.witness.as_ref().map_or(String::new(), |w| format!(
+                    " (the witness: {}; {})",
+                    plural(w.preemptions, "preemption", "preemptions"),
+                    esc(&w.minimality)
+                ))
             );
         }
         None => {

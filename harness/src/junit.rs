@@ -306,6 +306,8 @@ mod tests {
             secs: 0.5,
             report: None,
             checker_error: (verdict == Verdict::CheckerError).then(|| "loom gave up".into()),
+            linearizability: None,
+            spec_secs: None,
         }
     }
 

@@ -21,9 +21,11 @@ mod report;
 mod run;
 mod scenario;
 mod shard;
+mod specs;
 mod timeline;
 mod units;
 mod verdict;
+mod witness;
 mod worker;
 
 use std::path::PathBuf;
@@ -152,10 +154,12 @@ fn list(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
             .join(" ");
         let first = flat.split(". ").next().unwrap_or("").trim_end_matches('.');
         text.push_str(&format!(
-            "{:<w$}  {:<26} {:<15} {} thread(s)  {}\n",
+            "{:<w$}  {:<26} {:<15} {:<12} {:<11} {} thread(s)  {}\n",
             s.name,
             s.variant.id(),
             s.expect.name(),
+            s.check.name(),
+            s.lock_design.map_or("global", |d| d.name()),
             s.program.threads.len(),
             first
         ));
@@ -193,6 +197,7 @@ fn render_html(
             backend: r.exploration.strategy.clone(),
             executions: r.exploration.executions,
             verdict: r.verdict.to_string(),
+            stop: r.exploration.stop.to_string(),
             expected: r.scenario.expect.clone(),
             ok: r.as_expected,
             report: page.file_name().map(|n| n.to_string_lossy().into_owned()),

@@ -149,9 +149,9 @@ pub fn combine(
     Ok(groups)
 }
 
-/// Write each group's report into `dir` (its replay command naming its new place), remove stale
-/// report files (an HTML page rendered from an earlier report included), and write `index.md`
-/// and `index.json`. Returns the groups with their rows' report paths.
+/// Write each group's report into `dir` (Markdown, JSON and HTML page, its replay command naming
+/// its new place), remove stale report files, and write `index.md`, `index.html` and
+/// `index.json`. Returns the groups with their rows' report paths.
 pub fn write_groups(dir: &Path, mut groups: Vec<Group>, command: &str) -> Result<Vec<Group>> {
     std::fs::create_dir_all(dir)?;
     for g in &mut groups {
@@ -170,7 +170,7 @@ pub fn write_groups(dir: &Path, mut groups: Vec<Group>, command: &str) -> Result
                     ));
                 }
                 let path = report::write(dir, r)?;
-                stale(&["html"]);
+                crate::html::write_report_page(dir, r)?;
                 g.row.report = Some(path.display().to_string());
             }
             None => {
@@ -181,6 +181,12 @@ pub fn write_groups(dir: &Path, mut groups: Vec<Group>, command: &str) -> Result
     }
     let rows: Vec<Row> = groups.iter().map(|g| g.row.clone()).collect();
     report::write_whole(&dir.join("index.md"), &report::index(&rows, command))?;
+    let entries: Vec<crate::html::IndexEntry> =
+        rows.iter().map(crate::html::IndexEntry::from_row).collect();
+    report::write_whole(
+        &dir.join("index.html"),
+        &crate::html::index_page(command, &entries),
+    )?;
     report::write_whole(
         &dir.join("index.json"),
         &(serde_json::to_string_pretty(&rows)? + "\n"),
@@ -488,6 +494,8 @@ mod tests {
                 report: matches!(verdict, Verdict::Finding(_) | Verdict::CheckerError)
                     .then(|| format!("r{replica}.json")),
                 checker_error: None,
+                linearizability: None,
+                spec_secs: None,
             },
             report: None,
         }

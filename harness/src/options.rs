@@ -107,9 +107,10 @@ pub struct ExploreOptions {
     #[arg(long, default_value_t = DEFAULT_JOBS, value_parser = ranged(bounds::JOBS_RANGE))]
     pub jobs: usize,
     /// Lock design of the model's mount hash and super_blocks: `global` (2.4's one lock),
-    /// `rwlock`, or `read-mostly` (lock-free `lookup_mnt` and `get_super` over RCU tables).
-    #[arg(long, value_enum, default_value = "global")]
-    pub lock_design: Design,
+    /// `rwlock`, or `read-mostly` (lock-free `lookup_mnt` and `get_super` over RCU tables)
+    /// [default: each scenario's own `lock_design`, else global].
+    #[arg(long, value_enum)]
+    pub lock_design: Option<Design>,
     /// Accept an `incomplete` verdict (a search stopped by its time limit or execution cap)
     /// where `clean` is expected.
     #[arg(long)]

@@ -136,6 +136,23 @@ pub struct Replay {
 pub struct Timing {
     /// Seconds the exploration took in the worker.
     pub elapsed_secs: f64,
+    /// Seconds spent minimizing the witness (see [`crate::witness`]).
+    #[serde(default)]
+    pub witness_secs: f64,
+    /// Seconds the scenario's sequential specification took to compute (once per run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_secs: Option<f64>,
+}
+
+/// The size of the sequential specification the linearizability oracle compared with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecInfo {
+    /// Orders of the threads' operations (merges keeping each thread's order).
+    pub orders: u64,
+    /// Orders that ran to their end (the others block for ever).
+    pub feasible: u64,
+    /// Distinct outcomes.
+    pub outcomes: u64,
 }
 
 /// A race report (`reports/<scenario>--<strategy>.json`).
@@ -147,7 +164,10 @@ pub struct Report {
     pub tool: Tool,
     /// The scenario.
     pub scenario: ScenarioInfo,
-    /// The program explored (what replay re-runs).
+    /// The sequential specification's size, when the linearizability check was on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linearizability: Option<SpecInfo>,
+    /// The program explored (what replay re-runs), with its sequential specification.
     pub program: Program,
     /// The model configuration.
     pub config: Config,
@@ -165,6 +185,9 @@ pub struct Report {
     pub trace: Vec<Step>,
     /// Replay token and command.
     pub replay: Option<Replay>,
+    /// How the witness was minimized, and how minimal it is known to be.
+    #[serde(default)]
+    pub witness: Option<crate::witness::Witness>,
     /// Time figures.
     pub timing: Timing,
 }
@@ -249,6 +272,12 @@ pub struct Row {
     pub report: Option<String>,
     /// The checker's message, for a checker error.
     pub checker_error: Option<String>,
+    /// The sequential specification's size, when the linearizability check was on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linearizability: Option<SpecInfo>,
+    /// Seconds the sequential specification took (computed once per run and design).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_secs: Option<f64>,
 }
 
 fn one() -> u64 {
@@ -277,6 +306,8 @@ impl Row {
             secs: r.timing.elapsed_secs,
             report,
             checker_error: r.checker_error.clone(),
+            linearizability: r.linearizability.clone(),
+            spec_secs: r.timing.spec_secs,
         }
     }
 
@@ -389,7 +420,7 @@ pub fn index(rows: &[Row], command: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# mountcheck run\n\nCommand: `{command}`\n");
     let _ = writeln!(o, "{}.\n", Tally::of(rows).line());
-    let _ = writeln!(o, "| scenario | variant | backend | verdict | stop | executions | bounds | expected | as expected | time (s) | report |\n|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(o, "| scenario | variant | backend | verdict | stop | executions | bounds | expected | as expected | time (s) | sequential orders / outcomes (s) | report |\n|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let rep = r.report.as_ref().map_or("—".to_string(), |p| {
             let name = Path::new(p)
@@ -399,9 +430,14 @@ pub fn index(rows: &[Row], command: &str) -> String {
             let md = name.replace(".json", ".md");
             format!("[{md}]({md})")
         });
+        let spec = match (&r.linearizability, r.spec_secs) {
+            (Some(l), Some(t)) => format!("{} / {} ({t:.3})", l.orders, l.outcomes),
+            (Some(l), None) => format!("{} / {}", l.orders, l.outcomes),
+            _ => "not checked".into(),
+        };
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {spec} | {} |",
             r.scenario,
             r.variant,
             r.strategy,

@@ -18,15 +18,16 @@ use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mountcheck_engine::{bounds, ReplayToken, Request, Response, Stop, Strategy};
-use mountcheck_model::{Config, Variant};
+use mountcheck_model::{Config, LockDesign, Variant};
 
 use crate::options::{self, ExploreOptions};
 use crate::out;
 use crate::report::{
     self, Bounds, Exploration, FindingInfo, Replay, Report, ScenarioInfo, Timing, Tool,
 };
-use crate::scenario::{self, check_program, Expect, Scenario, ScenarioError, Spot};
+use crate::scenario::{self, check_program, Check, Expect, Scenario, ScenarioError, Spot};
 use crate::verdict::Verdict;
+use crate::witness;
 use crate::worker;
 
 /// A backend as the CLI names it.
@@ -222,6 +223,42 @@ pub fn override_variant(s: &mut Scenario, variant: Variant) {
     };
 }
 
+/// Settle each scenario's lock design: the command line's, else the file's, else global. A
+/// mutant whose code lives in another design than the one chosen does not run: its scenario
+/// explores the fixed protocol there and must be clean; a mutant whose first finding under the
+/// chosen design is of another class (`Mutant::expected_under`) must produce that class.
+pub fn resolve_designs(scenarios: &mut [Scenario], cli: Option<LockDesign>) {
+    for s in scenarios {
+        let d = cli.or(s.lock_design).unwrap_or_default();
+        s.lock_design = Some(d);
+        if let Variant::Mutant(m) = s.variant {
+            if m.lock_design().is_some_and(|md| md != d) {
+                s.expect = Expect::Clean;
+            } else if s.expect == Expect::Finding(m.expected()) {
+                // The same bug, seen first by another oracle under this design.
+                s.expect = Expect::Finding(m.expected_under(d));
+            }
+        }
+    }
+}
+
+/// Apply `--variant` and the lock design and attach the sequential specifications (computed
+/// once per program and design, shared by every backend): what `run` and `catalog` do to their
+/// scenarios before exploring.
+pub fn prepare(
+    scenarios: &mut [Scenario],
+    variant: Option<Variant>,
+    opts: &ExploreOptions,
+) -> Result<()> {
+    if let Some(v) = variant {
+        for s in scenarios.iter_mut() {
+            override_variant(s, v);
+        }
+    }
+    resolve_designs(scenarios, opts.lock_design.map(|d| d.0));
+    crate::specs::attach_specs(scenarios, opts.jobs)
+}
+
 /// The request for one exploration.
 pub fn request(s: &Scenario, b: Backend, set: &Settings<'_>) -> Request {
     Request {
@@ -229,7 +266,8 @@ pub fn request(s: &Scenario, b: Backend, set: &Settings<'_>) -> Request {
         program: s.program.clone(),
         config: Config {
             variant: s.variant,
-            lock_design: set.opts.lock_design.0,
+            lock_design: s.lock_design.unwrap_or_default(),
+            oracles: s.oracles,
         },
         strategy: b.strategy(set.opts),
         max_executions: set.iterations.unwrap_or(b.default_iterations()),
@@ -261,40 +299,71 @@ pub fn explore(
     let req = request(s, b, set);
     let mut resp: Response = worker::run(exe, &req, scratch)?;
     let total_elapsed = resp.elapsed_secs;
-    if b == Backend::Loom {
-        if let Some(f) = &resp.failure {
-            if f.finding.class != mountcheck_model::FindingClass::Crash {
-                // Capture: resume from the last stored checkpoint, storing before every execution.
-                let mut cap = req.clone();
-                cap.resume_checkpoint = Some(resp.checkpoint.clone().unwrap_or_default());
-                let cap_dir = scratch.join("capture");
-                let capture = worker::run(exe, &cap, &cap_dir)?;
-                match capture.failure {
-                    Some(mut cf) => {
-                        cf.execution = f.execution;
-                        if cf.replay.unusable().is_some() {
-                            // The capture run aborted (loom aborts on some deadlocks) after
-                            // storing the failing execution's checkpoint: take it from the file.
-                            if let Ok(cp) =
-                                std::fs::read_to_string(cap_dir.join("loom-checkpoint.json"))
-                            {
-                                cf.replay = ReplayToken::Loom { checkpoint: cp };
-                            }
+    let started = std::time::Instant::now();
+    let witness = match witness::minimize(&req, &resp, exe, scratch, |r, found, dir| {
+        capture_loom(exe, r, found, dir)
+    })? {
+        Some((minimized, w)) => {
+            resp = minimized;
+            Some(w)
+        }
+        None if b == Backend::Loom => {
+            resp = capture_loom(exe, &req, &resp, scratch)?;
+            None
+        }
+        None => None,
+    };
+    let mut report = make_report(s, b, set, &req, &resp, total_elapsed);
+    report.witness = witness;
+    report.timing.witness_secs = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// loom's capture: a finding of `req`'s exploration `resp` is re-run from the last checkpoint
+/// stored before it, storing before every execution, so that the failing execution's checkpoint
+/// is its replay token. A response with no finding (or a crash) is returned as it is.
+pub fn capture_loom(
+    exe: &Path,
+    req: &Request,
+    resp: &Response,
+    scratch: &Path,
+) -> Result<Response> {
+    let mut resp = resp.clone();
+    if !matches!(req.strategy, Strategy::Loom { .. }) {
+        return Ok(resp);
+    }
+    if let Some(f) = &resp.failure {
+        if f.finding.class != mountcheck_model::FindingClass::Crash {
+            // Capture: resume from the last stored checkpoint, storing before every execution.
+            let mut cap = req.clone();
+            cap.resume_checkpoint = Some(resp.checkpoint.clone().unwrap_or_default());
+            let cap_dir = scratch.join("capture");
+            let capture = worker::run(exe, &cap, &cap_dir)?;
+            match capture.failure {
+                Some(mut cf) => {
+                    cf.execution = f.execution;
+                    if cf.replay.unusable().is_some() {
+                        // The capture run aborted (loom aborts on some deadlocks) after
+                        // storing the failing execution's checkpoint: take it from the file.
+                        if let Ok(cp) =
+                            std::fs::read_to_string(cap_dir.join("loom-checkpoint.json"))
+                        {
+                            cf.replay = ReplayToken::Loom { checkpoint: cp };
                         }
-                        resp.failure = Some(cf);
                     }
-                    None => {
-                        // The capture did not reach the failure again: the exploration's
-                        // checkpoint names another execution, so there is no replay to offer.
-                        if let Some(f) = resp.failure.as_mut() {
-                            f.replay = ReplayToken::None;
-                        }
+                    resp.failure = Some(cf);
+                }
+                None => {
+                    // The capture did not reach the failure again: the exploration's
+                    // checkpoint names another execution, so there is no replay to offer.
+                    if let Some(f) = resp.failure.as_mut() {
+                        f.replay = ReplayToken::None;
                     }
                 }
             }
         }
     }
-    Ok(make_report(s, b, set, &req, &resp, total_elapsed))
+    Ok(resp)
 }
 
 /// Assemble a report.
@@ -339,6 +408,7 @@ pub fn make_report(
             variant: s.variant.id().to_string(),
             expect: s.expect.name().to_string(),
         },
+        linearizability: s.spec_info.clone(),
         program: s.program.clone(),
         config: req.config,
         exploration: Exploration {
@@ -369,8 +439,11 @@ pub fn make_report(
             .map(|f| f.trace.clone())
             .unwrap_or_default(),
         replay,
+        witness: None,
         timing: Timing {
             elapsed_secs: elapsed,
+            witness_secs: 0.0,
+            spec_secs: s.spec_secs,
         },
     }
 }
@@ -454,12 +527,20 @@ pub fn run(a: &RunArgs, command: &str) -> Result<ExitCode> {
         return Err(BadInput("--backend needs at least one backend".into()).into());
     }
     let mut scenarios = load_scenarios(&a.scenarios, &a.opts.scenarios_dir)?;
-    if let Some(v) = a.variant {
-        for s in &mut scenarios {
-            override_variant(s, v);
-        }
-    }
-    crate::units::run(a, &scenarios, command)
+    let start = std::time::Instant::now();
+    prepare(&mut scenarios, a.variant, &a.opts)?;
+    let checked = scenarios
+        .iter()
+        .filter(|s| s.check == Check::Linearizable)
+        .count();
+    let specs = (checked > 0).then(|| {
+        format!(
+            "sequential specifications of {checked} of {} scenarios: {:.1} s",
+            scenarios.len(),
+            start.elapsed().as_secs_f64()
+        )
+    });
+    crate::units::run(a, &scenarios, command, specs.as_deref())
 }
 
 /// The JSON path of a spot of a report's program, for an error message.
@@ -516,7 +597,7 @@ pub fn replay_request(path: &Path) -> Result<(Report, Request), BadInput> {
             "replay.token: this execution cannot be replayed: {why}"
         )));
     }
-    check_program(&orig.program, orig.config.variant)
+    check_program(&orig.program, orig.config.lock_design)
         .map_err(|p| bad(format!("{}: {}", json_path(p.spot), p.msg)))?;
     let strategy = match &rp.token {
         ReplayToken::Shuttle { schedule } => {

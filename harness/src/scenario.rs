@@ -1,16 +1,19 @@
 //! Scenario files: what a VFS developer writes, parsed with positions for every error.
 //!
 //! A scenario is a TOML file (see `scenarios/README.md`): a name, a description, an optional
-//! `see`, the model variant, the expected verdict, an optional end state, a setup (operations init
-//! runs first) and up to four `[[thread]]` tables of operations in the model's text syntax
-//! (`mountcheck_model::parse_op`). This module turns it into a [`Scenario`] or a [`ScenarioError`]
-//! that names file, line and column.
+//! `see`, the model variant, the expected verdict, an optional end state, the lock design it
+//! runs under, whether its executions are checked for linearizability (`check`), a setup (calls
+//! init runs first) and up to four `[[thread]]` tables of calls in the model's text syntax
+//! (`mountcheck_model::parse_call`: an operation, optionally with its asserted result). This
+//! module turns it into a [`Scenario`] or a [`ScenarioError`] that names file, line and column.
 //!
-//! Invariant: a [`Scenario`] that parsed is valid: every operation parses, every handle is bound
-//! before use, `exit` is last, it has 1 to [`MAX_SCENARIO_THREADS`] threads (what every backend
-//! runs), the variant and verdict are known, and the setup succeeds in the model (checked by
-//! running it once on the std backend). [`check_program`] makes the same checks of a program
-//! that comes from elsewhere (a report given to `replay`).
+//! Invariant: a [`Scenario`] that parsed is valid: every call parses (an unknown errno name is an
+//! error at its column), every handle is bound by its own task before use, `exit` is last, it has
+//! 1 to [`MAX_SCENARIO_THREADS`] threads (what every backend runs), the variant, verdict, design
+//! and check are known, and the setup returns what it asserts (0 when it asserts nothing) in the
+//! fixed protocol without blocking (checked by running it once in the model's sequential runner,
+//! std backend). [`check_program`] makes the same checks of a program that comes from elsewhere
+//! (a report given to `replay`).
 
 use std::fmt;
 use std::ops::Range;
@@ -18,8 +21,9 @@ use std::path::{Path, PathBuf};
 
 pub use mountcheck_engine::bounds::MAX_SCENARIO_THREADS;
 use mountcheck_model::oracle::FindingClass;
-use mountcheck_model::program::{OpOutcome, ProgramError};
-use mountcheck_model::{parse_op, Config, EndState, Ledger, Op, Program, Variant};
+use mountcheck_model::program::linearizable::{run_setup, SpecError};
+use mountcheck_model::program::ProgramError;
+use mountcheck_model::{parse_call, Call, EndState, LockDesign, Oracles, Program, Variant};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -80,6 +84,27 @@ impl Expect {
     }
 }
 
+/// Whether a scenario's executions are checked for linearizability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// Every execution's results and mount tables must be those of a sequential order (the
+    /// default).
+    Linearizable,
+    /// No linearizability check (the file says why).
+    None,
+}
+
+impl Check {
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Linearizable => "linearizable",
+            Check::None => "none",
+        }
+    }
+}
+
 /// A parsed, validated scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -100,6 +125,22 @@ pub struct Scenario {
     /// Position (line, col) of the `name` value, or 1:1 when the name is the file stem: where a
     /// duplicate name is pointed at.
     pub name_pos: (usize, usize),
+    /// The lock design the file names (`lock_design`); none means the command line's, or global.
+    pub lock_design: Option<LockDesign>,
+    /// The linearizability check (`check`, default `linearizable`).
+    pub check: Check,
+    /// Position (line, col) of the `check` key, or of the first thread when there is none: where
+    /// a problem of the check (too many orders) is reported.
+    pub check_pos: (usize, usize),
+    /// Position (line, col) of each thread call's text, to point at an assertion.
+    pub call_pos: Vec<Vec<(usize, usize)>>,
+    /// The size of its sequential specification, once computed (`crate::specs::attach_specs`).
+    pub spec_info: Option<crate::report::SpecInfo>,
+    /// Seconds its sequential specification took to compute.
+    pub spec_secs: Option<f64>,
+    /// The oracle families its explorations raise findings of (all, except for the catalog's
+    /// one-family-at-a-time attribution).
+    pub oracles: Oracles,
 }
 
 /// Where in a program a problem of [`check_program`] is.
@@ -130,12 +171,14 @@ pub struct ProgramProblem {
     pub msg: String,
 }
 
-/// Every check `run` makes of a scenario's program once its text has parsed: each operation is
-/// one the text syntax can write (it round-trips through [`parse_op`], so a `..` path or an empty
-/// name cannot sneak in through JSON), the program has 1 to [`MAX_SCENARIO_THREADS`] threads (the
-/// most loom explores, `loom::MAX_THREADS` being 5 with the main thread, and what every backend
-/// promises), [`Program::validate`] holds, and the setup succeeds in the model under `variant`.
-pub fn check_program(program: &Program, variant: Variant) -> Result<(), ProgramProblem> {
+/// Every check `run` makes of a scenario's program once its text has parsed: each call is one
+/// the text syntax can write (it round-trips through [`parse_call`], so an empty name or an
+/// assertion the operation cannot return cannot sneak in through JSON), the program has 1 to
+/// [`MAX_SCENARIO_THREADS`] threads (the most loom explores, `loom::MAX_THREADS` being 5 with the
+/// main thread, and what every backend promises), [`Program::validate`] holds, and the setup
+/// returns what it asserts (0 when it asserts nothing) in the fixed protocol under `design`,
+/// without blocking: a property of the program, whatever variant it explores.
+pub fn check_program(program: &Program, design: LockDesign) -> Result<(), ProgramProblem> {
     let lists = std::iter::once((None, &program.setup)).chain(
         program
             .threads
@@ -143,10 +186,10 @@ pub fn check_program(program: &Program, variant: Variant) -> Result<(), ProgramP
             .enumerate()
             .map(|(i, l)| (Some(i), l)),
     );
-    for (thread, ops) in lists {
-        for (index, op) in ops.iter().enumerate() {
-            let text = op.to_string();
-            let again = parse_op(&text).map_err(|e| ProgramProblem {
+    for (thread, calls) in lists {
+        for (index, call) in calls.iter().enumerate() {
+            let text = call.to_string();
+            let again = parse_call(&text).map_err(|e| ProgramProblem {
                 spot: Spot::Op {
                     thread,
                     index,
@@ -154,7 +197,7 @@ pub fn check_program(program: &Program, variant: Variant) -> Result<(), ProgramP
                 },
                 msg: format!("`{text}` is not a valid operation: {}", e.msg),
             })?;
-            if &again != op {
+            if &again != call {
                 return Err(ProgramProblem {
                     spot: Spot::Op {
                         thread,
@@ -198,51 +241,21 @@ pub fn check_program(program: &Program, variant: Variant) -> Result<(), ProgramP
             msg,
         },
     )?;
-    // The setup must succeed in the model.
-    let setup_only = Program {
-        setup: program.setup.clone(),
-        threads: Vec::new(),
-        end: EndState::AsIs,
-    };
-    let ledger = Ledger::new();
-    let cfg = Config {
-        variant,
-        ..Config::default()
-    };
-    let run =
-        std::panic::catch_unwind(|| mountcheck_model::execute(&setup_only, cfg, ledger.clone()));
-    match run {
-        Ok(out) => {
-            if let Some((index, OpOutcome { op, result: Err(e) })) = out
-                .setup
-                .iter()
-                .cloned()
-                .enumerate()
-                .find(|(_, o)| o.result.is_err())
-            {
-                return Err(ProgramProblem {
-                    spot: Spot::Op {
-                        thread: None,
-                        index,
-                        col: 0,
-                    },
-                    msg: format!(
-                        "setup operation `{op}` fails in the model with {e}; the setup must succeed"
-                    ),
-                });
-            }
-        }
-        Err(_) => {
-            let msg = ledger
-                .finding()
-                .map_or("the model panicked".to_string(), |f| f.to_string());
-            return Err(ProgramProblem {
-                spot: Spot::Program,
-                msg: format!("the setup alone already fails: {msg}"),
-            });
-        }
+    match run_setup(program, design) {
+        Ok(_) => Ok(()),
+        Err(SpecError::Setup { index, msg }) => Err(ProgramProblem {
+            spot: Spot::Op {
+                thread: None,
+                index,
+                col: 0,
+            },
+            msg,
+        }),
+        Err(e) => Err(ProgramProblem {
+            spot: Spot::Program,
+            msg: format!("the setup alone already fails: {e}"),
+        }),
     }
-    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -254,6 +267,8 @@ struct RawScenario {
     variant: Option<Spanned<String>>,
     expect: Option<Spanned<String>>,
     end: Option<Spanned<String>>,
+    lock_design: Option<Spanned<String>>,
+    check: Option<Spanned<String>>,
     #[serde(default)]
     setup: Vec<Spanned<String>>,
     #[serde(default)]
@@ -402,42 +417,90 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         },
         None => EndState::ExitAll,
     };
+    let lock_design = match &raw.lock_design {
+        Some(d) => Some(LockDesign::from_name(d.get_ref()).ok_or_else(|| {
+            cx.err(
+                d.span(),
+                format!(
+                    "unknown lock design `{}` (expected one of: {})",
+                    d.get_ref(),
+                    LockDesign::ALL.map(LockDesign::name).join(", ")
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let check = match &raw.check {
+        Some(c) => match c.get_ref().as_str() {
+            "linearizable" => Check::Linearizable,
+            "none" => Check::None,
+            other => {
+                return Err(cx.err(
+                    c.span(),
+                    format!("unknown check `{other}` (expected linearizable or none)"),
+                ))
+            }
+        },
+        None => Check::Linearizable,
+    };
     if raw.thread.is_empty() {
         return Err(cx.err(
             text.len()..text.len(),
             "a scenario needs at least one [[thread]] with `ops`",
         ));
     }
-    let parse_list = |list: &[Spanned<String>]| -> Result<Vec<Op>, ScenarioError> {
+    let parse_list = |list: &[Spanned<String>]| -> Result<Vec<Call>, ScenarioError> {
         list.iter()
-            .map(|s| parse_op(s.get_ref()).map_err(|e| cx.err_in_str(s.span(), e.col, e.msg)))
+            .map(|s| parse_call(s.get_ref()).map_err(|e| cx.err_in_str(s.span(), e.col, e.msg)))
             .collect()
     };
     let setup = parse_list(&raw.setup)?;
-    let threads = raw
-        .thread
-        .iter()
-        .map(|t| parse_list(&t.get_ref().ops))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut threads = Vec::new();
+    let mut thread_pos = Vec::new();
+    let mut call_pos = Vec::new();
+    for t in &raw.thread {
+        if t.get_ref().ops.is_empty() {
+            return Err(cx.err(t.span(), "a thread needs at least one operation in `ops`"));
+        }
+        threads.push(parse_list(&t.get_ref().ops)?);
+        thread_pos.push(line_col(text, t.span().start));
+        call_pos.push(
+            t.get_ref()
+                .ops
+                .iter()
+                .map(|o| {
+                    let (l, c) = line_col(text, o.span().start);
+                    (l, c + 1)
+                })
+                .collect(),
+        );
+    }
+    let check_pos = match &raw.check {
+        Some(c) => line_col(text, c.span().start),
+        None => thread_pos[0],
+    };
     let program = Program {
         setup,
         threads,
         end,
+        spec: None,
     };
-    check_program(&program, variant).map_err(|ProgramProblem { spot, msg }| match spot {
-        Spot::Program => cx.err(0..0, msg),
-        Spot::Thread(i) => cx.err(raw.thread[i].span(), msg),
-        Spot::Op { thread, index, col } => {
-            let list = match thread {
-                None => &raw.setup,
-                Some(i) => &raw.thread[i].get_ref().ops,
-            };
-            match list.get(index.min(list.len().saturating_sub(1))) {
-                Some(op) => cx.err_in_str(op.span(), col, msg),
-                None => cx.err(0..0, msg),
+    check_program(&program, lock_design.unwrap_or_default()).map_err(
+        |ProgramProblem { spot, msg }| match spot {
+            Spot::Program => cx.err(0..0, msg),
+            Spot::Thread(i) => cx.err(raw.thread[i].span(), msg),
+            Spot::Op { thread, index, col } => {
+                let list = match thread {
+                    None => &raw.setup,
+                    Some(i) => &raw.thread[i].get_ref().ops,
+                };
+                match list.get(index.min(list.len().saturating_sub(1))) {
+                    Some(op) => cx.err_in_str(op.span(), col, msg),
+                    None => cx.err(0..0, msg),
+                }
             }
-        }
-    })?;
+        },
+    )?;
     Ok(Scenario {
         name,
         file: file.to_path_buf(),
@@ -447,6 +510,13 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         expect,
         program,
         name_pos,
+        lock_design,
+        check,
+        check_pos,
+        call_pos,
+        spec_info: None,
+        spec_secs: None,
+        oracles: Oracles::all(),
     })
 }
 
@@ -463,6 +533,7 @@ pub fn bundled(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mountcheck_model::Op;
 
     fn p(text: &str) -> Result<Scenario, ScenarioError> {
         parse(Path::new("t.toml"), text)
@@ -538,13 +609,11 @@ mod tests {
     #[test]
     fn a_program_from_elsewhere_is_checked_like_a_scenario() {
         let ok = p(OK).unwrap().program;
-        assert_eq!(check_program(&ok, Variant::Fixed), Ok(()));
+        assert_eq!(check_program(&ok, LockDesign::Global), Ok(()));
         // A path the text syntax refuses, slipped in as data.
-        let mut dotdot = ok.clone();
-        dotdot.threads[0] = vec![Op::Stat {
-            path: "/mnt/../etc".into(),
-        }];
-        let e = check_program(&dotdot, Variant::Fixed).unwrap_err();
+        let mut option = ok.clone();
+        option.threads[0] = vec![Op::Stat { path: "-l".into() }.into()];
+        let e = check_program(&option, LockDesign::Global).unwrap_err();
         assert!(
             matches!(
                 e.spot,
@@ -556,21 +625,22 @@ mod tests {
             ),
             "{e:?}"
         );
-        assert!(e.msg.contains(".."), "{e:?}");
+        assert!(e.msg.contains("option `-l`"), "{e:?}");
         // An unbound handle.
         let mut unbound = ok.clone();
         unbound.threads[0] = vec![Op::Statfs {
             handle: "sb".into(),
-        }];
-        assert!(check_program(&unbound, Variant::Fixed)
+        }
+        .into()];
+        assert!(check_program(&unbound, LockDesign::Global)
             .unwrap_err()
             .msg
             .contains("handle `sb`"));
         // Six threads.
         let mut six = ok.clone();
-        six.threads = vec![vec![Op::Sync]; 6];
+        six.threads = vec![vec![Op::Sync.into()]; 6];
         assert_eq!(
-            check_program(&six, Variant::Fixed).unwrap_err().spot,
+            check_program(&six, LockDesign::Global).unwrap_err().spot,
             Spot::Thread(4)
         );
     }
@@ -580,6 +650,59 @@ mod tests {
         let s = p(&format!("name = \"x\"\n{OK}")).unwrap();
         assert_eq!(s.name_pos, (1, 8));
         assert_eq!(p(OK).unwrap().name_pos, (1, 1));
+    }
+
+    #[test]
+    fn an_unknown_errno_name_points_at_it() {
+        let e =
+            p("description = \"d\"\n[[thread]]\nops = [\"umount /mnt = EBUZY\"]\n").unwrap_err();
+        assert_eq!((e.line, e.col), (3, 23), "{e}");
+        assert!(e.msg.contains("unknown result `EBUZY`"), "{e}");
+        let e = p("description = \"d\"\n[[thread]]\nops = [\"stat /a in {0, ENOENT, EFOO}\"]\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.col), (3, 32), "{e}");
+        let e = p("description = \"d\"\n[[thread]]\nops = [\"get_super ram0 as sb = EBUSY\"]\n")
+            .unwrap_err();
+        assert!(e.msg.contains("returns 0 or NULL, never EBUSY"), "{e}");
+    }
+
+    #[test]
+    fn assertions_check_and_lock_design_parse() {
+        let s = p("description = \"d\"\ncheck = \"none\"\nlock_design = \"read-mostly\"\nsetup = [\"umount /x = ENOENT\"]\n[[thread]]\nops = [\"stat /a in {0, ENOENT}\", \"get_super ram0 as sb = NULL\"]\n").unwrap();
+        assert_eq!(s.check, Check::None);
+        assert_eq!(s.lock_design, Some(LockDesign::ReadMostly));
+        assert_eq!(
+            s.program.threads[0][0].to_string(),
+            "stat /a in {0, ENOENT}"
+        );
+        assert_eq!(s.check_pos, (2, 9));
+        assert_eq!(s.call_pos[0], vec![(6, 9), (6, 35)]);
+        let e = p("description = \"d\"\ncheck = \"maybe\"\n[[thread]]\nops = [\"sync\"]\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.col), (2, 9), "{e}");
+        let e = p("description = \"d\"\nlock_design = \"seqlock\"\n[[thread]]\nops = [\"sync\"]\n")
+            .unwrap_err();
+        assert!(e.msg.contains("unknown lock design `seqlock`"), "{e}");
+    }
+
+    #[test]
+    fn a_handle_of_another_thread_says_whose_it_is() {
+        let e = p("description = \"d\"\n[[thread]]\nops = [\"get_super ram0 as sb\", \"drop_super sb\"]\n[[thread]]\nops = [\"statfs sb\"]\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.col), (5, 16), "{e}");
+        assert!(e.msg.contains("bound by T1"), "{e}");
+        assert!(e.msg.contains("belong to the task that bound them"), "{e}");
+    }
+
+    #[test]
+    fn a_setup_assertion_is_checked() {
+        let e = p("description = \"d\"\nsetup = [\"mkdir /a\", \"mkdir /a = 0\"]\n[[thread]]\nops = [\"sync\"]\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.col), (2, 23), "{e}");
+        assert!(e.msg.contains("returns EEXIST"), "{e}");
+        let e = p("description = \"d\"\nsetup = [\"mkdir /mnt\", \"mount ram0 /mnt\", \"get_super ram0 as sb\", \"umount /mnt\"]\n[[thread]]\nops = [\"sync\"]\n")
+            .unwrap_err();
+        assert!(e.msg.contains("blocks for ever"), "{e}");
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub fn identity(a: &RunArgs, scenarios: &[Scenario]) -> Result<RunIdentity, BadI
         scenarios: digests,
         variant: a.variant.map(|v| v.id().to_string()),
         backends,
-        lock_design: o.lock_design.0.name().to_string(),
+        lock_design: run_design(a).to_string(),
         replicas: a.dist.replicas,
         seed: o.seed,
         iterations: a.iterations,
@@ -80,6 +80,13 @@ pub fn identity(a: &RunArgs, scenarios: &[Scenario]) -> Result<RunIdentity, BadI
         time_limit_secs: o.time_limit,
         allow_incomplete: o.allow_incomplete,
     })
+}
+
+/// The run's lock design as the command line chose it: one design for every scenario, or
+/// `scenario` when each scenario explores its own (`lock_design` in the file, else global; the
+/// file's digest is part of the run's identity).
+pub fn run_design(a: &RunArgs) -> &'static str {
+    a.opts.lock_design.map_or("scenario", |d| d.0.name())
 }
 
 /// The order of `run`'s rows: scenarios as loaded, backends as given (each once).
@@ -96,9 +103,15 @@ pub fn display_order(a: &RunArgs, scenarios: &[Scenario]) -> DisplayOrder {
     }
 }
 
-/// `mountcheck run` once its scenarios are loaded: plan, check, explore this shard's units (all
-/// without `--shard`), write and summarize.
-pub fn run(a: &RunArgs, scenarios: &[Scenario], command: &str) -> Result<ExitCode> {
+/// `mountcheck run` once its scenarios are loaded and prepared: plan, check, print `preamble`
+/// (what preparing took) once all input is known good, explore this shard's units (all without
+/// `--shard`), write and summarize.
+pub fn run(
+    a: &RunArgs,
+    scenarios: &[Scenario],
+    command: &str,
+    preamble: Option<&str>,
+) -> Result<ExitCode> {
     let shard = a
         .dist
         .shard
@@ -109,7 +122,7 @@ pub fn run(a: &RunArgs, scenarios: &[Scenario], command: &str) -> Result<ExitCod
     let units = shard::plan(
         &names,
         &a.backend,
-        a.opts.lock_design.0.name(),
+        run_design(a),
         a.dist.replicas,
         a.opts.seed,
     )
@@ -121,6 +134,9 @@ pub fn run(a: &RunArgs, scenarios: &[Scenario], command: &str) -> Result<ExitCod
         junit::probe(j)?;
     }
     remove_manifest(dir)?;
+    if let Some(p) = preamble {
+        crate::out::println(p)?;
+    }
     let start = Instant::now();
     let mine: Vec<Unit> = units
         .iter()
@@ -247,6 +263,10 @@ fn write_shard(
                 }
                 report::write_whole(&json, &(serde_json::to_string_pretty(r)? + "\n"))?;
                 report::write_whole(&dir.join(format!("{stem}.md")), &report::markdown(r))?;
+                report::write_whole(
+                    &dir.join(format!("{stem}.html")),
+                    &crate::html::report_page(r),
+                )?;
                 o.row.report = Some(json.display().to_string());
                 Some(format!("{stem}.json"))
             }

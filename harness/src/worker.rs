@@ -68,6 +68,7 @@ fn crash(msg: String, executions: u64) -> Response {
                 op: String::new(),
                 object: None,
                 unmatched: Vec::new(),
+                comparison: None,
             },
             trace: Vec::new(),
             execution: executions,

@@ -283,6 +283,31 @@ fn bad_input_exits_2_with_position_and_writes_nothing() {
         "'seqlock' for '--lock-design",
         "possible values: global, rwlock, read-mostly",
     );
+    let f = write(
+        d,
+        "errno.toml",
+        "description = \"d\"\nsetup = [\"mkdir /mnt = 0\"]\n[[thread]]\nops = [\"umount /mnt = EBUZY\"]\n",
+    );
+    assert_bad_input(
+        &["run", &f, "--reports", r],
+        &reports,
+        &format!("{f}:4:23"),
+        "unknown result `EBUZY`",
+    );
+    let long = format!("[{}]", ["\"stat /\""; 9].join(", "));
+    let f = write(
+        d,
+        "orders.toml",
+        &format!(
+            "description = \"d\"\ncheck = \"linearizable\"\n[[thread]]\nops = {long}\n[[thread]]\nops = {long}\n[[thread]]\nops = {long}\n"
+        ),
+    );
+    assert_bad_input(
+        &["run", &f, "--reports", r],
+        &reports,
+        &format!("{f}:2:9"),
+        "have 227873431500 sequential orders, more than the linearizability check's bound of 100000",
+    );
     let out = run(&["run", &f, "--backend", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -336,10 +361,14 @@ fn the_read_mostly_design_is_checked_from_the_command_line() {
 fn every_bundled_scenario_reaches_its_expected_verdict_under_loom_and_pct() {
     let tmp = tempfile::tempdir().unwrap();
     let reports = tmp.path().join("reports");
+    // A generous time limit: the test checks verdicts, and a loaded CI machine must not turn a
+    // full PCT budget into `incomplete`.
     let out = run(&[
         "run",
         "--backend",
         "loom,pct",
+        "--time-limit",
+        "300",
         "--reports",
         reports.to_str().unwrap(),
     ]);
@@ -405,4 +434,145 @@ fn list_shows_every_bundled_scenario() {
         })
         .count();
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), n);
+}
+
+/// A scenario asserts `umount /mnt = EBUSY` where the model returns 0: a `wrong-result` finding,
+/// raised at the call, naming what it returned and what was expected.
+#[test]
+fn an_asserted_result_that_is_not_returned_is_a_wrong_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write(
+        tmp.path(),
+        "wrong.toml",
+        "name = \"wrong\"\ndescription = \"A umount asserted busy that is not.\"\nexpect = \"wrong-result\"\nsetup = [\"mkdir /mnt = 0\", \"mount ram0 /mnt = 0\"]\n[[thread]]\nops = [\"umount /mnt = EBUSY\"]\n",
+    );
+    let reports = tmp.path().join("reports");
+    let out = run(&[
+        "run",
+        &sc,
+        "--backend",
+        "loom,pct",
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "wrong-result expected on both");
+    for b in ["loom", "pct"] {
+        let rep: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(reports.join(format!("wrong--{b}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(rep["verdict"], "wrong-result");
+        assert_eq!(rep["finding"]["op"], "umount /mnt");
+        assert_eq!(
+            rep["finding"]["message"],
+            "`umount /mnt` returned 0, expected EBUSY"
+        );
+        // The trace ends at the call, then its failing step.
+        let trace = rep["trace"].as_array().unwrap();
+        assert_eq!(trace.last().unwrap()["failing"], true, "{b}: {trace:?}");
+        assert_eq!(
+            trace[trace.len() - 2]["action"],
+            "umount /mnt = 0",
+            "{b}: {trace:?}"
+        );
+    }
+    // Without the wrong assertion the same scenario is clean.
+    let ok = write(
+        tmp.path(),
+        "right.toml",
+        "name = \"right\"\ndescription = \"d\"\nsetup = [\"mkdir /mnt = 0\", \"mount ram0 /mnt = 0\"]\n[[thread]]\nops = [\"umount /mnt = 0\"]\n",
+    );
+    let out = run(&["run", &ok, "--reports", reports.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// The blocking example of the sequential specification: a get_super holder opens a file while
+/// a umount sleeps in kill_super. Clean, with the linearizability check on, on every backend;
+/// the report says how large the specification was.
+#[test]
+fn the_blocking_example_is_linearizable_on_every_backend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reports = tmp.path().join("reports");
+    let out = run(&[
+        "run",
+        "get-super-holder-vs-umount",
+        "--backend",
+        "loom,pct,random,dfs,stress",
+        "--allow-incomplete",
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let idx = index(&reports);
+    assert_eq!(idx.as_array().unwrap().len(), 5);
+    for row in idx.as_array().unwrap() {
+        // DFS has no reduction: within its execution cap it may not exhaust the space.
+        let allowed = if row["strategy"] == "dfs" {
+            &["clean", "incomplete"][..]
+        } else {
+            &["clean"][..]
+        };
+        assert!(allowed.contains(&row["verdict"].as_str().unwrap()), "{row}");
+    }
+    for d in ["rwlock", "read-mostly"] {
+        let out = run(&[
+            "run",
+            "get-super-holder-vs-umount",
+            "--backend",
+            "loom,pct",
+            "--lock-design",
+            d,
+            "--reports",
+            reports.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{d}");
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("sequential specifications of 1 of 1 scenarios"),
+        "{stdout}"
+    );
+}
+
+/// A mutant only the linearizability oracle sees: its report puts the observed results and mount
+/// tables beside the nearest sequential outcome, with an order that produces it.
+#[test]
+fn a_not_linearizable_report_shows_the_nearest_sequential_outcome() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reports = tmp.path().join("reports");
+    let out = run(&[
+        "run",
+        "graft-lost-enoent",
+        "--backend",
+        "loom",
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let md = std::fs::read_to_string(reports.join("graft-lost-enoent--loom.md")).unwrap();
+    assert!(md.contains("## Finding: not-linearizable"), "{md}");
+    assert!(md.contains("### Results and mount tables"), "{md}");
+    assert!(md.contains("| mount table of T0's namespace |"), "{md}");
+    assert!(md.contains("is the outcome of the order: T"), "{md}");
+    let rep: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reports.join("graft-lost-enoent--loom.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(rep["linearizability"]["orders"].as_u64().unwrap() > 0);
+    assert!(!rep["finding"]["comparison"]["nearest"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // The same scenario on the fixed protocol is clean.
+    let out = run(&[
+        "run",
+        "graft-lost-enoent",
+        "--backend",
+        "loom,pct",
+        "--variant",
+        "fixed",
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
 }

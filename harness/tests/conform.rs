@@ -1,5 +1,6 @@
-//! `mountcheck conform` against the running kernel, scaled down: the bundled scenarios and a few
-//! hundred random traces must agree with the model or differ only as the era table explains, and
+//! `mountcheck conform` against the running kernel, scaled down: the bundled scenarios (and each
+//! of their threads alone) and a few hundred random traces must agree with the model or differ
+//! only as the era table explains, the scenarios' result assertions must hold on the kernel, and
 //! the host's mount table must be the same before and after. It needs root to make private mount
 //! namespaces; without it (or where `unshare` is refused) the test says why and does not run. CI
 //! runs as root, so it runs there.
@@ -45,6 +46,14 @@ fn model_agrees_with_the_kernel_on_a_few_hundred_traces() {
     assert!(stdout.contains("300 random: seed 7"), "{stdout}");
     assert!(stdout.contains(" 0 unexplained differences"), "{stdout}");
     assert!(stdout.contains("from scenarios"), "{stdout}");
+    // The scenarios' result assertions were checked against the kernel's results.
+    let held: usize = stdout
+        .split(" result assertions of the scenarios held on the kernel")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of checked assertions: {stdout}"));
+    assert!(held >= 50, "only {held} assertions checked: {stdout}");
 }
 
 #[test]

@@ -95,6 +95,7 @@ fn verdict_set(index: &serde_json::Value) -> Vec<String> {
             let mut r = r.clone();
             let o = r.as_object_mut().unwrap();
             o.remove("secs");
+            o.remove("spec_secs");
             let report = o.remove("report").unwrap();
             let name = report.as_str().map(|p| {
                 Path::new(p)

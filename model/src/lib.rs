@@ -5,7 +5,10 @@
 //! collected vfsmounts (`mnt_count`), the fixed `get_super`, lazy umount (`MNT_DETACH`) and
 //! per-process namespaces, following fs/super.c, fs/namespace.c and fs/namei.c. Every shared
 //! primitive comes from [`sync`], which is loom, shuttle or std; every object's lifetime is
-//! followed by the [`oracle`], which flags use after free, double free, underflow and leaks.
+//! followed by the [`oracle`], which flags use after free, double free, underflow and leaks;
+//! each call's result is checked against the scenario's assertion, and each execution's results
+//! and mount tables against the model's own sequential specification
+//! (`program::linearizable`, std build); [`checks`] names these oracle families.
 //!
 //! Invariant of the crate: no I/O, no reporting, no choice of checker outside [`sync`]. A
 //! finding is data in the [`oracle::Ledger`]; the harness decides what to print.
@@ -13,6 +16,7 @@
 //! Entry points: [`program::execute`] runs one execution of a [`program::Program`];
 //! [`task::Task`] is the system call API for tests and the conformance check.
 
+pub mod checks;
 pub mod error;
 pub mod fs;
 pub mod kernel;
@@ -37,8 +41,9 @@ pub fn source_dir() -> &'static str {
     f.strip_suffix("lib.rs").unwrap_or(f)
 }
 
-pub use error::{MResult, MountError};
+pub use checks::{Oracle, Oracles};
+pub use error::{MResult, MountError, OpResult};
 pub use kernel::{Config, LockDesign};
 pub use oracle::{Finding, FindingClass, Ledger};
-pub use program::{execute, parse_op, EndState, Op, Program};
+pub use program::{execute, parse_call, parse_op, Call, EndState, Op, Program};
 pub use variant::{Mutant, Variant};

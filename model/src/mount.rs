@@ -46,6 +46,12 @@ pub struct Mount {
     pub mnt_umounting: AtomicBool,
     /// The oracle's state of this mount, as a scheduling point (see [`crate::life`]).
     pub life: Life,
+    /// Read-mostly design only: `lookup_mnt`s that found this mount in the RCU hash and have not
+    /// yet kept or dropped their pin. A plain umount or expiry that detached the mount waits for
+    /// it to drain before its own last put ([`Kernel::synchronize_lookups`], the
+    /// `synchronize_rcu()` of `namespace_unlock()`), so a failed `legitimize_mnt` never drops
+    /// the last reference. Invariant: a lookup counts itself here before it pins.
+    pub mnt_lookups: AtomicIsize,
 }
 
 impl Mount {
@@ -59,6 +65,7 @@ impl Mount {
             root,
             mnt_umounting: AtomicBool::new(false),
             life: Life::new(),
+            mnt_lookups: AtomicIsize::new(0),
         }
     }
 }
@@ -231,8 +238,20 @@ impl Kernel {
             let g = sync::rcu::read_lock();
             ctx.acquire(RCU_READ, LockMode::Shared, Verb::Rcu, 0);
             let found = hash.find_map(&g, &key, |m| Some(m.clone())).map(|m| {
-                let state = if !self.mntget_not_zero(ctx, &m, &spec) {
+                // Count this lookup before pinning, then look at the flag: a umounter that
+                // detached the mount and found no lookup counted has set the flag before, so
+                // this lookup then does not pin (see `synchronize_lookups`).
+                m.mnt_lookups.fetch_add(1, Ordering::SeqCst);
+                sync::fence(Ordering::SeqCst);
+                let unmounting = !self.mutant(Mutant::LegitimizeNoRecheck)
+                    && m.mnt_umounting.load(Ordering::SeqCst);
+                let state = if unmounting {
+                    Legit::Refused
+                } else if !self.mntget_not_zero(ctx, &m, &spec) {
                     Legit::Dying
+                } else if self.mutant(Mutant::LegitimizeNoRecheck) {
+                    // No re-check: whatever a umount decided meanwhile, the pin is kept.
+                    Legit::Yes
                 } else {
                     // smp_mb(), paired with the umounter's (see `umount_busy_count`).
                     sync::fence(Ordering::SeqCst);
@@ -252,13 +271,24 @@ impl Kernel {
                     self.ledger
                         .transfer(ctx, m.oid, Counter::MntCount, &spec, tag);
                     ctx.note(Note::LegitimizeKept(m.oid));
+                    m.mnt_lookups.fetch_sub(1, Ordering::SeqCst);
                     return Some(m);
+                }
+                Legit::Refused => {
+                    ctx.step(
+                        format!("lookup_mnt(mnt#{}): being unmounted, retry", m.oid.0),
+                        "",
+                    );
+                    m.mnt_lookups.fetch_sub(1, Ordering::SeqCst);
                 }
                 Legit::Umounting => {
                     ctx.note(Note::LegitimizeRetry(m.oid));
+                    // Never the last reference: the umounter waits for this lookup.
                     self.mntput(ctx, &m, &spec);
+                    m.mnt_lookups.fetch_sub(1, Ordering::SeqCst);
                 }
                 Legit::Dying => {
+                    m.mnt_lookups.fetch_sub(1, Ordering::SeqCst);
                     // A mount whose last reference went must already be unhashed; one still
                     // hashed would be searched for ever.
                     let tree = self.tree.read(ctx);
@@ -285,7 +315,7 @@ impl Kernel {
                         "livelock: lookup_mnt retried {n} times on mnt#{} ({})",
                         m.oid.0,
                         match state {
-                            Legit::Umounting => "always being unmounted",
+                            Legit::Umounting | Legit::Refused => "always being unmounted",
                             _ => "always dying, yet hashed",
                         }
                     ),
@@ -307,6 +337,27 @@ impl Kernel {
         m.mnt_count.load(Ordering::SeqCst)
     }
 
+    /// The grace period a plain umount or an expiry waits for after detaching `m` and before
+    /// its own last put (`namespace_unlock()`'s `synchronize_rcu()` before the `mntput` of the
+    /// detached mounts): every `lookup_mnt` that found `m` has kept or dropped its pin, so a
+    /// lookup whose `legitimize_mnt` fails never drops the last reference (it would run
+    /// `kill_super` in the middle of its walk). Read-mostly design only; the others pin under
+    /// the tree lock.
+    pub fn synchronize_lookups(&self, ctx: &Ctx, m: &Mount) {
+        if self.cfg.lock_design != LockDesign::ReadMostly {
+            return;
+        }
+        ctx.step(
+            format!("synchronize_rcu(): wait for the lookups of mnt#{}", m.oid.0),
+            "",
+        );
+        // Paired with the lookup's fence between counting itself and reading the flag.
+        sync::fence(Ordering::SeqCst);
+        while m.mnt_lookups.load(Ordering::SeqCst) != 0 {
+            sync::yield_now();
+        }
+    }
+
     /// The umount that read the busy count did not detach `m`: lookups may keep it again.
     pub fn umount_abandoned(&self, m: &Mount) {
         if self.cfg.lock_design == LockDesign::ReadMostly {
@@ -314,13 +365,14 @@ impl Kernel {
         }
     }
 
-    /// `mnt_count` minus the pins not yet legitimized, read as one step (the oracle's view, for
-    /// invariant checks only: the model never decides on it).
+    /// The references on `m.mnt_count` that the ledger knows, without the pins not yet
+    /// legitimized: the oracle's view, for invariant checks only (the model never decides on
+    /// it). It reads no model atomic, so it adds no scheduling point: the check sees the same
+    /// instant as the model step just before it.
     pub fn mnt_count_legit(&self, m: &Mount) -> isize {
-        sync::oracle_atomic(|| {
-            let now = m.mnt_count.load(Ordering::SeqCst);
-            now - self.ledger.weight_of(m.oid, Counter::MntCount, SPECULATIVE)
-        })
+        // The ledger's holders only (no load of the count: no scheduling point of its own).
+        self.ledger.weight_of(m.oid, Counter::MntCount, "")
+            - self.ledger.weight_of(m.oid, Counter::MntCount, SPECULATIVE)
     }
 
     /// `attach_mnt`: with the tree lock held, hang `m` on (`parent`, `mountpoint`): pin the
@@ -447,6 +499,8 @@ impl Kernel {
 enum Legit {
     /// Kept: the mount is not being unmounted.
     Yes,
+    /// Not taken: a umount's busy check was already in progress or had detached the mount.
+    Refused,
     /// Dropped: a umount's busy check is in progress or detached it.
     Umounting,
     /// Not taken: the count had reached zero.

@@ -63,6 +63,7 @@ impl Kernel {
         self.dget(ctx, &child.sb, &child.root, &p.tag);
         let old_mnt = std::mem::replace(&mut p.mnt, child.clone());
         let old_dentry = std::mem::replace(&mut p.dentry, child.root.clone());
+        ctx.crossed_mountpoint();
         ctx.note(crate::oracle::Note::FollowDown {
             from: old_mnt.oid,
             to: child.oid,

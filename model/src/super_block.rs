@@ -184,9 +184,11 @@ impl Kernel {
     }
 
     /// A retry loop on `sb` went round [`sync::MAX_RETRIES`] times: an `invariant` finding.
+    /// With the invariant family off the execution still cannot go on: it ends in a panic.
     fn livelock(&self, ctx: &Ctx, sb: &SuperBlock, what: String) -> ! {
         self.ledger
-            .invariant(ctx, Some(sb.oid), format!("livelock: {what}"))
+            .invariant(ctx, Some(sb.oid), format!("livelock: {what}"));
+        panic!("livelock (invariant oracle off): {what}")
     }
 
     /// `down_read(s_umount)`.

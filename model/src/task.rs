@@ -12,13 +12,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{MResult, MountError};
+use crate::error::{MResult, MountError, OpResult};
 use crate::fs::{Dentry, Kind};
 use crate::kernel::{Config, Kernel};
 use crate::mount::attach_tag;
 use crate::namei::PathRef;
 use crate::namespace::Namespace;
-use crate::oracle::{Counter, Ctx, Ledger, Note};
+use crate::oracle::{Counter, Ctx, FindingClass, Ledger, Note};
 use crate::rules;
 use crate::super_block::SuperBlock;
 use crate::sync::{Arc, Ordering};
@@ -97,6 +97,7 @@ impl Task {
     /// Boot: a kernel with `rootfs` mounted as the root of an initial namespace, and the init task
     /// (thread 0) using it as root and cwd (`init_mount_tree`).
     pub fn boot(cfg: Config, ledger: Ledger) -> Task {
+        ledger.set_oracles(cfg.oracles);
         let k = Arc::new(Kernel::new(cfg, ledger.clone()));
         let ctx = Ctx::new(0, ledger);
         ctx.set_op("boot");
@@ -347,7 +348,10 @@ impl Task {
             ctx.require(&rules::GRAFT_MOUNTPOINT, Some(psb.oid));
             let live = psb.contents(&k, ctx, "graft_tree").is_live(&nd.dentry)
                 || nd.dentry == Dentry::root();
-            let res = if !live && !k.mutant(Mutant::GraftDeletedMountpoint) {
+            let res = if !live && k.mutant(Mutant::GraftLostEnoent) {
+                // graft_tree's `err` still holds the security hook's 0: success, nothing attached.
+                Ok(())
+            } else if !live && !k.mutant(Mutant::GraftDeletedMountpoint) {
                 Err(MountError::NoEntry)
             } else {
                 let mut tree = k.tree.write(ctx);
@@ -426,7 +430,7 @@ impl Task {
             if attached {
                 // Pins that lookups have not legitimized yet will be dropped (read-mostly).
                 let now = k.mnt_count_legit(mnt);
-                if !flags.detach && now != 2 {
+                if !flags.detach && now != 2 && k.ledger.raises(FindingClass::Invariant) {
                     drop(tree);
                     let holders = k
                         .ledger
@@ -444,10 +448,14 @@ impl Task {
                             mnt.oid.0
                         ),
                     );
+                    unreachable!("the invariant oracle is on");
                 }
                 rel = k.umount_tree(ctx, &mut tree, mnt);
             } else {
+                // Another umount detached it after our lookup: `if (!list_empty(&mnt->mnt_list))
+                // umount_tree(mnt); retval = 0;` returns success having changed nothing.
                 k.umount_abandoned(mnt);
+                ctx.succeeded_without_effect();
             }
             Ok(())
         } else {
@@ -458,7 +466,12 @@ impl Task {
             k.release(ctx, std::mem::take(&mut rel));
         }
         drop(tree);
+        let detached = !rel.is_empty();
         k.release(ctx, rel);
+        if detached && !flags.detach {
+            // Before the caller's last put: the lookups that found the mount are done with it.
+            k.synchronize_lookups(ctx, mnt);
+        }
         k.ns_up_write(ctx, &ns);
         res
     }
@@ -575,11 +588,17 @@ impl Task {
         let old = self.ns.clone().ok_or(MountError::Invalid)?;
         let holder = format!("task {}", self.name);
         let new = k.alloc_namespace(ctx, &holder);
-        k.ns_down_write(ctx, &old);
+        // The mutant copies a tree that other tasks of the namespace are changing.
+        let locked = !k.mutant(Mutant::CopyNamespaceUnlocked);
+        if locked {
+            k.ns_down_write(ctx, &old);
+        }
         let pairs = match k.copy_tree(ctx, &old, &new, fail) {
             Ok(p) => p,
             Err(e) => {
-                k.ns_up_write(ctx, &old);
+                if locked {
+                    k.ns_up_write(ctx, &old);
+                }
                 if k.mutant(Mutant::CopyNamespaceNullRoot) {
                     self.ns = Some(new);
                     k.put_namespace(ctx, &old, &holder);
@@ -608,7 +627,9 @@ impl Task {
                 k.path_release(ctx, old_ref);
             }
         }
-        k.ns_up_write(ctx, &old);
+        if locked {
+            k.ns_up_write(ctx, &old);
+        }
         self.ns = Some(new);
         k.put_namespace(ctx, &old, &holder);
         Ok(())
@@ -630,15 +651,21 @@ impl Task {
         Ok(())
     }
 
-    /// `get_super(dev)` as handle `h`; EINVAL when the device has no live filesystem.
-    pub fn get_super(&mut self, dev: &str, h: &str) -> MResult<()> {
+    /// `get_super(dev)` as handle `h`: 0, or NULL when the device has no live filesystem (as
+    /// fs/super.c `get_super()` returns NULL; the handle then names nothing).
+    pub fn get_super(&mut self, dev: &str, h: &str) -> OpResult {
         let tag = format!("get_super {h} of {}", self.name);
-        let sb = self
-            .k
-            .get_super(&self.ctx, dev, &tag)
-            .ok_or(MountError::Invalid)?;
-        self.sbs.insert(h.to_string(), SbHandle { sb, tag });
-        Ok(())
+        match self.k.get_super(&self.ctx, dev, &tag) {
+            Some(sb) => {
+                self.sbs.insert(h.to_string(), SbHandle { sb, tag });
+                OpResult::Ok
+            }
+            None => {
+                // `h = get_super(dev)` is NULL now: whatever it named before is no longer named.
+                self.sbs.remove(h);
+                OpResult::Null
+            }
+        }
     }
 
     /// `drop_super(h)`.

@@ -30,10 +30,11 @@ fn booted(cfg: Config) -> (Task, Ledger) {
     let ledger = Ledger::new();
     let mut init = Task::boot(cfg, ledger.clone());
     for op in ["mkdir /mnt", "mount ram0 /mnt"] {
-        let op = mountcheck_model::parse_op(op).unwrap();
-        assert!(mountcheck_model::program::apply(&mut init, &op)
-            .result
-            .is_ok());
+        let call = mountcheck_model::parse_call(op).unwrap();
+        assert_eq!(
+            mountcheck_model::program::apply(&mut init, &call).result,
+            mountcheck_model::OpResult::Ok
+        );
     }
     (init, ledger)
 }

@@ -8,34 +8,34 @@
 
 mod common;
 
-use common::ops;
+use common::calls;
 use mountcheck_model::program::apply;
 use mountcheck_model::task::Task;
-use mountcheck_model::{execute, parse_op, Config, EndState, Ledger, MountError, Program};
+use mountcheck_model::{
+    execute, parse_call, Config, EndState, Ledger, MountError, OpResult, Program,
+};
 
-fn run(t: &mut Task, list: &[&str]) -> Vec<Result<(), MountError>> {
-    ops(list).iter().map(|op| apply(t, op).result).collect()
+fn run(t: &mut Task, list: &[&str]) -> Vec<OpResult> {
+    calls(list).iter().map(|op| apply(t, op).result).collect()
 }
 
 /// Run `list` as init's setup of a one-thread program whose thread only checks `checks` (each
 /// `stat PATH`); return the thread's results. The program ends with exit-all, so a reference a
 /// walk forgot to put is a leak finding (the execution panics).
-fn stats_after(setup: &[&str], checks: &[&str]) -> Vec<Result<(), MountError>> {
+fn stats_after(setup: &[&str], checks: &[&str]) -> Vec<OpResult> {
     let p = Program {
-        setup: setup.iter().map(|s| parse_op(s).unwrap()).collect(),
-        threads: vec![checks.iter().map(|s| parse_op(s).unwrap()).collect()],
+        setup: setup.iter().map(|s| parse_call(s).unwrap()).collect(),
+        threads: vec![checks.iter().map(|s| parse_call(s).unwrap()).collect()],
         end: EndState::ExitAll,
+        spec: None,
     };
     let out = execute(&p, Config::default(), Ledger::new());
-    assert!(
-        out.setup.iter().all(|o| o.result.is_ok()),
-        "{:?}",
-        out.setup
-    );
+    assert!(out.setup.iter().all(|o| o.result == OK), "{:?}", out.setup);
     out.threads[0].iter().map(|o| o.result).collect()
 }
 
-const ENOENT: Result<(), MountError> = Err(MountError::NoEntry);
+const ENOENT: OpResult = OpResult::Err(MountError::NoEntry);
+const OK: OpResult = OpResult::Ok;
 
 #[test]
 fn dotdot_inside_a_mount_is_the_parent_directory() {
@@ -49,7 +49,7 @@ fn dotdot_inside_a_mount_is_the_parent_directory() {
         ],
         &["stat /mnt/b", "stat /mnt/a/../b", "stat /b"],
     );
-    assert_eq!(r, [Ok(()), Ok(()), ENOENT]);
+    assert_eq!(r, [OK, OK, ENOENT]);
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn dotdot_of_a_mount_root_is_the_parent_of_its_mountpoint() {
             "stat /mnt/x/down",
         ],
     );
-    assert_eq!(r, [Ok(()), ENOENT, Ok(()), ENOENT]);
+    assert_eq!(r, [OK, ENOENT, OK, ENOENT]);
 }
 
 #[test]
@@ -90,7 +90,7 @@ fn dotdot_never_leaves_the_task_root() {
         &["stat /top", "stat /../top", "stat /jail"],
     );
     // The thread is forked from init after the chroot: its root is /jail too.
-    assert_eq!(r, [Ok(()), Ok(()), ENOENT]);
+    assert_eq!(r, [OK, OK, ENOENT]);
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn dotdot_after_dotdot_crosses_down_into_mounts_on_the_way() {
         ],
     );
     // /mnt/a is hidden by the mount: its walk fails before `..`.
-    assert_eq!(r, [ENOENT, Ok(()), Ok(())]);
+    assert_eq!(r, [ENOENT, OK, OK]);
 }
 
 #[test]
@@ -124,16 +124,13 @@ fn a_detached_mount_has_no_parent_to_climb_to() {
         .iter()
         .all(|r| r.is_ok()));
     let mut t = init.fork(1).unwrap();
-    assert_eq!(
-        run(&mut t, &["chdir /mnt", "mkdir in-ram0"]),
-        [Ok(()), Ok(())]
-    );
-    assert_eq!(run(&mut init, &["umount -l /mnt"]), [Ok(())]);
+    assert_eq!(run(&mut t, &["chdir /mnt", "mkdir in-ram0"]), [OK, OK]);
+    assert_eq!(run(&mut init, &["umount -l /mnt"]), [OK]);
     assert_eq!(
         run(&mut t, &["mkdir ../z", "stat ../z", "stat in-ram0"]),
-        [Ok(()), Ok(()), Ok(())]
+        [OK, OK, OK]
     );
-    assert_eq!(run(&mut init, &["stat /z", "stat /mnt"]), [ENOENT, Ok(())]);
+    assert_eq!(run(&mut init, &["stat /z", "stat /mnt"]), [ENOENT, OK]);
     assert!(ledger.finding().is_none(), "{:?}", ledger.finding());
 }
 
@@ -153,11 +150,11 @@ fn dotdot_as_the_last_component_of_mkdir_and_rmdir() {
             ]
         ),
         [
-            Ok(()),
-            Err(MountError::Exists),
-            Err(MountError::NotEmpty),
-            Err(MountError::Invalid),
-            Err(MountError::Busy),
+            OK,
+            OpResult::Err(MountError::Exists),
+            OpResult::Err(MountError::NotEmpty),
+            OpResult::Err(MountError::Invalid),
+            OpResult::Err(MountError::Busy),
         ]
     );
 }
@@ -175,5 +172,5 @@ fn dotdot_in_a_removed_directory_finds_nothing_below_it() {
         &["stat ..", "stat ../e"],
     );
     // The thread's cwd is the removed /d/e: `..` is the removed /d, with nothing in it.
-    assert_eq!(r, [Ok(()), ENOENT]);
+    assert_eq!(r, [OK, ENOENT]);
 }

@@ -10,12 +10,12 @@
 
 mod common;
 
-use common::{extra_scenarios, ops, program, run, scenarios};
+use common::{calls, extra_scenarios, program, run, scenarios};
 use mountcheck_model::oracle::{Counter, FindingClass, ObjKind, ObjState, ObjectReport, S_BIAS};
 use mountcheck_model::program::apply;
 use mountcheck_model::task::Task;
 use mountcheck_model::{
-    execute, parse_op, Config, EndState, Ledger, MountError, Mutant, Program, Variant,
+    execute, parse_op, Config, EndState, Ledger, MountError, Mutant, OpResult, Program, Variant,
 };
 
 fn boot() -> (Task, Ledger) {
@@ -23,8 +23,8 @@ fn boot() -> (Task, Ledger) {
     (Task::boot(Config::default(), ledger.clone()), ledger)
 }
 
-fn exec(t: &mut Task, list: &[&str]) -> Vec<Result<(), MountError>> {
-    ops(list).iter().map(|op| apply(t, op).result).collect()
+fn exec(t: &mut Task, list: &[&str]) -> Vec<OpResult> {
+    calls(list).iter().map(|c| apply(t, c).result).collect()
 }
 
 fn objects_of(ledger: &Ledger, kind: ObjKind, label_part: &str) -> Vec<ObjectReport> {
@@ -48,7 +48,7 @@ fn sb_history(ledger: &Ledger, dev: &str) -> Vec<(usize, String, String)> {
 
 fn all_ok(t: &mut Task, list: &[&str]) {
     for (op, r) in list.iter().zip(exec(t, list)) {
-        assert_eq!(r, Ok(()), "`{op}` by {}", t.name);
+        assert_eq!(r, OpResult::Ok, "`{op}` by {}", t.name);
     }
 }
 
@@ -82,14 +82,14 @@ fn plain_umount_is_busy_while_anything_is_inside() {
         let (mut t, _l) = boot();
         assert!(exec(&mut t, &["mkdir /mnt", "mount ram0 /mnt"])
             .iter()
-            .all(Result::is_ok));
+            .all(|r| r.is_ok()));
         assert!(
-            exec(&mut t, busy).iter().all(Result::is_ok),
+            exec(&mut t, busy).iter().all(|r| r.is_ok()),
             "setting up {what}"
         );
         assert_eq!(
             exec(&mut t, &["umount /mnt"]),
-            vec![Err(MountError::Busy)],
+            vec![OpResult::Err(MountError::Busy)],
             "umount with {what} inside"
         );
     }
@@ -105,7 +105,12 @@ fn plain_umount_is_busy_while_anything_is_inside() {
                 "umount /mnt"
             ]
         ),
-        vec![Ok(()), Ok(()), Ok(()), Err(MountError::Invalid)]
+        vec![
+            OpResult::Ok,
+            OpResult::Ok,
+            OpResult::Ok,
+            OpResult::Err(MountError::Invalid)
+        ]
     );
 }
 
@@ -126,18 +131,18 @@ fn plain_umount_is_busy_while_another_task_is_inside() {
         all_ok(&mut child, hold);
         assert_eq!(
             exec(&mut init, &["umount /mnt"]),
-            vec![Err(MountError::Busy)],
+            vec![OpResult::Err(MountError::Busy)],
             "umount with another task's {what} inside"
         );
         // Not the task's own handle: init cannot close it.
         assert_eq!(
             exec(&mut init, &["close f"]),
-            vec![Err(MountError::BadHandle)]
+            vec![OpResult::Err(MountError::BadHandle)]
         );
         all_ok(&mut child, &[release]);
         assert_eq!(
             exec(&mut init, &["umount /mnt"]),
-            vec![Ok(())],
+            vec![OpResult::Ok],
             "umount after `{release}` released {what}"
         );
     }
@@ -159,13 +164,20 @@ fn lazy_umount_of_a_busy_mount_detaches_now_and_frees_at_last_close() {
     assert!(before
         .iter()
         .any(|e| e.mountpoint == "/mnt" && e.dev == "ram0"));
-    assert_eq!(exec(&mut t, &["umount /mnt"]), vec![Err(MountError::Busy)]);
+    assert_eq!(
+        exec(&mut t, &["umount /mnt"]),
+        vec![OpResult::Err(MountError::Busy)]
+    );
     assert_eq!(t.mount_table(), before, "a failed umount changes nothing");
-    assert_eq!(exec(&mut t, &["umount -l /mnt"]), vec![Ok(())]);
+    assert_eq!(exec(&mut t, &["umount -l /mnt"]), vec![OpResult::Ok]);
     // Gone from the path namespace: /mnt is rootfs's empty directory again.
     assert_eq!(
         exec(&mut t, &["stat /mnt/a", "stat /mnt/a/f", "stat /mnt"]),
-        vec![Err(MountError::NoEntry), Err(MountError::NoEntry), Ok(())]
+        vec![
+            OpResult::Err(MountError::NoEntry),
+            OpResult::Err(MountError::NoEntry),
+            OpResult::Ok
+        ]
     );
     assert!(
         t.mount_table().iter().all(|e| e.dev != "ram0"),
@@ -184,10 +196,10 @@ fn lazy_umount_of_a_busy_mount_detaches_now_and_frees_at_last_close() {
             &mut t,
             &["get_super ram0 as sb", "statfs sb", "drop_super sb"]
         ),
-        vec![Ok(()), Ok(()), Ok(())]
+        vec![OpResult::Ok, OpResult::Ok, OpResult::Ok]
     );
     // The last close shuts the filesystem down, then frees the mount and the super_block.
-    assert_eq!(exec(&mut t, &["close f"]), vec![Ok(())]);
+    assert_eq!(exec(&mut t, &["close f"]), vec![OpResult::Ok]);
     assert_eq!(
         state_of(&l, ObjKind::SuperBlock, "ram0"),
         vec![ObjState::Freed]
@@ -207,7 +219,7 @@ fn lazy_umount_of_a_busy_mount_detaches_now_and_frees_at_last_close() {
     );
     assert_eq!(
         exec(&mut t, &["get_super ram0 as sb"]),
-        vec![Err(MountError::Invalid)]
+        vec![OpResult::Null]
     );
 }
 
@@ -219,9 +231,9 @@ fn get_super_of_an_unmounted_device_finds_nothing() {
     assert_eq!(
         exec(&mut t, &["get_super ram0 as sb", "statfs sb", "ustat ram0"]),
         vec![
-            Err(MountError::Invalid),
-            Err(MountError::BadHandle),
-            Err(MountError::Invalid)
+            OpResult::Null,
+            OpResult::Err(MountError::BadHandle),
+            OpResult::Err(MountError::Invalid)
         ]
     );
     // Mounted: found, pinned, and released.
@@ -245,7 +257,7 @@ fn get_super_of_an_unmounted_device_finds_nothing() {
     assert!(t.k.get_super(&t.ctx, "ram0", "probe").is_none());
     assert_eq!(
         exec(&mut t, &["get_super ram0 as sb", "ustat ram0"]),
-        vec![Err(MountError::Invalid), Err(MountError::Invalid)]
+        vec![OpResult::Null, OpResult::Err(MountError::Invalid)]
     );
     // Another device is still found: the miss is about ram0, not get_super.
     all_ok(
@@ -278,15 +290,15 @@ fn second_mount_of_a_mounted_device_shares_one_super_block() {
     assert_eq!(ram0[0].counts["s_active"], 2, "one s_active per vfsmount");
     assert_eq!(state_of(&l, ObjKind::Mount, "ram0").len(), 2);
     // Same contents through both mounts.
-    assert_eq!(exec(&mut t, &["stat /b/x"]), vec![Ok(())]);
+    assert_eq!(exec(&mut t, &["stat /b/x"]), vec![OpResult::Ok]);
     // The filesystem lives until its last mount goes.
-    assert_eq!(exec(&mut t, &["umount /a"]), vec![Ok(())]);
+    assert_eq!(exec(&mut t, &["umount /a"]), vec![OpResult::Ok]);
     assert_eq!(
         state_of(&l, ObjKind::SuperBlock, "ram0"),
         vec![ObjState::Alive]
     );
-    assert_eq!(exec(&mut t, &["stat /b/x"]), vec![Ok(())]);
-    assert_eq!(exec(&mut t, &["umount /b"]), vec![Ok(())]);
+    assert_eq!(exec(&mut t, &["stat /b/x"]), vec![OpResult::Ok]);
+    assert_eq!(exec(&mut t, &["umount /b"]), vec![OpResult::Ok]);
     assert_eq!(
         state_of(&l, ObjKind::SuperBlock, "ram0"),
         vec![ObjState::Freed]
@@ -294,7 +306,10 @@ fn second_mount_of_a_mounted_device_shares_one_super_block() {
     // A new mount of ram0 is a new, empty filesystem.
     all_ok(&mut t, &["mount ram0 /a"]);
     assert_eq!(objects_of(&l, ObjKind::SuperBlock, "(ram0)").len(), 2);
-    assert_eq!(exec(&mut t, &["stat /a/x"]), vec![Err(MountError::NoEntry)]);
+    assert_eq!(
+        exec(&mut t, &["stat /a/x"]),
+        vec![OpResult::Err(MountError::NoEntry)]
+    );
 }
 
 #[test]
@@ -311,19 +326,19 @@ fn clone_copies_the_tree_and_the_last_exit_frees_everything() {
         ],
     );
     let mut child = init.fork(1).unwrap();
-    assert_eq!(exec(&mut child, &["clone -n"]), vec![Ok(())]);
+    assert_eq!(exec(&mut child, &["clone -n"]), vec![OpResult::Ok]);
     assert_eq!(child.mount_table(), init.mount_table());
     assert_eq!(child.mount_table().len(), 3);
     // The copies are distinct mounts of the same super_blocks.
     assert_eq!(state_of(&l, ObjKind::Mount, "ram1").len(), 2);
     assert_eq!(state_of(&l, ObjKind::SuperBlock, "ram1").len(), 1);
     // The child's cwd moved to the copy: the original is not busy because of it.
-    assert_eq!(exec(&mut child, &["stat ."]), vec![Ok(())]);
+    assert_eq!(exec(&mut child, &["stat ."]), vec![OpResult::Ok]);
     // A mount in one namespace is not seen in the other.
-    assert_eq!(exec(&mut child, &["mount ram2 /mnt"]), vec![Ok(())]);
+    assert_eq!(exec(&mut child, &["mount ram2 /mnt"]), vec![OpResult::Ok]);
     assert_ne!(child.mount_table(), init.mount_table());
     assert!(init.mount_table().iter().all(|e| e.dev != "ram2"));
-    assert_eq!(exec(&mut child, &["exit"]), vec![Ok(())]);
+    assert_eq!(exec(&mut child, &["exit"]), vec![OpResult::Ok]);
     // The child's namespace went with its only task; init's tree is untouched.
     assert_eq!(
         state_of(&l, ObjKind::SuperBlock, "ram2"),
@@ -334,7 +349,7 @@ fn clone_copies_the_tree_and_the_last_exit_frees_everything() {
         vec![ObjState::Alive]
     );
     assert_eq!(init.mount_table().len(), 3);
-    assert_eq!(exec(&mut init, &["exit"]), vec![Ok(())]);
+    assert_eq!(exec(&mut init, &["exit"]), vec![OpResult::Ok]);
     let alive = not_freed(&l);
     assert!(alive.is_empty(), "not freed after the last exit: {alive:?}");
 }
@@ -514,54 +529,66 @@ fn kill_super_without_s_umount_breaks_its_lock_rule_in_a_sequential_run() {
 
 #[test]
 fn errno_table() {
-    let table: &[(&[&str], &str, MountError)] = &[
-        (&[], "umount /nope", MountError::NoEntry),
-        (&["mkdir /mnt"], "umount /mnt", MountError::Invalid),
-        (&["mkdir /mnt"], "mkdir /mnt", MountError::Exists),
-        (&["open /f as f"], "mount ram0 /f", MountError::NotDir),
-        (&["open /f as f"], "stat /f/x", MountError::NotDir),
+    let table: &[(&[&str], &str, OpResult)] = &[
+        (&[], "umount /nope", OpResult::Err(MountError::NoEntry)),
+        (
+            &["mkdir /mnt"],
+            "umount /mnt",
+            OpResult::Err(MountError::Invalid),
+        ),
+        (
+            &["mkdir /mnt"],
+            "mkdir /mnt",
+            OpResult::Err(MountError::Exists),
+        ),
+        (
+            &["open /f as f"],
+            "mount ram0 /f",
+            OpResult::Err(MountError::NotDir),
+        ),
+        (
+            &["open /f as f"],
+            "stat /f/x",
+            OpResult::Err(MountError::NotDir),
+        ),
         (
             &["mkdir /mnt", "mkdir /mnt/a"],
             "rmdir /mnt",
-            MountError::NotEmpty,
+            OpResult::Err(MountError::NotEmpty),
         ),
         (
             &["mkdir /mnt", "mount ram0 /mnt"],
             "rmdir /mnt",
-            MountError::Busy,
+            OpResult::Err(MountError::Busy),
         ),
         (
             &["mkdir /mnt", "mount ram0 /mnt"],
             "mount ram0 /mnt",
-            MountError::Busy,
+            OpResult::Err(MountError::Busy),
         ),
         (
             &["mkdir /mnt", "drop_cap"],
             "mount ram0 /mnt",
-            MountError::Perm,
+            OpResult::Err(MountError::Perm),
         ),
-        (&["drop_cap"], "clone -n", MountError::Perm),
-        (&[], "get_super ram0 as sb", MountError::Invalid),
-        (&[], "ustat ram0", MountError::Invalid),
-        (&[], "expire ram0", MountError::Invalid),
+        (&["drop_cap"], "clone -n", OpResult::Err(MountError::Perm)),
+        (&[], "get_super ram0 as sb", OpResult::Null),
+        (&[], "ustat ram0", OpResult::Err(MountError::Invalid)),
+        (&[], "expire ram0", OpResult::Err(MountError::Invalid)),
         (
             &["mkdir /mnt", "mount ram0 /mnt", "open /mnt/f as f"],
             "expire ram0",
-            MountError::Busy,
+            OpResult::Err(MountError::Busy),
         ),
-        (&[], "clone -n --fail", MountError::NoMem),
+        (&[], "clone -n --fail", OpResult::Err(MountError::NoMem)),
     ];
     for (setup, op, want) in table {
         let (mut t, _l) = boot();
         assert!(
-            exec(&mut t, setup).iter().all(Result::is_ok),
+            exec(&mut t, setup).iter().all(|r| r.is_ok()),
             "setup of `{op}`"
         );
-        assert_eq!(
-            exec(&mut t, &[op]),
-            vec![Err(*want)],
-            "`{op}` after {setup:?}"
-        );
+        assert_eq!(exec(&mut t, &[op]), vec![*want], "`{op}` after {setup:?}");
     }
 }
 
@@ -645,6 +672,7 @@ fn every_operation_round_trips_through_its_text() {
         "open /a/f as f",
         "close f",
         "stat a/b",
+        "stat ../a/..",
         "chdir /a",
         "chroot /a",
         "clone -n",
@@ -664,7 +692,7 @@ fn every_operation_round_trips_through_its_text() {
         ("mount ram0", 10),
         ("umount -x /a", 7),
         ("open /a f", 8),
-        ("stat ../a", 5),
+        ("stat -l", 5),
         ("sync now", 5),
     ] {
         let e = parse_op(bad).unwrap_err();

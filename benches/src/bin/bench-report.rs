@@ -12,7 +12,9 @@
 //!
 //! Run from the workspace: `cargo run --release -p mountcheck-benches --bin bench-report`
 //! (`--skip-criterion` reuses the last criterion run, `--skip-throughput` leaves the checker
-//! measurements out). Invariant: the report is written whole at the end (a failed measurement
+//! measurements out, `--skip-loom-bounds` the loom bound table; `--baseline DIR`, with the
+//! directory `scripts/bench-baseline.sh COMMIT` prints, adds the side-by-side exploration rate of
+//! that commit's `mountcheck` and this one, see [`mountcheck_benches::cli_runs`]). Invariant: the report is written whole at the end (a failed measurement
 //! stops the run before anything is written), and every figure in it comes from this run.
 
 use std::collections::BTreeMap;
@@ -22,8 +24,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use mountcheck_benches::build;
+use mountcheck_benches::cli_runs::{self, SpeedRow, Tool};
 use mountcheck_engine::{Request, Response, Strategy};
-use mountcheck_model::{parse_op, Config, EndState, LockDesign, Op, Program};
+use mountcheck_model::{parse_call, Call, Config, EndState, LockDesign, Program};
 use serde::Deserialize;
 
 type Res<T> = Result<T, String>;
@@ -271,20 +274,21 @@ struct RawThread {
     ops: Vec<String>,
 }
 
-fn ops(list: &[String]) -> Res<Vec<Op>> {
+fn ops(list: &[String]) -> Res<Vec<Call>> {
     list.iter()
-        .map(|s| parse_op(s).map_err(|e| format!("`{s}`: {e}")))
+        .map(|s| parse_call(s).map_err(|e| format!("`{s}`: {e}")))
         .collect()
 }
 
 fn fallback(name: &str) -> Program {
     let p = |setup: &[&str], threads: &[&[&str]]| Program {
-        setup: setup.iter().map(|s| parse_op(s).expect("op")).collect(),
+        setup: setup.iter().map(|s| parse_call(s).expect("op")).collect(),
         threads: threads
             .iter()
-            .map(|t| t.iter().map(|s| parse_op(s).expect("op")).collect())
+            .map(|t| t.iter().map(|s| parse_call(s).expect("op")).collect())
             .collect(),
         end: EndState::ExitAll,
+        spec: None,
     };
     match name {
         "get-super-vs-umount" => p(
@@ -321,6 +325,7 @@ fn scenario(name: &str) -> Res<(Program, &'static str)> {
         setup: ops(&raw.setup)?,
         threads: raw.thread.iter().map(|t| ops(&t.ops)).collect::<Res<_>>()?,
         end,
+        spec: None,
     };
     Ok((program, "scenarios/*.toml"))
 }
@@ -549,6 +554,82 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// The loom preemption bounds the bound table tries, in order (it stops at the first one some
+/// scenario cannot finish).
+const LOOM_BOUNDS: [usize; 5] = [0, 1, 2, 3, 4];
+
+fn speed_section(md: &mut String, rev: &str, rows: &[SpeedRow]) {
+    let _ = writeln!(md, "\n## Exploration rate against the baseline\n");
+    let _ = writeln!(
+        md,
+        "`mountcheck run SCENARIO --backend B` with each tool's default bounds (loom: preemption \
+         bound 2; PCT: depth 3, 2 000 executions, seed 1), side by side: the baseline is the \
+         `mountcheck` of commit {rev} (built by `scripts/bench-baseline.sh`, with its own \
+         workers and scenario files), this tool is the current checkout. Each rate is executions \
+         over the seconds the worker spent exploring (from each run's `index.json`), the best of \
+         {REPEATS} rounds that alternate the two tools. The current model has more scheduling \
+         points per execution (every access the oracle checks is one, issue 12), so loom \
+         explores more executions for the same scenario; the rate is per execution.\n"
+    );
+    let _ = writeln!(md, "| scenario | backend | baseline executions | baseline exec/s | executions now | exec/s now | speed-up |");
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.0} | {} | {:.0} | {:.2}x |",
+            r.scenario,
+            r.backend,
+            r.old.0,
+            r.old.1,
+            r.new.0,
+            r.new.1,
+            r.speedup()
+        );
+    }
+}
+
+fn loom_bounds_section(md: &mut String, n: usize, table: &cli_runs::BoundTable) {
+    let _ = writeln!(md, "\n## Loom: the preemption bound that finishes\n");
+    let _ = writeln!(
+        md,
+        "Every bundled scenario with 2 or 3 threads ({n}), on the fixed protocol \
+         (`--variant fixed`), under loom at each preemption bound with the default time limit \
+         (20 s per exploration); the table stops at the first bound some scenario does not \
+         finish. Largest bound at which all of them exhaust their space: **{}**.\n",
+        cli_runs::largest_exhausted(table).map_or("none".to_string(), |b| b.to_string())
+    );
+    let _ = writeln!(
+        md,
+        "| bound | exhausted | slowest scenario | its executions | its seconds | not finished |"
+    );
+    let _ = writeln!(md, "|---:|---:|---|---:|---:|---|");
+    for (b, rows) in table {
+        let done = rows
+            .iter()
+            .filter(|r| r.stop.as_deref() == Some("exhausted"))
+            .count();
+        let slowest = rows.iter().max_by(|a, b| a.secs.total_cmp(&b.secs));
+        let not: Vec<String> = rows
+            .iter()
+            .filter(|r| r.stop.as_deref() != Some("exhausted"))
+            .map(|r| format!("{} ({})", r.scenario, r.stop.as_deref().unwrap_or("?")))
+            .collect();
+        let _ = writeln!(
+            md,
+            "| {b} | {done} of {} | {} | {} | {:.2} | {} |",
+            rows.len(),
+            slowest.map_or("–", |r| r.scenario.as_str()),
+            slowest.map_or(0, |r| r.executions),
+            slowest.map_or(0.0, |r| r.secs),
+            if not.is_empty() {
+                "–".to_string()
+            } else {
+                not.join(", ")
+            }
+        );
+    }
+}
+
 fn main() {
     if let Err(e) = real_main() {
         eprintln!("bench-report: {e}");
@@ -560,6 +641,16 @@ fn real_main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let skip_criterion = args.iter().any(|a| a == "--skip-criterion");
     let skip_throughput = args.iter().any(|a| a == "--skip-throughput");
+    let skip_loom_bounds = args.iter().any(|a| a == "--skip-loom-bounds");
+    let baseline = args
+        .iter()
+        .position(|a| a == "--baseline")
+        .map(|i| {
+            args.get(i + 1)
+                .map(PathBuf::from)
+                .ok_or("--baseline needs the directory scripts/bench-baseline.sh printed")
+        })
+        .transpose()?;
     let root = root();
     let bench_target = root.join("target").join("bench");
     let crit_dir = bench_target.join("criterion-report");
@@ -587,6 +678,54 @@ fn real_main() -> Res<()> {
         None
     } else {
         Some(throughput()?)
+    };
+
+    let new_tool = Tool {
+        exe: build_mountcheck()?,
+        scenarios: root.join("scenarios"),
+    };
+    let speed = match &baseline {
+        Some(dir) => {
+            let old = Tool {
+                exe: dir.join("target").join("release").join("mountcheck"),
+                scenarios: dir.join("scenarios"),
+            };
+            if !old.exe.exists() {
+                return Err(format!(
+                    "{}: no baseline binary (run scripts/bench-baseline.sh first)",
+                    old.exe.display()
+                ));
+            }
+            let rev = output(
+                "git",
+                &["-C", &dir.to_string_lossy(), "rev-parse", "--short", "HEAD"],
+            );
+            Some((
+                rev,
+                cli_runs::side_by_side(
+                    &old,
+                    &new_tool,
+                    &SCENARIOS,
+                    &["loom", "pct"],
+                    &[],
+                    REPEATS,
+                )?,
+            ))
+        }
+        None => None,
+    };
+    let bounds = if skip_loom_bounds {
+        None
+    } else {
+        let names: Vec<String> = cli_runs::scenario_threads(&new_tool)?
+            .into_iter()
+            .filter(|(_, n)| (2..=3).contains(n))
+            .map(|(name, _)| name)
+            .collect();
+        Some((
+            names.len(),
+            cli_runs::loom_bounds(&new_tool, &names, &LOOM_BOUNDS)?,
+        ))
     };
 
     let load_after = loadavg();
@@ -785,9 +924,32 @@ fn real_main() -> Res<()> {
         }
     }
 
+    if let Some((rev, rows)) = &speed {
+        speed_section(&mut md, rev, rows);
+    }
+    if let Some((n, table)) = &bounds {
+        loom_bounds_section(&mut md, *n, table);
+    }
+
     // ---------------------------------------------------------------- targets
     let _ = writeln!(md, "\n## Targets\n");
     let mut lines = Vec::new();
+    if let Some((rev, rows)) = &speed {
+        let worst = rows
+            .iter()
+            .map(SpeedRow::speedup)
+            .fold(f64::INFINITY, f64::min);
+        lines.push(format!(
+            "- Executions per second at least 2x the baseline ({rev}) on the three scenarios, loom and PCT: **{}** (worst {worst:.2}x).",
+            if worst >= 2.0 { "met" } else { "not met" }
+        ));
+    }
+    if let Some((n, table)) = &bounds {
+        lines.push(format!(
+            "- Largest loom preemption bound at which every bundled 2- and 3-thread scenario ({n}) explores to completion within the default time limit: **{}**.",
+            cli_runs::largest_exhausted(table).map_or("none".to_string(), |b| b.to_string())
+        ));
+    }
     let rm = LockDesign::ReadMostly.name();
     for (group, sizes) in [
         ("lookup_mnt", [10usize, 1_000, 100_000]),

@@ -1,5 +1,5 @@
-//! Sequential traces for `mountcheck conform`: the bundled scenarios run one thread after another,
-//! and random traces from a seeded generator over mount (a fresh tmpfs, or a device already
+//! Sequential traces for `mountcheck conform`: the bundled scenarios run one thread after another
+//! and each thread alone after the setup (with their result assertions), and random traces from a seeded generator over mount (a fresh tmpfs, or a device already
 //! mounted), bind mount, umount (plain and lazy, now and then of the caller's root), mkdir, rmdir,
 //! open/close, stat, chdir, chroot, clone with a new namespace (`clone -n`) and exit.
 //!
@@ -13,7 +13,7 @@
 //! trace (xorshift64*, no global state).
 
 use mountcheck_model::task::UmountFlags;
-use mountcheck_model::{Op, Program};
+use mountcheck_model::{Call, Op, Program};
 
 /// A sequential trace: operations, each run by one task.
 #[derive(Clone, Debug)]
@@ -24,8 +24,8 @@ pub struct Trace {
     pub tasks: usize,
     /// Tasks 1.. are forked from init after this many steps (all run by init).
     pub fork_after: usize,
-    /// (task, operation).
-    pub steps: Vec<(usize, Op)>,
+    /// (task, call): the operation and, from a scenario, the result it asserts.
+    pub steps: Vec<(usize, Call)>,
 }
 
 impl Trace {
@@ -36,7 +36,7 @@ impl Trace {
             if i == self.fork_after && self.tasks > 1 {
                 parts.push(format!("fork T1..T{}", self.tasks - 1));
             }
-            parts.push(format!("T{t} {op}"));
+            parts.push(format!("T{t} {}", op.op));
         }
         if self.fork_after >= self.steps.len() && self.tasks > 1 {
             parts.push(format!("fork T1..T{}", self.tasks - 1));
@@ -47,7 +47,7 @@ impl Trace {
 
 /// The sequential trace of a scenario: setup as init, then each thread's operations in order.
 pub fn from_program(name: &str, p: &Program) -> Trace {
-    let mut steps: Vec<(usize, Op)> = p.setup.iter().map(|o| (0, o.clone())).collect();
+    let mut steps: Vec<(usize, Call)> = p.setup.iter().map(|o| (0, o.clone())).collect();
     let fork_after = steps.len();
     for (i, ops) in p.threads.iter().enumerate() {
         steps.extend(ops.iter().map(|o| (i + 1, o.clone())));
@@ -55,6 +55,20 @@ pub fn from_program(name: &str, p: &Program) -> Trace {
     Trace {
         name: format!("scenario {name}"),
         tasks: p.threads.len() + 1,
+        fork_after,
+        steps,
+    }
+}
+
+/// The single-thread run of thread `i` (0-based) of a scenario: the setup as init, then that
+/// thread's operations alone (the others not started: every assertion must hold there too).
+pub fn thread_alone(name: &str, p: &Program, i: usize) -> Trace {
+    let mut steps: Vec<(usize, Call)> = p.setup.iter().map(|o| (0, o.clone())).collect();
+    let fork_after = steps.len();
+    steps.extend(p.threads[i].iter().map(|o| (1, o.clone())));
+    Trace {
+        name: format!("scenario {name}, T{} alone", i + 1),
+        tasks: 2,
         fork_after,
         steps,
     }
@@ -121,11 +135,11 @@ pub fn random(seed: u64, n: usize, max_ops: usize) -> Trace {
     let mut handles: Vec<Vec<String>> = vec![Vec::new(); tasks];
     let mut devs: Vec<String> = Vec::new();
     let mut next_handle = 0;
-    let mut steps: Vec<(usize, Op)> = Vec::new();
+    let mut steps: Vec<(usize, Call)> = Vec::new();
     // Most traces start by making the top directories, so later operations have something to use.
     for p in ["/a", "/b"] {
         if steps.len() < len && r.below(4) != 0 {
-            steps.push((0, Op::Mkdir { path: p.into() }));
+            steps.push((0, Op::Mkdir { path: p.into() }.into()));
         }
     }
     while steps.len() < len {
@@ -196,7 +210,7 @@ pub fn random(seed: u64, n: usize, max_ops: usize) -> Trace {
                 }
             }
         };
-        steps.push((t, op));
+        steps.push((t, op.into()));
     }
     Trace {
         name: format!("random #{n} (seed {seed})"),
@@ -219,7 +233,8 @@ mod tests {
             assert!(!a.steps.is_empty() && a.steps.len() <= 20, "{}", a.name);
             let mut exited = [false; 3];
             let mut open: Vec<Vec<String>> = vec![Vec::new(); 3];
-            for (i, (t, op)) in a.steps.iter().enumerate() {
+            for (i, (t, call)) in a.steps.iter().enumerate() {
+                let op = &call.op;
                 assert!(!exited[*t], "operation after exit in {}", a.name);
                 assert!(
                     *t == 0 || i >= a.fork_after,
@@ -243,18 +258,18 @@ mod tests {
 
     #[test]
     fn scenario_traces_run_setup_then_threads() {
-        let p = Program {
-            setup: vec![Op::Mkdir {
+        let p = Program::from_ops(
+            vec![Op::Mkdir {
                 path: "/mnt".into(),
             }],
-            threads: vec![
+            vec![
                 vec![Op::CloneNewns { fail: false }, Op::Exit],
                 vec![Op::Stat {
                     path: "/mnt".into(),
                 }],
             ],
-            ..Program::default()
-        };
+            Default::default(),
+        );
         let t = from_program("s", &p);
         assert_eq!(t.tasks, 3);
         assert_eq!(t.fork_after, 1);
@@ -266,5 +281,7 @@ mod tests {
             t.text(),
             "T0 mkdir /mnt; fork T1..T2; T1 clone -n; T1 exit; T2 stat /mnt"
         );
+        let alone = thread_alone("s", &p, 1);
+        assert_eq!(alone.text(), "T0 mkdir /mnt; fork T1..T1; T1 stat /mnt");
     }
 }

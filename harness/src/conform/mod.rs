@@ -1,9 +1,12 @@
 //! `mountcheck conform`: the model's sequential behaviour checked against the running kernel.
 //!
-//! What it checks: each trace (a bundled scenario run one thread after another, or a random trace
-//! from [`gen`]) runs twice, in the model (std backend, [`model`]) and in the real kernel inside a
-//! private mount namespace on tmpfs mounts ([`kernel`]). After every operation the result (success
-//! or errno) and the mount table each running task sees must agree: the model's
+//! What it checks: each trace (a bundled scenario run one thread after another, each of its
+//! threads run alone after the setup, or a random trace from [`gen`]) runs twice, in the model
+//! (std backend, [`model`]) and in the real kernel inside a private mount namespace on tmpfs
+//! mounts ([`kernel`]). After every operation the result (success or errno) and the mount table
+//! each running task sees must agree, and a scenario call's result assertion (`= EBUSY`,
+//! `in {0, ENOENT}`) must hold for the kernel's result (a sequential run is one of the
+//! interleavings the assertion speaks for): the model's
 //! [`Task::mount_table`](mountcheck_model::task::Task::mount_table) against the kernel's
 //! `/proc/<pid>/mountinfo` (mountpoint, device, and root within the filesystem, all relative to
 //! the task's root). It follows the system calls the model reproduces: `sys_mount` (`do_add_mount`,
@@ -33,7 +36,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use clap::Args;
 use mountcheck_model::task::MountEntry;
-use mountcheck_model::Op;
+use mountcheck_model::{MountError, Op, OpResult};
 
 use gen::Trace;
 use kernel::{KernelTrace, Privilege, Reply};
@@ -301,6 +304,10 @@ impl std::fmt::Display for Difference {
 struct Outcome {
     ops: usize,
     agreements: usize,
+    /// Result assertions that held on the kernel's result.
+    assertions: usize,
+    /// Result assertions on operations skipped on both sides (no kernel system call).
+    assertions_skipped: usize,
     skipped_ops: BTreeMap<&'static str, usize>,
     skipped: Option<String>,
     difference: Option<Difference>,
@@ -389,7 +396,7 @@ fn grab(kernel: &mut KernelTrace, task: usize, cmd: &str, dev: &str, dst: &str) 
 
 /// Run one trace on both sides, stopping at its first difference.
 fn run_trace(t: &Trace, root: &Path) -> Result<Outcome> {
-    if let Some(r) = t.steps.iter().find_map(|(_, op)| trace_skip_reason(op)) {
+    if let Some(r) = t.steps.iter().find_map(|(_, c)| trace_skip_reason(&c.op)) {
         return Ok(Outcome {
             skipped: Some(r.to_string()),
             ..Outcome::default()
@@ -445,9 +452,10 @@ fn run_steps(t: &Trace, model: &mut ModelTrace, kernel: &mut KernelTrace) -> Res
                 return Ok(out);
             }
         }
-        let Some((task, op)) = t.steps.get(i) else {
+        let Some((task, call)) = t.steps.get(i) else {
             break;
         };
+        let op = &call.op;
         let step = format!("step {i} T{task} `{op}`");
         if !model.alive(*task) || !kernel.alive(*task) {
             bail!("{}: {step}: task {task} is not running", t.name);
@@ -456,6 +464,7 @@ fn run_steps(t: &Trace, model: &mut ModelTrace, kernel: &mut KernelTrace) -> Res
         let cmd = command(op, *task, model, kernel)?;
         if let Cmd::SkipOp(name) = cmd {
             *out.skipped_ops.entry(name).or_default() += 1;
+            out.assertions_skipped += usize::from(call.expect.is_some());
             continue;
         }
         let m = match model.apply(*task, op) {
@@ -492,6 +501,24 @@ fn run_steps(t: &Trace, model: &mut ModelTrace, kernel: &mut KernelTrace) -> Res
             out.difference = Some(diff(step, m, k, &tabs, Some((&facts, op))));
             return Ok(out);
         }
+        if let Some(want) = &call.expect {
+            let got = if k == "ok" {
+                Some(OpResult::Ok)
+            } else {
+                MountError::from_name(&k).map(OpResult::Err)
+            };
+            if !got.is_some_and(|r| want.admits(r)) {
+                out.difference = Some(diff(
+                    step,
+                    format!("{m} (and the scenario asserts `{want}`)"),
+                    k,
+                    &tabs,
+                    None,
+                ));
+                return Ok(out);
+            }
+            out.assertions += 1;
+        }
         if let Some(e) = ERA_DIFFERENCES
             .iter()
             .find(|e| e.silent && (e.matches)(&facts, op, &m, &k))
@@ -518,6 +545,11 @@ fn traces(a: &ConformArgs) -> Result<(Vec<Trace>, usize)> {
                 let s =
                     crate::scenario::load(&f).map_err(|e| crate::run::BadInput(e.to_string()))?;
                 out.push(gen::from_program(&s.name, &s.program));
+                if s.program.threads.len() > 1 {
+                    for i in 0..s.program.threads.len() {
+                        out.push(gen::thread_alone(&s.name, &s.program, i));
+                    }
+                }
             }
         }
         Err(e) => eprintln!(
@@ -594,6 +626,7 @@ pub fn run(a: &ConformArgs) -> Result<ExitCode> {
     let elapsed = start.elapsed();
     let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
     let (mut ops, mut agreements) = (0, 0);
+    let (mut assertions, mut assertions_skipped) = (0, 0);
     let mut skipped_ops: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
     let mut explained: Vec<Difference> = Vec::new();
@@ -603,6 +636,8 @@ pub fn run(a: &ConformArgs) -> Result<ExitCode> {
         let o = r.map_err(|e| e.context(format!("{} failed to run", t.name)))?;
         ops += o.ops;
         agreements += o.agreements;
+        assertions += o.assertions;
+        assertions_skipped += o.assertions_skipped;
         for (k, v) in o.skipped_ops {
             *skipped_ops.entry(k).or_default() += v;
         }
@@ -618,7 +653,8 @@ pub fn run(a: &ConformArgs) -> Result<ExitCode> {
     crate::out::println(&format!("mountcheck conform: the model (2.4 after the fix, std backend) against {} in private mount namespaces", kernel_release()))?;
     crate::out::println(&format!(
         "{} traces ({} from scenarios, {} random: seed {}, up to {} operations), {} skipped; {} operations compared: \
-         {} agreements, {} explained differences, {} unexplained differences; {:.1} s on {} worker{}",
+         {} agreements, {} explained differences, {} unexplained differences; {} result assertions of the scenarios \
+         held on the kernel ({} on operations with no system call); {:.1} s on {} worker{}",
         all.len(),
         scenario_traces,
         a.traces,
@@ -629,6 +665,8 @@ pub fn run(a: &ConformArgs) -> Result<ExitCode> {
         agreements,
         explained.len(),
         unexplained.len(),
+        assertions,
+        assertions_skipped,
         elapsed.as_secs_f64(),
         jobs,
         if jobs == 1 { "" } else { "s" }

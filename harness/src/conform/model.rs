@@ -17,7 +17,7 @@ use mountcheck_model::fs::Kind;
 use mountcheck_model::program::apply;
 use mountcheck_model::sync::{Arc, Ordering};
 use mountcheck_model::task::{MountEntry, Task};
-use mountcheck_model::{Config, Ledger, Op};
+use mountcheck_model::{Call, Config, Ledger, Op, OpResult};
 
 /// What the era table may ask about an operation, computed on the model before it runs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -99,10 +99,13 @@ impl ModelTrace {
         let Some(t) = self.tasks.get_mut(k).and_then(Option::as_mut) else {
             return Err(format!("task {k} does not run"));
         };
-        match std::panic::catch_unwind(AssertUnwindSafe(|| apply(t, op))) {
+        // The operation alone: a scenario's assertion is checked against both sides by the caller.
+        let call = Call::from(op.clone());
+        match std::panic::catch_unwind(AssertUnwindSafe(|| apply(t, &call))) {
             Ok(o) => Ok(match o.result {
-                Ok(()) => "ok".to_string(),
-                Err(e) => e.errno_name().to_string(),
+                OpResult::Ok => "ok".to_string(),
+                OpResult::Err(e) => e.errno_name().to_string(),
+                OpResult::Null => "NULL".to_string(),
             }),
             Err(p) => Err(self
                 .ledger

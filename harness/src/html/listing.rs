@@ -25,6 +25,8 @@ pub struct IndexEntry {
     pub executions: u64,
     /// Verdict.
     pub verdict: String,
+    /// Why the exploration stopped.
+    pub stop: String,
     /// Expected verdict.
     pub expected: String,
     /// Whether they agree.
@@ -36,7 +38,6 @@ pub struct IndexEntry {
 impl IndexEntry {
     /// The entry of an index row; its report link is the HTML twin of the row's JSON report,
     /// next to the index. (Used by `run` once it writes `index.html`; until then by tests.)
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn from_row(row: &report::Row) -> Self {
         IndexEntry {
             scenario: row.scenario.clone(),
@@ -44,6 +45,7 @@ impl IndexEntry {
             backend: row.strategy.clone(),
             executions: row.executions,
             verdict: row.verdict.to_string(),
+            stop: row.stop.to_string(),
             expected: row.expect.clone(),
             ok: row.ok,
             report: row.report.as_ref().and_then(|p| {
@@ -66,19 +68,20 @@ pub fn index_page(command: &str, rows: &[IndexEntry]) -> String {
         esc(command),
         rows.len()
     );
-    o.push_str("<table class=\"index\">\n<thead><tr><th>scenario</th><th>variant</th><th>backend</th><th>executions</th><th>verdict</th><th>expected</th><th>as expected</th><th>report</th></tr></thead>\n<tbody>\n");
+    o.push_str("<table class=\"index\">\n<thead><tr><th>scenario</th><th>variant</th><th>backend</th><th>executions</th><th>verdict</th><th>stopped</th><th>expected</th><th>as expected</th><th>report</th></tr></thead>\n<tbody>\n");
     for r in rows {
         let link = r.report.as_ref().map_or("—".to_string(), |p| {
             format!("<a href=\"{}\">{}</a>", esc(p), esc(p))
         });
         let _ = writeln!(
             o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{link}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{link}</td></tr>",
             esc(&r.scenario),
             esc(&r.variant),
             esc(&r.backend),
             r.executions,
             esc(&r.verdict),
+            esc(&r.stop),
             esc(&r.expected),
             if r.ok { "ok" } else { "bad" },
             if r.ok { "yes" } else { "no" }
@@ -89,7 +92,6 @@ pub fn index_page(command: &str, rows: &[IndexEntry]) -> String {
 }
 
 /// One backend's result on a mutant or on its fixed twin, for [`catalog_page`].
-#[cfg_attr(not(test), allow(dead_code))] // Filled by `catalog` once it writes the page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CatalogResult {
     /// Backend.
@@ -107,7 +109,6 @@ pub struct CatalogResult {
 }
 
 /// One mutant of the catalog, for [`catalog_page`].
-#[cfg_attr(not(test), allow(dead_code))] // Filled by `catalog` once it writes the page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CatalogEntry {
     /// Mutant id.
@@ -123,9 +124,7 @@ pub struct CatalogEntry {
 }
 
 /// The catalog page: a row per mutant, a column per backend with the mutant's and the fixed
-/// twin's results, each linking its report. (Called by `catalog` once it writes the page;
-/// until then by tests.)
-#[cfg_attr(not(test), allow(dead_code))]
+/// twin's results, each linking its report (`reports/catalog.html`).
 pub fn catalog_page(lock_design: &str, entries: &[CatalogEntry]) -> String {
     let mut backends: Vec<&str> = Vec::new();
     for e in entries {
@@ -144,7 +143,7 @@ pub fn catalog_page(lock_design: &str, entries: &[CatalogEntry]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "<h1>mountcheck catalog</h1>\n<p>Lock design: <code>{}</code>. Every mutant must be caught (a finding of its class) by loom and PCT, and by DFS where DFS finishes; the fixed protocol must be clean on every mutant's scenario. {} mutants, {ok} of {all} results as required.</p>",
+        "<h1>mountcheck catalog</h1>\n<p>Lock design: {}. Every mutant must be caught (a finding of its class) by loom and PCT, and by DFS where DFS finishes; the fixed protocol must be clean on every mutant's scenario. {} mutants, {ok} of {all} results as required.</p>",
         esc(lock_design),
         entries.len()
     );

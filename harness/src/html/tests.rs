@@ -252,6 +252,8 @@ fn the_index_links_each_report_and_marks_disagreements() {
             secs: 0.1,
             report: Some("/tmp/r/a--loom.json".into()),
             checker_error: None,
+            linearizability: None,
+            spec_secs: None,
         },
         report::Row {
             scenario: "b".into(),
@@ -268,6 +270,8 @@ fn the_index_links_each_report_and_marks_disagreements() {
             secs: 0.1,
             report: None,
             checker_error: None,
+            linearizability: None,
+            spec_secs: None,
         },
     ];
     let entries: Vec<IndexEntry> = rows.iter().map(IndexEntry::from_row).collect();

@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use mountcheck_engine::ReplayToken;
 use mountcheck_model::oracle::trace::show_count;
 use mountcheck_model::oracle::{Counter, Holder, Step};
+use mountcheck_model::program::outcome::{shown, Comparison};
 
 use super::Report;
 use crate::timeline::{Outcome, Row, Timeline};
@@ -159,7 +160,15 @@ fn header(o: &mut String, r: &Report, t: &Timeline, verdict: &str) {
                 "- **Witness**: execution {}, {}, {}",
                 f.execution,
                 plural(r.trace.len(), "step", "steps"),
-                plural(t.preemption_count(), "preemption", "preemptions")
+                match &r.witness {
+                    Some(w) => format!(
+                        "{} ({}; {} marked in the timeline)",
+                        plural(w.preemptions, "preemption", "preemptions"),
+                        w.minimality,
+                        plural(t.preemption_count(), "switch", "switches")
+                    ),
+                    None => plural(t.preemption_count(), "preemption", "preemptions"),
+                }
             );
         }
         None => {
@@ -212,6 +221,91 @@ fn finding(o: &mut String, r: &Report) {
         fd.op,
         f.execution
     );
+    if let Some(cmp) = &fd.comparison {
+        comparison(o, cmp);
+    }
+}
+
+/// The observed results and mount tables beside the nearest sequential outcomes.
+fn comparison(o: &mut String, cmp: &Comparison) {
+    let _ = writeln!(
+        o,
+        "### Results and mount tables: this execution beside the nearest sequential orders\n\n{} distinct outcomes of {} orders that run to their end (of {}). A result in parentheses is not compared: the kernel does not make that operation atomic (see the atomicity table of `scenarios/README.md`).\n",
+        cmp.outcomes, cmp.feasible, cmp.orders
+    );
+    let mut header = String::from("| thread | call | observed |");
+    let mut rule = String::from("|---|---|---|");
+    for i in 0..cmp.nearest.len() {
+        let _ = write!(header, " nearest #{} |", i + 1);
+        rule.push_str("---|");
+    }
+    let _ = writeln!(o, "{header}\n{rule}");
+    for (t, calls) in cmp.calls.iter().enumerate() {
+        for (i, call) in calls.iter().enumerate() {
+            let observed = cmp.observed.results.get(t).and_then(|v| v.get(i));
+            let compared = cmp
+                .compared
+                .get(t)
+                .and_then(|v| v.get(i))
+                .copied()
+                .unwrap_or(true);
+            let seen = match observed {
+                Some(r) if compared => shown(*r),
+                Some(r) => format!("({})", shown(*r)),
+                None => "—".into(),
+            };
+            let mut row = format!("| T{} | `{}` | {seen} |", t + 1, cell(call));
+            for n in &cmp.nearest {
+                let seq = n.outcome.results.get(t).and_then(|v| v.get(i));
+                let mark = if compared && seq != observed {
+                    " ≠"
+                } else {
+                    ""
+                };
+                let _ = write!(
+                    row,
+                    " {}{mark} |",
+                    seq.map_or("—".to_string(), |r| shown(*r))
+                );
+            }
+            let _ = writeln!(o, "{row}");
+        }
+    }
+    let keys: std::collections::BTreeSet<&usize> = cmp
+        .observed
+        .tables
+        .keys()
+        .chain(cmp.nearest.iter().flat_map(|n| n.outcome.tables.keys()))
+        .collect();
+    for k in keys {
+        let rows = |t: &mountcheck_model::program::outcome::Tables| {
+            t.get(k).map_or("(not in use)".to_string(), |v| {
+                v.iter()
+                    .map(|r| cell(&r.to_string()))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            })
+        };
+        let mut row = format!(
+            "| mount table of T{k}'s namespace | | {} |",
+            rows(&cmp.observed.tables)
+        );
+        for n in &cmp.nearest {
+            let _ = write!(row, " {} |", rows(&n.outcome.tables));
+        }
+        let _ = writeln!(o, "{row}");
+    }
+    o.push('\n');
+    for (i, n) in cmp.nearest.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "Nearest #{} ({} difference{}) is the outcome of the order: {}\n",
+            i + 1,
+            n.distance,
+            if n.distance == 1 { "" } else { "s" },
+            cmp.order_text(n)
+        );
+    }
 }
 
 fn thread_header(o: &mut String, first: &str, t: &Timeline) {
@@ -553,6 +647,24 @@ fn replay(o: &mut String, r: &Report) {
     if let Some(f) = &r.finding {
         if !f.panic_message.is_empty() {
             let _ = writeln!(o, "Checker message: `{}`\n", cell(&f.panic_message));
+        }
+    }
+    match &r.linearizability {
+        Some(l) => {
+            let _ = writeln!(
+                o,
+                "Linearizability: checked against {} distinct sequential outcomes ({} orders, {} run to their end){}.\n",
+                l.outcomes,
+                l.orders,
+                l.feasible,
+                r.timing
+                    .spec_secs
+                    .map(|t| format!("; the sequential specification took {t:.3} s"))
+                    .unwrap_or_default()
+            );
+        }
+        None => {
+            let _ = writeln!(o, "Linearizability: not checked.\n");
         }
     }
     let _ = writeln!(

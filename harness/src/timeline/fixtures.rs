@@ -6,7 +6,7 @@ use mountcheck_engine::{ReplayToken, Stop};
 use mountcheck_model::oracle::{
     Finding, FindingClass, HistoryEntry, ObjKind, ObjState, ObjectReport, Oid, Step,
 };
-use mountcheck_model::{parse_op, Config, Program};
+use mountcheck_model::{parse_call, Config, Program};
 
 use crate::report::{Bounds, Exploration, FindingInfo, Replay, Report, ScenarioInfo, Timing, Tool};
 use crate::verdict::Verdict;
@@ -36,18 +36,20 @@ pub fn report(
         s.seq = i;
     }
     let program = Program {
-        setup: setup.iter().map(|o| parse_op(o).unwrap()).collect(),
+        setup: setup.iter().map(|o| parse_call(o).unwrap()).collect(),
         threads: threads
             .iter()
-            .map(|ops| ops.iter().map(|o| parse_op(o).unwrap()).collect())
+            .map(|ops| ops.iter().map(|o| parse_call(o).unwrap()).collect())
             .collect(),
         end: Default::default(),
+        spec: None,
     };
     let verdict = match &finding {
         Some(f) => Verdict::Finding(f.class),
         None => Verdict::Clean,
     };
     Report {
+        linearizability: None,
         schema: crate::report::SCHEMA.into(),
         tool: Tool {
             name: "mountcheck".into(),
@@ -93,7 +95,12 @@ pub fn report(
             command: Some(format!("mountcheck replay reports/{name}--loom.json")),
             unavailable: None,
         }),
-        timing: Timing { elapsed_secs: 0.5 },
+        witness: None,
+        timing: Timing {
+            elapsed_secs: 0.5,
+            witness_secs: 0.0,
+            spec_secs: None,
+        },
     }
 }
 
@@ -125,6 +132,7 @@ pub fn finding(
             }],
         }),
         unmatched: Vec::new(),
+        comparison: None,
     }
 }
 

@@ -37,6 +37,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
+use crate::checks::Oracles;
+use crate::program::outcome::Comparison;
 use lockdep::{EdgeSeen, Held, LockId, LockMode, LockOrder, LockRule};
 use trace::{Ev, Rec};
 pub use trace::{Note, Step, Verb};
@@ -141,11 +143,17 @@ pub enum FindingClass {
     Panic,
     /// The exploration ran out of time or memory in its child process, or the child crashed.
     Crash,
+    /// A call returned something its assertion in the scenario excludes (`umount /mnt = EBUSY`
+    /// that returned 0).
+    WrongResult,
+    /// The execution's results and mount tables are those of no sequential order of the same
+    /// operations (`check = "linearizable"`).
+    NotLinearizable,
 }
 
 impl FindingClass {
     /// Every class, in a stable order.
-    pub const ALL: [FindingClass; 10] = [
+    pub const ALL: [FindingClass; 12] = [
         FindingClass::UseAfterFree,
         FindingClass::DoubleFree,
         FindingClass::Underflow,
@@ -156,6 +164,8 @@ impl FindingClass {
         FindingClass::LockOrder,
         FindingClass::Panic,
         FindingClass::Crash,
+        FindingClass::WrongResult,
+        FindingClass::NotLinearizable,
     ];
 
     /// The kebab-case name used in scenario files and reports.
@@ -171,6 +181,8 @@ impl FindingClass {
             FindingClass::LockOrder => "lock-order",
             FindingClass::Panic => "panic",
             FindingClass::Crash => "crash",
+            FindingClass::WrongResult => "wrong-result",
+            FindingClass::NotLinearizable => "not-linearizable",
         }
     }
 
@@ -250,6 +262,10 @@ pub struct Finding {
     pub object: Option<ObjectReport>,
     /// For a leak: the references that were never put, each with the operation that took it.
     pub unmatched: Vec<Holder>,
+    /// For `not-linearizable`: the observed results and mount tables beside the nearest
+    /// sequential outcomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Box<Comparison>>,
 }
 
 impl fmt::Display for Finding {
@@ -295,6 +311,8 @@ struct Inner {
     op_index: FxHashMap<Arc<str>, u32>,
     tags: FxHashSet<Arc<str>>,
     finding: Option<Finding>,
+    /// The oracle families whose findings are raised (`crate::checks`).
+    oracles: Oracles,
 }
 
 /// The ledger of one execution. Cheap to clone (an `Arc`).
@@ -323,6 +341,12 @@ pub struct Ctx {
     op_seq: Cell<u32>,
     held: RefCell<Vec<Held>>,
     ledger: Ledger,
+    /// Mountpoints the path walks of the current operation crossed (`follow_down` that moved).
+    crossings: Cell<u32>,
+    /// The current operation returned success but changed nothing, because another task's change
+    /// came between its unlocked lookup and its locked part (a umount of a mount that another
+    /// umount detached meanwhile).
+    without_effect: Cell<bool>,
 }
 
 impl Ctx {
@@ -334,6 +358,8 @@ impl Ctx {
             op_seq: Cell::new(0),
             held: RefCell::new(Vec::new()),
             ledger,
+            crossings: Cell::new(0),
+            without_effect: Cell::new(false),
         }
     }
 
@@ -342,10 +368,34 @@ impl Ctx {
         &self.ledger
     }
 
-    /// Set the scenario operation now executing (a new system call, for lock ordering).
+    /// Set the scenario operation now executing: a new system call (for lock ordering), with its
+    /// mountpoint crossings counted from zero.
     pub fn set_op(&self, op: &str) {
         self.op.set(self.ledger.intern_op(op));
         self.op_seq.set(self.op_seq.get() + 1);
+        self.crossings.set(0);
+        self.without_effect.set(false);
+    }
+
+    /// The current operation succeeds without effect: what it was to change, another task
+    /// changed between its unlocked lookup and its locked part.
+    pub fn succeeded_without_effect(&self) {
+        self.without_effect.set(true);
+    }
+
+    /// Whether the current operation succeeded without effect.
+    pub fn without_effect(&self) -> bool {
+        self.without_effect.get()
+    }
+
+    /// A path walk of the current operation crossed a mountpoint (`follow_down` moved).
+    pub fn crossed_mountpoint(&self) {
+        self.crossings.set(self.crossings.get() + 1);
+    }
+
+    /// Mountpoints the current operation's path walks crossed so far.
+    pub fn crossings(&self) -> u32 {
+        self.crossings.get()
     }
 
     /// The scenario operation now executing.
@@ -722,6 +772,7 @@ impl Ledger {
             let msg = format!("{} of {} incremented from 0 by \"{tag}\" (refcount addition on 0: the object is being freed)", counter.name(), g.label(oid));
             drop(g);
             self.fail(ctx, FindingClass::UseAfterFree, msg, Some(oid), Vec::new());
+            g = lock(&self.inner);
         }
         let tag = g.tag(tag);
         let step = g.push(
@@ -769,23 +820,19 @@ impl Ledger {
             .holders
             .iter()
             .rposition(|h| h.counter == counter && (Arc::ptr_eq(&h.tag, &t) || h.tag == t));
-        match pos {
-            Some(i) => {
-                o.holders.remove(i);
-            }
-            None => {
-                let label = g.label(oid);
-                drop(g);
-                let msg = format!(
-                    "{} of {label} put by \"{tag}\", who holds no such reference",
-                    counter.name()
-                );
-                self.fail(ctx, FindingClass::Underflow, msg, Some(oid), Vec::new());
-            }
+        if let Some(i) = pos {
+            o.holders.remove(i);
+        }
+        let label = g.label(oid);
+        drop(g);
+        if pos.is_none() {
+            let msg = format!(
+                "{} of {label} put by \"{tag}\", who holds no such reference",
+                counter.name()
+            );
+            self.fail(ctx, FindingClass::Underflow, msg, Some(oid), Vec::new());
         }
         if now < 0 {
-            let label = g.label(oid);
-            drop(g);
             let msg = format!("{} of {label} went below zero ({now})", counter.name());
             self.fail(ctx, FindingClass::Underflow, msg, Some(oid), Vec::new());
         }
@@ -850,6 +897,7 @@ impl Ledger {
                 Some(oid),
                 Vec::new(),
             );
+            return;
         }
         g.push(ctx, Ev::Free(oid));
         g.obj_mut(oid).state = ObjState::Freed;
@@ -860,8 +908,20 @@ impl Ledger {
         lock(&self.inner).obj(oid).state
     }
 
+    /// The oracle families whose findings this ledger raises (set at boot from
+    /// `crate::kernel::Config::oracles`; all by default).
+    pub fn set_oracles(&self, oracles: Oracles) {
+        lock(&self.inner).oracles = oracles;
+    }
+
+    /// Whether a finding of `class` is raised (its oracle family is on).
+    pub fn raises(&self, class: FindingClass) -> bool {
+        lock(&self.inner).oracles.raises(class)
+    }
+
     /// Raise a finding: record the failing step, store the finding (the first one wins) and panic
-    /// so the checker stops.
+    /// so the checker stops. When the finding's oracle family is off (`crate::checks`), nothing
+    /// happens and the execution goes on as if the check were not there.
     pub fn fail(
         &self,
         ctx: &Ctx,
@@ -869,7 +929,10 @@ impl Ledger {
         message: String,
         oid: Option<Oid>,
         unmatched: Vec<Holder>,
-    ) -> ! {
+    ) {
+        if !self.raises(class) {
+            return;
+        }
         {
             let mut g = lock(&self.inner);
             if g.finding.is_none() {
@@ -893,6 +956,44 @@ impl Ledger {
         panic!("mountcheck finding: {class}: {message}");
     }
 
+    /// Raise a `not-linearizable` (or other result) finding with its comparison of the observed
+    /// outcome against the nearest sequential ones. Skipped when the class's family is off.
+    pub fn fail_with_comparison(
+        &self,
+        ctx: &Ctx,
+        class: FindingClass,
+        message: String,
+        comparison: Comparison,
+    ) {
+        if !self.raises(class) {
+            return;
+        }
+        // The op's text comes from the ledger's intern table: read it before locking `inner`.
+        let op = ctx.op();
+        {
+            let mut g = lock(&self.inner);
+            if g.finding.is_none() {
+                g.push(
+                    ctx,
+                    Ev::Fail {
+                        class,
+                        what: Arc::from(message.as_str()),
+                    },
+                );
+                g.finding = Some(Finding {
+                    class,
+                    message: message.clone(),
+                    thread: Some(ctx.tid),
+                    op,
+                    object: None,
+                    unmatched: Vec::new(),
+                    comparison: Some(Box::new(comparison)),
+                });
+            }
+        }
+        panic!("mountcheck finding: {class}: {message}");
+    }
+
     /// Store a finding without panicking (the first one wins).
     pub fn record(
         &self,
@@ -913,6 +1014,7 @@ impl Ledger {
                 op,
                 object,
                 unmatched,
+                comparison: None,
             });
         }
     }
@@ -1043,8 +1145,8 @@ impl Ledger {
         }
     }
 
-    /// Raise an invariant finding about `oid`.
-    pub fn invariant(&self, ctx: &Ctx, oid: Option<Oid>, message: String) -> ! {
+    /// Raise an invariant finding about `oid` (nothing happens when the invariant oracle is off).
+    pub fn invariant(&self, ctx: &Ctx, oid: Option<Oid>, message: String) {
         self.fail(ctx, FindingClass::Invariant, message, oid, Vec::new())
     }
 }

@@ -26,6 +26,8 @@
 //! engine reads to tell a deadlock from another failure of a checker. On real threads the sleeping
 //! locks give up after [`STD_WAIT_BOUND`] ([`Stuck`], reported by the caller as a deadlock), and
 //! every retry loop counts its rounds with [`Retries`] up to [`MAX_RETRIES`] (a livelock finding).
+//! On the std build, `seq` runs tasks one at a time on their own threads for the sequential
+//! specification, and the sleeping locks and `yield_now` report to it instead of sleeping.
 
 #[cfg(all(loom, feature = "shuttle"))]
 compile_error!("choose one backend: `--cfg loom` or the `shuttle` feature, not both");
@@ -68,15 +70,31 @@ mod imp {
     pub use std::sync::{
         Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
     };
-    pub use std::thread::{spawn, yield_now, JoinHandle};
+    pub use std::thread::{spawn, JoinHandle};
     /// The backend this build was compiled for.
     pub const BACKEND: &str = "std";
 }
 
+#[cfg(any(loom, feature = "shuttle"))]
+pub use imp::yield_now;
 pub use imp::{
-    fence, yield_now, Arc, AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Condvar, Mutex,
-    MutexGuard, Ordering, RwLock, RwLockReadGuard, RwLockWriteGuard, UnsafeCell, BACKEND,
+    fence, Arc, AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Condvar, Mutex, MutexGuard,
+    Ordering, RwLock, RwLockReadGuard, RwLockWriteGuard, UnsafeCell, BACKEND,
 };
+
+/// `yield()`: let other threads run. In the sequential specification's runner ([`seq`]) it
+/// lets the coordinator run the other tasks first.
+#[cfg(not(any(loom, feature = "shuttle")))]
+pub fn yield_now() {
+    if seq::active() {
+        seq::yield_now();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+#[cfg(not(any(loom, feature = "shuttle")))]
+pub mod seq;
 
 #[cfg(not(loom))]
 mod cell;

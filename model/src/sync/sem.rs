@@ -11,6 +11,11 @@
 //! checker. On real threads nothing would ever wake a deadlocked wait, so a wait gives up after
 //! [`STD_WAIT_BOUND`] and returns [`Stuck`], which the caller (who knows the lock's name and
 //! holds the ledger) reports as a `deadlock` finding.
+//!
+//! On the std build a thread that is a task of the sequential specification's runner
+//! ([`super::seq`]) does not sleep on the condition variable: a wait it cannot take at once is
+//! reported to the runner's coordinator, which resumes it once another task's operation made it
+//! satisfiable (the suspension semantics of `crate::program::linearizable`).
 
 use super::{lock, Condvar, Mutex, MutexGuard};
 
@@ -79,6 +84,29 @@ impl Wait {
     }
 }
 
+/// Whether this thread runs in the sequential specification's runner (std build only).
+fn sequential() -> bool {
+    #[cfg(not(any(loom, feature = "shuttle")))]
+    {
+        super::seq::active()
+    }
+    #[cfg(any(loom, feature = "shuttle"))]
+    {
+        false
+    }
+}
+
+/// Wait in the sequential runner until `acquire` succeeds (see [`super::seq`]).
+#[cfg(not(any(loom, feature = "shuttle")))]
+fn wait_sequential(acquire: impl FnMut() -> bool, what: impl Fn() -> String) {
+    super::seq::block_until(acquire, what);
+}
+
+#[cfg(any(loom, feature = "shuttle"))]
+fn wait_sequential(_: impl FnMut() -> bool, _: impl Fn() -> String) {
+    unreachable!("the sequential runner exists on the std build only");
+}
+
 #[derive(Debug, Default)]
 struct RwState {
     /// Number of read holders. Invariant: 0 while `writer` is set.
@@ -112,6 +140,20 @@ impl RwSem {
     /// `down_read`: sleep while a writer holds it. `Stuck` only on real threads (see the module
     /// documentation).
     pub fn down_read(&self) -> Result<(), Stuck> {
+        if sequential() {
+            wait_sequential(
+                || {
+                    let mut s = lock(&self.state);
+                    let free = !s.writer;
+                    if free {
+                        s.readers += 1;
+                    }
+                    free
+                },
+                || "down_read of an rw_semaphore held for write".into(),
+            );
+            return Ok(());
+        }
         let wait = Wait::new();
         let mut s = lock(&self.state);
         while s.writer {
@@ -136,6 +178,27 @@ impl RwSem {
 
     /// `down_write`: sleep while anyone holds it. `Stuck` only on real threads.
     pub fn down_write(&self) -> Result<(), Stuck> {
+        if sequential() {
+            wait_sequential(
+                || {
+                    let mut s = lock(&self.state);
+                    let free = !s.writer && s.readers == 0;
+                    if free {
+                        s.writer = true;
+                    }
+                    free
+                },
+                || {
+                    let (readers, writer) = self.holders();
+                    if writer {
+                        "down_write of an rw_semaphore held for write".into()
+                    } else {
+                        format!("down_write of an rw_semaphore held by {readers} reader(s)")
+                    }
+                },
+            );
+            return Ok(());
+        }
         let wait = Wait::new();
         let mut s = lock(&self.state);
         while s.writer || s.readers > 0 {
@@ -190,6 +253,20 @@ impl Semaphore {
 
     /// `down`. `Stuck` only on real threads (see the module documentation).
     pub fn down(&self) -> Result<(), Stuck> {
+        if sequential() {
+            wait_sequential(
+                || {
+                    let mut h = lock(&self.held);
+                    let free = !*h;
+                    if free {
+                        *h = true;
+                    }
+                    free
+                },
+                || "down of a held semaphore".into(),
+            );
+            return Ok(());
+        }
         let wait = Wait::new();
         let mut h = lock(&self.held);
         while *h {
