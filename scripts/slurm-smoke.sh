@@ -210,7 +210,7 @@ unsharded_exit=0
 "$mountcheck" run "${run_args[@]}" --reports unsharded --junit unsharded.xml || unsharded_exit=$?
 
 verdicts() {
-    jq -c '.[] | del(.secs) | .report |= (if . == null then null else split("/") | last end)' "$1/index.json"
+    jq -c '.[] | del(.secs, .spec_secs) | .report |= (if . == null then null else split("/") | last end)' "$1/index.json"
 }
 if ! diff <(verdicts unsharded) <(verdicts merged) >verdicts.diff; then
     cat verdicts.diff
