@@ -27,6 +27,7 @@ use clap::Args;
 use mountcheck_engine::{bounds, Stop};
 use mountcheck_model::{Mutant, Oracle, Oracles, Variant};
 
+use crate::junit;
 use crate::options::{self, ExploreOptions};
 use crate::out;
 use crate::report::{self, Report, Row, Tally};
@@ -65,7 +66,15 @@ pub struct CatalogArgs {
     /// default: each scenario's own), directories.
     #[command(flatten)]
     pub opts: ExploreOptions,
+    /// Also write the catalog's rows as JUnit XML to FILE: a test case per (mutant, backend),
+    /// fixed twins included (suite `<mutant>-fixed`); a mutant not caught is a failure.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
+
+/// Why the catalog accepts an incomplete DFS row.
+const DFS_INCOMPLETE: &str =
+    "accepted: the catalog holds DFS to its verdict only where it exhausts its space";
 
 struct Line {
     mutant: String,
@@ -147,6 +156,42 @@ fn attribution(
         .collect())
 }
 
+/// The catalog page's entries: per mutant, each backend's result on the mutant and on its fixed
+/// twin, linking the HTML report (relative to `reports/catalog.html`).
+fn catalog_entries(mutants: &[Mutant], lines: &[Line]) -> Vec<crate::html::CatalogEntry> {
+    mutants
+        .iter()
+        .map(|m| {
+            let fixed_label = format!("{} (fixed)", m.id());
+            let results = lines
+                .iter()
+                .filter(|l| l.mutant == m.id() || l.mutant == fixed_label)
+                .map(|l| crate::html::CatalogResult {
+                    backend: l.backend.to_string(),
+                    fixed: l.mutant == fixed_label,
+                    outcome: format!("{} ({})", l.verdict, l.stop),
+                    ok: l.ok,
+                    executions: l.executions,
+                    report: (l.report != "—").then(|| {
+                        let name = std::path::Path::new(&l.report)
+                            .file_name()
+                            .map(|n| n.to_string_lossy().replace(".json", ".html"))
+                            .unwrap_or_default();
+                        format!("catalog/{name}")
+                    }),
+                })
+                .collect();
+            crate::html::CatalogEntry {
+                mutant: m.id().to_string(),
+                expected: m.expected().name().to_string(),
+                description: m.description().to_string(),
+                see: m.see().to_string(),
+                results,
+            }
+        })
+        .collect()
+}
+
 /// `mountcheck catalog`.
 pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
     if c.backend.is_empty() {
@@ -194,6 +239,10 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
     run::prepare(&mut fixed, None, &c.opts)?;
     let reports_dir = c.opts.reports.join("catalog");
     run::probe_reports_dir(&reports_dir)?;
+    if let Some(j) = &c.junit {
+        junit::probe(j)?;
+    }
+    let mut cases: Vec<junit::Case> = Vec::new();
     let start = Instant::now();
     let mut lines = Vec::new();
     let mut rows: Vec<Row> = Vec::new();
@@ -225,22 +274,37 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
                 (&*fr, Expect::Clean, format!("{} (fixed)", m.id())),
             ] {
                 let path = if run::has_report(r.verdict) {
+                    crate::html::write_report_page(&reports_dir, r)?;
                     report::write(&reports_dir, r)?.display().to_string()
                 } else {
-                    for ext in ["json", "md"] {
+                    for ext in ["json", "md", "html"] {
                         let stem = report::stem(&r.scenario.name, b.name());
                         let _ = std::fs::remove_file(reports_dir.join(format!("{stem}.{ext}")));
                     }
                     "—".into()
                 };
                 rows.push(Row::of(r, None));
+                let ok = judge(r, b, expect, c.opts.allow_incomplete);
+                let written = run::has_report(r.verdict);
+                let mut row = Row::of(r, written.then(|| path.clone()));
+                row.ok = ok;
+                cases.push(junit::Case {
+                    row,
+                    report: written.then(|| r.clone()),
+                    qualifier: None,
+                    accepted_incomplete: if b == Backend::Dfs {
+                        DFS_INCOMPLETE
+                    } else {
+                        junit::ALLOW_INCOMPLETE
+                    },
+                });
                 lines.push(Line {
                     mutant: label,
                     expected: expect.name().into(),
                     backend: b.name(),
                     verdict: r.verdict,
                     stop: r.exploration.stop,
-                    ok: judge(r, b, expect, c.opts.allow_incomplete),
+                    ok,
                     executions: r
                         .finding
                         .as_ref()
@@ -378,6 +442,13 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
         );
     }
     report::write_whole(&c.opts.reports.join("catalog.md"), &md)?;
+    report::write_whole(
+        &c.opts.reports.join("catalog.html"),
+        &crate::html::catalog_page(&design.replace('`', ""), &catalog_entries(&active, &lines)),
+    )?;
+    if let Some(j) = &c.junit {
+        junit::write(j, "mountcheck catalog", &cases)?;
+    }
     Ok(if all_ok {
         ExitCode::SUCCESS
     } else {

@@ -1,12 +1,12 @@
 //! The `mountcheck` CLI: a thin binary over the model and the engine.
 //!
 //! Subcommands: `list` (the bundled scenarios), `run` (explore scenarios on loom, PCT, random,
-//! DFS or real threads, write race reports), `replay` (re-run a report's failing execution),
-//! `catalog` (every historical-bug mutant against every backend), `fuzz` (generated scenarios,
-//! shrunk to files), `conform` (the model against
-//! the running kernel). Errors are `anyhow` at this
-//! edge; bad input (a malformed scenario, an unknown operation, an impossible bound, an
-//! unwritable reports directory) exits 2 before any work, an unexpected verdict (a checker error
+//! DFS or real threads, write race reports; all of them or one shard), `merge` (join the shards
+//! of a run), `replay` (re-run a report's failing execution), `catalog` (every historical-bug
+//! mutant against every backend), `fuzz` (generated scenarios, shrunk to files), `conform` (the
+//! model against the running kernel). Errors are `anyhow` at this edge; bad input (a malformed
+//! scenario, an unknown operation, an impossible bound, an unwritable reports directory, shards
+//! that are not of one run) exits 2 before any work, an unexpected verdict (a checker error
 //! included) exits 1. Every option is parsed once into its type (`options`); everything printed
 //! goes through `out`, so a closed pipe (`mountcheck list | head -1`) ends the output quietly.
 
@@ -14,13 +14,17 @@ mod catalog;
 mod conform;
 mod fuzz;
 mod html;
+mod junit;
+mod merge;
 mod options;
 mod out;
 mod report;
 mod run;
 mod scenario;
+mod shard;
 mod specs;
 mod timeline;
+mod units;
 mod verdict;
 mod witness;
 mod worker;
@@ -53,6 +57,9 @@ enum Cmd {
     /// Explore scenarios and write race reports.
     #[command(after_long_help = verdict::help())]
     Run(run::RunArgs),
+    /// Join the outputs of the shards of one run (`run --shard K/N`) into one index, JUnit file
+    /// and summary, with the exit status of a single run.
+    Merge(merge::MergeArgs),
     /// Re-run the exact failing execution of a report, print its report and whether it
     /// reproduced (exit 0) or not (exit 1).
     Replay {
@@ -120,6 +127,7 @@ fn main() -> ExitCode {
         } => list(scenarios_dir, *coverage),
         Cmd::Fuzz(a) => fuzz::run(a, &command),
         Cmd::Run(a) => run::run(a, &command),
+        Cmd::Merge(a) => merge::merge(a, &command),
         Cmd::Replay { report } => run::replay(report),
         Cmd::Catalog(a) => catalog::run(a),
         Cmd::Conform(a) => conform::run(a),

@@ -253,8 +253,12 @@ pub struct Row {
     pub verdict: Verdict,
     /// Why the exploration stopped.
     pub stop: Stop,
-    /// Executions explored.
+    /// Executions explored (summed over the replicas).
     pub executions: u64,
+    /// Replicas of a randomized exploration, merged into this row (`--replicas`): replica r ran
+    /// seed `bounds.seed + r` with the whole execution budget. Absent in JSON when 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub replicas: u64,
     /// The bounds it ran under.
     #[serde(flatten)]
     pub bounds: Bounds,
@@ -276,6 +280,14 @@ pub struct Row {
     pub spec_secs: Option<f64>,
 }
 
+fn one() -> u64 {
+    1
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
+}
+
 impl Row {
     /// The row of report `r`, written to `report` if it was.
     pub fn of(r: &Report, report: Option<String>) -> Row {
@@ -287,6 +299,7 @@ impl Row {
             verdict: r.verdict,
             stop: r.exploration.stop,
             executions: r.exploration.executions,
+            replicas: 1,
             bounds: r.exploration.bounds.clone(),
             expect: r.scenario.expect.clone(),
             ok: r.as_expected,
@@ -296,6 +309,21 @@ impl Row {
             linearizability: r.linearizability.clone(),
             spec_secs: r.timing.spec_secs,
         }
+    }
+
+    /// The bounds' summary, and the replicas' seeds when there are several.
+    pub fn bounds_summary(&self) -> String {
+        let mut s = self.bounds.summary();
+        if self.replicas > 1 {
+            let _ = write!(
+                s,
+                ", {} replicas (seeds {} to {})",
+                self.replicas,
+                self.bounds.seed,
+                self.bounds.seed.saturating_add(self.replicas - 1)
+            );
+        }
+        s
     }
 }
 
@@ -416,7 +444,7 @@ pub fn index(rows: &[Row], command: &str) -> String {
             r.verdict,
             r.stop,
             r.executions,
-            r.bounds.summary(),
+            r.bounds_summary(),
             r.expect,
             if r.ok { "yes" } else { "**no**" },
             r.secs,

@@ -13,19 +13,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mountcheck_engine::{bounds, ReplayToken, Request, Response, Stop, Strategy};
 use mountcheck_model::{Config, LockDesign, Variant};
 
-use crate::html;
 use crate::options::{self, ExploreOptions};
 use crate::out;
 use crate::report::{
-    self, Bounds, Exploration, FindingInfo, Replay, Report, Row, ScenarioInfo, Tally, Timing, Tool,
+    self, Bounds, Exploration, FindingInfo, Replay, Report, ScenarioInfo, Timing, Tool,
 };
 use crate::scenario::{self, check_program, Check, Expect, Scenario, ScenarioError, Spot};
 use crate::verdict::Verdict;
@@ -111,6 +109,9 @@ pub struct RunArgs {
     /// Bounds, lock design, directories.
     #[command(flatten)]
     pub opts: ExploreOptions,
+    /// Replicas, shards, JUnit.
+    #[command(flatten)]
+    pub dist: crate::units::DistArgs,
 }
 
 /// Bad input: printed as is, exit status 2.
@@ -461,6 +462,19 @@ pub fn explore_all(
     set: &Settings<'_>,
     label: &str,
 ) -> Result<Vec<Report>> {
+    let tasks: Vec<(&Scenario, Backend, Settings<'_>)> =
+        tasks.iter().map(|&(s, b)| (s, b, *set)).collect();
+    explore_each(&tasks, set.opts.jobs, label)
+}
+
+/// Every (scenario, backend, settings) of `tasks` explored (each with its own settings, such as
+/// a replica's seed), with `jobs` child processes at once, under a progress bar labelled
+/// `label`. Returns the reports in input order.
+pub fn explore_each(
+    tasks: &[(&Scenario, Backend, Settings<'_>)],
+    jobs: usize,
+    label: &str,
+) -> Result<Vec<Report>> {
     let bar = ProgressBar::new(tasks.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {label} [{bar:30}] {pos}/{len} {elapsed} {msg}")
@@ -473,7 +487,7 @@ pub fn explore_all(
             }),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let reports = explore_all_with(tasks, set, &bar);
+    let reports = explore_each_with(tasks, jobs, &bar);
     bar.finish_and_clear();
     reports
 }
@@ -485,13 +499,24 @@ pub fn explore_all_with(
     set: &Settings<'_>,
     bar: &ProgressBar,
 ) -> Result<Vec<Report>> {
+    let tasks: Vec<(&Scenario, Backend, Settings<'_>)> =
+        tasks.iter().map(|&(s, b)| (s, b, *set)).collect();
+    explore_each_with(&tasks, set.opts.jobs, bar)
+}
+
+/// [`explore_each`] advancing the caller's progress bar.
+pub fn explore_each_with(
+    tasks: &[(&Scenario, Backend, Settings<'_>)],
+    jobs: usize,
+    bar: &ProgressBar,
+) -> Result<Vec<Report>> {
     let exe = worker::self_exe()?;
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<Result<Report>>>> =
         Mutex::new((0..tasks.len()).map(|_| None).collect());
     let scratch_root = std::env::temp_dir().join(format!("mountcheck-{}", std::process::id()));
     std::thread::scope(|scope| {
-        for _ in 0..set.opts.jobs.min(tasks.len()).max(1) {
+        for _ in 0..jobs.min(tasks.len()).max(1) {
             scope.spawn(|| loop {
                 let idx = {
                     let mut n = next.lock().unwrap_or_else(|p| p.into_inner());
@@ -499,12 +524,12 @@ pub fn explore_all_with(
                     *n += 1;
                     i
                 };
-                let Some(&(s, b)) = tasks.get(idx) else {
+                let Some(&(s, b, set)) = tasks.get(idx) else {
                     break;
                 };
                 bar.set_message(format!("{} / {}", s.name, b.name()));
                 let scratch = scratch_root.join(format!("{idx}"));
-                let r = explore(s, b, set, &exe, &scratch);
+                let r = explore(s, b, &set, &exe, &scratch);
                 let _ = std::fs::remove_dir_all(&scratch);
                 results.lock().unwrap_or_else(|p| p.into_inner())[idx] = Some(r);
                 bar.inc(1);
@@ -526,16 +551,16 @@ pub fn has_report(v: Verdict) -> bool {
     matches!(v, Verdict::Finding(_) | Verdict::CheckerError)
 }
 
-/// Write every report with a finding or a checker error into `dir`, and remove stale ones of the
-/// explorations that have none; return the rows, in order.
-pub fn write_report_files(reports: &[Report], dir: &Path) -> Result<Vec<Row>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+/// Write every report with a finding or a checker error into `dir` (Markdown, JSON, HTML page),
+/// and remove stale ones of the explorations that have none; return the rows, in order.
+pub fn write_report_files(reports: &[Report], dir: &Path) -> Result<Vec<crate::report::Row>> {
+    std::fs::create_dir_all(dir)?;
     let mut rows = Vec::new();
     for r in reports {
         let stem = report::stem(&r.scenario.name, &r.exploration.strategy);
         let path = if has_report(r.verdict) {
             let json = report::write(dir, r)?;
-            html::write_report_page(dir, r)?;
+            crate::html::write_report_page(dir, r)?;
             Some(json.display().to_string())
         } else {
             for ext in ["json", "md", "html"] {
@@ -543,25 +568,8 @@ pub fn write_report_files(reports: &[Report], dir: &Path) -> Result<Vec<Row>> {
             }
             None
         };
-        rows.push(Row::of(r, path));
+        rows.push(crate::report::Row::of(r, path));
     }
-    Ok(rows)
-}
-
-/// Write the reports (Markdown, JSON, HTML), `index.md`, `index.json` and `index.html`; return
-/// the summary rows.
-pub fn write_reports(reports: &[Report], dir: &Path, command: &str) -> Result<Vec<Row>> {
-    let rows = write_report_files(reports, dir)?;
-    report::write_whole(&dir.join("index.md"), &report::index(&rows, command))?;
-    let entries: Vec<html::IndexEntry> = rows.iter().map(html::IndexEntry::from_row).collect();
-    report::write_whole(
-        &dir.join("index.html"),
-        &html::index_page(command, &entries),
-    )?;
-    report::write_whole(
-        &dir.join("index.json"),
-        &(serde_json::to_string_pretty(&rows)? + "\n"),
-    )?;
     Ok(rows)
 }
 
@@ -571,40 +579,20 @@ pub fn run(a: &RunArgs, command: &str) -> Result<ExitCode> {
         return Err(BadInput("--backend needs at least one backend".into()).into());
     }
     let mut scenarios = load_scenarios(&a.scenarios, &a.opts.scenarios_dir)?;
-    let start = Instant::now();
+    let start = std::time::Instant::now();
     prepare(&mut scenarios, a.variant, &a.opts)?;
-    let specs = start.elapsed().as_secs_f64();
-    probe_reports_dir(&a.opts.reports)?;
-    let set = Settings {
-        opts: &a.opts,
-        iterations: a.iterations,
-        reports: &a.opts.reports,
-        minimize_witness: true,
-    };
-    let tasks: Vec<(&Scenario, Backend)> = scenarios
-        .iter()
-        .flat_map(|s| a.backend.iter().map(move |b| (s, *b)))
-        .collect();
-    let reports = explore_all(&tasks, &set, "exploring")?;
-    let rows = write_reports(&reports, &a.opts.reports, command)?;
-    out::print(&report::table(&rows))?;
-    let t = Tally::of(&rows);
     let checked = scenarios
         .iter()
         .filter(|s| s.check == Check::Linearizable)
         .count();
-    out::println(&format!(
-        "\n{}; {:.1} s (sequential specifications of {checked} of {} scenarios: {specs:.1} s); reports in {} (index.md)",
-        t.line(),
-        start.elapsed().as_secs_f64(),
-        scenarios.len(),
-        a.opts.reports.display()
-    ))?;
-    Ok(if t.as_expected == t.total {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let specs = (checked > 0).then(|| {
+        format!(
+            "sequential specifications of {checked} of {} scenarios: {:.1} s",
+            scenarios.len(),
+            start.elapsed().as_secs_f64()
+        )
+    });
+    crate::units::run(a, &scenarios, command, specs.as_deref())
 }
 
 /// The JSON path of a spot of a report's program, for an error message.
