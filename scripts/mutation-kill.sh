@@ -40,6 +40,9 @@
 # (target/mutants) whose scratch checkout keeps one path, so only the model and what depends on
 # it rebuild between mutants.
 set -euo pipefail
+# The whole script is one compound command, read before any of it runs: editing this file while
+# a measurement is running cannot change what the running one does.
+{
 
 usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
@@ -117,14 +120,25 @@ bounded() {
     CHILD=
     return "$rc"
 }
-if [[ -d "$SRC" && "$(cat "$SRC/.mutation-kill-head" 2>/dev/null)" == "$HEAD_COMMIT" ]]; then
-    restore
+# Bring the scratch copy to HEAD: from the commit it holds, only the files that changed are
+# rewritten (the others keep their times, so they do not rebuild); without one, a fresh archive.
+OLD_HEAD=$(cat "$SRC/.mutation-kill-head" 2>/dev/null || true)
+if [[ -d "$SRC" && -n "$OLD_HEAD" ]] && git -C "$REPO" cat-file -e "$OLD_HEAD^{commit}" 2>/dev/null; then
+    HEAD_SAVED=$HEAD_COMMIT; HEAD_COMMIT=$OLD_HEAD; restore; HEAD_COMMIT=$HEAD_SAVED
+    git -C "$REPO" diff --name-only --no-renames "$OLD_HEAD" "$HEAD_COMMIT" | while IFS= read -r f; do
+        if git -C "$REPO" cat-file -e "$HEAD_COMMIT:$f" 2>/dev/null; then
+            mkdir -p "$(dirname "$SRC/$f")"
+            git -C "$REPO" show "$HEAD_COMMIT:$f" >"$SRC/$f"
+        else
+            rm -f "$SRC/$f"
+        fi
+    done
 else
     rm -rf "$SRC" "$APPLIED"
     mkdir -p "$SRC"
     git -C "$REPO" archive "$HEAD_COMMIT" | tar -x -C "$SRC"
-    echo "$HEAD_COMMIT" >"$SRC/.mutation-kill-head"
 fi
+echo "$HEAD_COMMIT" >"$SRC/.mutation-kill-head"
 
 cd "$SRC"
 export CARGO_TARGET_DIR="$TARGET"
@@ -314,9 +328,11 @@ for p in "${PATCHES[@]}"; do
         ((fkill)) && NF+=1
         ((bkill || fkill)) && NBF+=1
         ((fkill && !bkill)) && FUZZ_ONLY+=("$name")
-        ((!bkill && !fkill)) && SURVIVORS+=("$name")
     fi
     witness "$name" "$design" "$out"
+    if ((bkill == 0 && fkill == 0)); then
+        SURVIVORS+=("$name (witness: $W_CELL)")
+    fi
     echo "   bundled: $bcell; fuzz: $fcell; witness: $W_CELL; $((SECONDS - t0)) s"
     ROWS+=("| $name | $(md "$plants") | $(md "$bcell") | $fcell | $(md "$W_CELL") | $((SECONDS - t0)) s (run ${tr} s) |")
 done
@@ -364,8 +380,11 @@ mkdir -p "$(dirname "$REPORT")"
         echo "Caught only by fuzzing: not measured (no \`mountcheck fuzz\` in this build)."
     fi
     echo
-    echo "Survivors (caught by nothing that ran): ${SURVIVORS[*]:-none}."
+    echo "Survivors (caught by nothing that ran), with what their witness shows:"
+    echo
+    if ((${#SURVIVORS[@]})); then printf -- '- %s\n' "${SURVIVORS[@]}"; else echo "- none"; fi
 } >"$REPORT.tmp"
 mv "$REPORT.tmp" "$REPORT"
 echo "mutation-kill: bundled $(pct "$NB" "$NMEASURED"); report in $REPORT"
 exit "$FAILED"
+}
