@@ -267,10 +267,66 @@ if ((CONTROL)) && compgen -G "$REPO/mutations/witness/*.toml" >/dev/null; then
 fi
 
 pct() { (($2)) && echo "$1 / $2 ($((100 * $1 / $2)) %)" || echo "0 / 0"; }
-# write_report: the Markdown of what is measured so far (rewritten after every mutant, so an
+# One table row per patch (ROW), and its outcomes: BUNDLED and FUZZ are killed, survived,
+# not-run (fuzz only) or broken (not measured: does not apply or compile, a timeout, a checker
+# exit 2); WIT is the witness cell.
+declare -A ROW BUNDLED FUZZ WIT
+# cells LINE: split a table row into CELLS (a pipe inside a cell is escaped by `md`).
+cells() { IFS=$'\x1f' read -r -a CELLS <<<"$(sed 's/^| //; s/ |$//; s/ | /\x1f/g' <<<"$1")"; }
+# outcome CELL: killed, survived, not-run or broken.
+outcome() {
+    case "$1" in
+        killed*) echo killed ;;
+        survived*) echo survived ;;
+        "not run"*) echo not-run ;;
+        *) echo broken ;;
+    esac
+}
+# Every patch of mutations/ is a row, plus any other patch given.
+ALL=("$REPO"/mutations/*.patch)
+for p in "${PATCHES[@]}"; do
+    [[ " ${ALL[*]} " == *" $p "* ]] || ALL+=("$p")
+done
+# A run of some of the patches keeps the rows of the others from the report it rewrites.
+CARRIED=0
+if [[ -f "$REPORT" ]] && grep -q '^| [0-9]' "$REPORT"; then
+    while IFS= read -r line; do
+        cells "$line"
+        name=${CELLS[0]}
+        [[ -f "$REPO/mutations/$name.patch" ]] || continue
+        [[ " ${PATCHES[*]} " == *"/$name.patch "* ]] && continue
+        [[ "${CELLS[2]}" == "not reached yet" ]] && continue
+        [[ "${CELLS[5]}" == *"(earlier run)" ]] || CELLS[5]="${CELLS[5]} (earlier run)"
+        ROW[$name]="| ${CELLS[0]} | ${CELLS[1]} | ${CELLS[2]} | ${CELLS[3]} | ${CELLS[4]} | ${CELLS[5]} |"
+        BUNDLED[$name]=$(outcome "${CELLS[2]}")
+        FUZZ[$name]=$(outcome "${CELLS[3]}")
+        WIT[$name]=${CELLS[4]}
+        CARRIED=$((CARRIED + 1))
+    done < <(grep '^| [0-9]' "$REPORT")
+fi
+
+# write_report: the Markdown of every row so far (rewritten after every mutant, so an
 # interrupted run leaves the rows it measured and says which patches it did not reach).
 write_report() {
-    local p
+    local p name nm=0 nb=0 nf=0 nbf=0 nbroken=0 nreached=0 fuzz_ran=0
+    local fuzz_only=() survivors=()
+    for p in "${ALL[@]}"; do
+        name=$(basename "$p" .patch)
+        [[ -n "${ROW[$name]:-}" ]] || continue
+        nreached=$((nreached + 1))
+        if [[ ${BUNDLED[$name]} == broken || ${FUZZ[$name]} == broken ]]; then
+            nbroken=$((nbroken + 1)); continue
+        fi
+        nm=$((nm + 1))
+        [[ ${FUZZ[$name]} != not-run ]] && fuzz_ran=$((fuzz_ran + 1))
+        [[ ${BUNDLED[$name]} == killed ]] && nb=$((nb + 1))
+        [[ ${FUZZ[$name]} == killed ]] && nf=$((nf + 1))
+        if [[ ${BUNDLED[$name]} == killed || ${FUZZ[$name]} == killed ]]; then nbf=$((nbf + 1)); fi
+        [[ ${FUZZ[$name]} == killed && ${BUNDLED[$name]} != killed ]] && fuzz_only+=("$name")
+        if [[ ${BUNDLED[$name]} != killed && ${FUZZ[$name]} != killed ]]; then
+            survivors+=("$name (witness: ${WIT[$name]})")
+        fi
+    done
     mkdir -p "$(dirname "$REPORT")"
     {
         echo "# Source mutations: what the checker catches"
@@ -286,52 +342,56 @@ write_report() {
         echo "the unmutated tree passes clean (checked first) and the mutant fails: proof that it changes"
         echo "behaviour (not an equivalent mutant); it is not part of the bundled figure."
         echo "Time: build, bundled run, fuzz and witness of the mutant (the bundled run's own time in parentheses)."
+        ((CARRIED)) && echo "Rows marked \"(earlier run)\" were not measured by this run: they come from the report it rewrote."
         echo
         echo "| patch | what it plants | bundled | fuzz | witness | time |"
         echo "|---|---|---|---|---|---|"
-        if ((${#ROWS[@]})); then printf '%s\n' "${ROWS[@]}"; fi
-        for p in "${PATCHES[@]:${#ROWS[@]}}"; do
-            echo "| $(basename "$p" .patch) | $(md "$(header plants "$p")") | not reached yet | not reached yet | - | - |"
+        for p in "${ALL[@]}"; do
+            name=$(basename "$p" .patch)
+            if [[ -n "${ROW[$name]:-}" ]]; then
+                echo "${ROW[$name]}"
+            else
+                echo "| $name | $(md "$(header plants "$p")") | not reached yet | not reached yet | - | - |"
+            fi
         done
         echo
         echo "## Kill rates"
         echo
-        echo "Of $NMEASURED measured mutants (${#PATCHES[@]} patches: $N reached, $NBROKEN of them not measured; see the table):"
+        echo "Of $nm measured mutants (${#ALL[@]} patches: $nreached reached, $nbroken of them not measured; see the table):"
         echo
         echo "| caught by | killed |"
         echo "|---|---|"
-        echo "| bundled scenarios only | $(pct "$NB" "$NMEASURED") |"
-        if ((HAVE_FUZZ)); then
-            echo "| fuzz only (budget $FUZZ_BUDGET s) | $(pct "$NF" "$NMEASURED") |"
-            echo "| bundled + fuzz | $(pct "$NBF" "$NMEASURED") |"
+        echo "| bundled scenarios only | $(pct "$nb" "$nm") |"
+        if ((fuzz_ran == nm && nm > 0)); then
+            echo "| fuzz only (budget $FUZZ_BUDGET s) | $(pct "$nf" "$nm") |"
+            echo "| bundled + fuzz | $(pct "$nbf" "$nm") |"
+            echo
+            echo "Caught only by fuzzing: ${fuzz_only[*]:-none}."
+        elif ((fuzz_ran == 0)); then
+            echo "| fuzz | not run: the build that measured them has no \`mountcheck fuzz\` |"
+            echo "| bundled + fuzz | not measured |"
+            echo
+            echo "Caught only by fuzzing: not measured."
         else
-            echo "| fuzz | not run: this build has no \`mountcheck fuzz\` |"
-            echo "| bundled + fuzz | not run |"
-        fi
-        echo
-        if ((HAVE_FUZZ)); then
-            echo "Caught only by fuzzing: ${FUZZ_ONLY[*]:-none}."
-        else
-            echo "Caught only by fuzzing: not measured (no \`mountcheck fuzz\` in this build)."
+            echo "| fuzz | run on $fuzz_ran of $nm only: the others were measured by a build without \`mountcheck fuzz\` |"
+            echo "| bundled + fuzz | not measured |"
+            echo
+            echo "Caught only by fuzzing: not measured."
         fi
         echo
         echo "Survivors (caught by nothing that ran), with what their witness shows:"
         echo
-        if ((${#SURVIVORS[@]})); then printf -- '- %s\n' "${SURVIVORS[@]}"; else echo "- none"; fi
+        if ((${#survivors[@]})); then printf -- '- %s\n' "${survivors[@]}"; else echo "- none"; fi
     } >"$REPORT.tmp"
     mv "$REPORT.tmp" "$REPORT"
+    SUMMARY="bundled $(pct "$nb" "$nm")"
 }
 
-ROWS=()
-declare -i N=0 NB=0 NF=0 NBF=0 NMEASURED=0 NBROKEN=0
-FUZZ_ONLY=()
-SURVIVORS=()
 for p in "${PATCHES[@]}"; do
     name=$(basename "$p" .patch)
     plants=$(header plants "$p")
     design=$(header design "$p"); design=${design:-default}
     out="$WORK/$name"; mkdir -p "$out"
-    N+=1
     t0=$SECONDS
     restore
     echo "== $name (design $design)"
@@ -340,8 +400,8 @@ for p in "${PATCHES[@]}"; do
     # around it (it would apply the patch relative to the worktree's top).
     if ! (cd "$SRC" && GIT_CEILING_DIRECTORIES="$TARGET" git apply "$p") 2>"$out/apply.err"; then
         fail "$name: the patch does not apply to HEAD: $(head -3 "$out/apply.err")"
-        ROWS+=("| $name | $(md "$plants") | does not apply | not run | - | $((SECONDS - t0)) s |")
-        NBROKEN+=1
+        ROW[$name]="| $name | $(md "$plants") | does not apply | not run | - | $((SECONDS - t0)) s |"
+        BUNDLED[$name]=broken; FUZZ[$name]=broken; WIT[$name]=-
         write_report
         continue
     fi
@@ -354,8 +414,8 @@ for p in "${PATCHES[@]}"; do
             fail "$name: does not compile: $(grep -m1 -A3 '^error' "$out/build.log" | tr '\n' ' ')"
             cell="does not compile"
         fi
-        ROWS+=("| $name | $(md "$plants") | $cell | not run | - | $((SECONDS - t0)) s |")
-        NBROKEN+=1
+        ROW[$name]="| $name | $(md "$plants") | $cell | not run | - | $((SECONDS - t0)) s |"
+        BUNDLED[$name]=broken; FUZZ[$name]=broken; WIT[$name]=-
         write_report
         continue
     fi
@@ -378,27 +438,18 @@ for p in "${PATCHES[@]}"; do
             *) fail "$name: mountcheck fuzz exited $F_RC: $(tail -2 "$out/fuzz.err" | tr '\n' ' ')"; fcell="fuzz exit $F_RC"; fkill=-1 ;;
         esac
     fi
-    if ((bkill < 0 || fkill < 0)); then
-        NBROKEN+=1
-    else
-        NMEASURED+=1
-        ((bkill)) && NB+=1
-        ((fkill)) && NF+=1
-        ((bkill || fkill)) && NBF+=1
-        ((fkill && !bkill)) && FUZZ_ONLY+=("$name")
-    fi
     witness "$name" "$design" "$out"
-    if ((bkill == 0 && fkill == 0)); then
-        SURVIVORS+=("$name (witness: $W_CELL)")
-    fi
+    case $bkill in 1) BUNDLED[$name]=killed ;; 0) BUNDLED[$name]=survived ;; *) BUNDLED[$name]=broken ;; esac
+    case $fkill in 1) FUZZ[$name]=killed ;; -1) FUZZ[$name]=broken ;; *) ((HAVE_FUZZ)) && FUZZ[$name]=survived || FUZZ[$name]=not-run ;; esac
+    WIT[$name]=$W_CELL
     echo "   bundled: $bcell; fuzz: $fcell; witness: $W_CELL; $((SECONDS - t0)) s"
-    ROWS+=("| $name | $(md "$plants") | $(md "$bcell") | $fcell | $(md "$W_CELL") | $((SECONDS - t0)) s (run ${tr} s) |")
+    ROW[$name]="| $name | $(md "$plants") | $(md "$bcell") | $fcell | $(md "$W_CELL") | $((SECONDS - t0)) s (run ${tr} s) |"
     write_report
 done
 restore
 write_report
 
 
-echo "mutation-kill: bundled $(pct "$NB" "$NMEASURED"); report in $REPORT"
+echo "mutation-kill: $SUMMARY; report in $REPORT"
 exit "$FAILED"
 }
