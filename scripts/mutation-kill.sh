@@ -178,7 +178,12 @@ bundled() {
     bounded "$RUN_TIMEOUT" "$BIN" "${args[@]}" >"$out/run.out" 2>"$out/run.err" || rc=$?
     B_RC=$rc
     # The summary table's rows end in "ok": `NO` marks a verdict that was not the expected one.
-    B_WHAT=$(awk '$NF == "NO" { printf "%s%s/%s: %s (expected %s)", sep, $1, $2, $3, $6; sep = "; " }' "$out/run.out")
+    # Grouped by scenario: `scenario: loom use-after-free, pct use-after-free (expected clean)`.
+    B_WHAT=$(awk '$NF == "NO" {
+            if (!($1 in got)) { order[++n] = $1 }
+            got[$1] = got[$1] (got[$1] == "" ? "" : ", ") $2 " " $3; want[$1] = $6
+        }
+        END { for (i = 1; i <= n; i++) printf "%s%s: %s (expected %s)", (i > 1 ? "; " : ""), order[i], got[order[i]], want[order[i]] }' "$out/run.out")
 }
 
 HAVE_FUZZ=0
