@@ -23,7 +23,10 @@
 #   there). Killed when the run exits 1: some verdict was not the expected one (a finding on a
 #   scenario expected clean, or a catalog mutant's scenario no longer caught); the table names
 #   those explorations. `--allow-incomplete` keeps an exploration that ran out of time on a
-#   loaded machine from counting as a kill: only findings and checker errors do.
+#   loaded machine from counting as a kill: only findings and checker errors do. A mutant that
+#   breaks even a sequential order is killed before any exploration: `run` computes each
+#   scenario's sequential specification on the (mutated) model first and refuses with exit 2,
+#   "the sequential specification failed: … use-after-free …"; that exit 2 counts as a kill.
 # - fuzz: `mountcheck fuzz --budget B --seed 1` killed when it exits 1 (it found something),
 #   survived on 0; "not run" when the binary has no `fuzz` subcommand.
 # - "does not compile" and timeouts are their own outcomes, never kills.
@@ -177,6 +180,14 @@ bundled() {
     [[ "$design" == default ]] || args+=(--lock-design "$design")
     bounded "$RUN_TIMEOUT" "$BIN" "${args[@]}" >"$out/run.out" 2>"$out/run.err" || rc=$?
     B_RC=$rc
+    # Before exploring, `run` runs every scenario's calls sequentially on the model to get the
+    # linearizability specification; a mutant that breaks even a sequential order makes that fail,
+    # and `run` refuses (exit 2) naming the finding: caught, before any interleaving.
+    if ((rc == 2)) && grep -q 'the sequential specification failed' "$out/run.err"; then
+        B_RC=1
+        B_WHAT="sequential specification: $(grep -m1 -o 'the sequential specification failed: .*' "$out/run.err" | sed 's/^the sequential specification failed: //; s/mountcheck finding: //' | cut -c1-200)"
+        return
+    fi
     # The summary table's rows end in "ok": `NO` marks a verdict that was not the expected one.
     # Grouped by scenario: `scenario: loom use-after-free, pct use-after-free (expected clean)`.
     B_WHAT=$(awk '$NF == "NO" {
@@ -206,6 +217,10 @@ witness() {
     local args=(run "$file" --backend loom,pct --allow-incomplete --reports "$out/witness/reports")
     [[ "$design" == default ]] || args+=(--lock-design "$design")
     bounded "$RUN_TIMEOUT" "$BIN" "${args[@]}" >"$out/witness/run.out" 2>"$out/witness/run.err" || rc=$?
+    if ((rc == 2)) && grep -q 'the sequential specification failed' "$out/witness/run.err"; then
+        W_CELL="caught: sequential specification fails"
+        return
+    fi
     case $rc in
         0) W_CELL="not caught" ;;
         1) W_CELL="caught: $(awk '$NF == "NO" { printf "%s%s/%s", sep, $2, $3; sep = ", " }' "$out/witness/run.out")" ;;
