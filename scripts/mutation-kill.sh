@@ -344,7 +344,8 @@ write_report() {
         if [[ ${BUNDLED[$name]} == killed || ${FUZZ[$name]} == killed ]]; then nbf=$((nbf + 1)); fi
         [[ ${FUZZ[$name]} == killed && ${BUNDLED[$name]} != killed ]] && fuzz_only+=("$name")
         if [[ ${BUNDLED[$name]} != killed && ${FUZZ[$name]} != killed ]]; then
-            survivors+=("$name (witness: ${WIT[$name]})")
+            local note; note=$(header note "$p")
+            survivors+=("$name (witness: ${WIT[$name]})${note:+. Note: $note}")
         fi
     done
     mkdir -p "$(dirname "$REPORT")"
