@@ -216,12 +216,18 @@ pub fn classify(replay: ReplayToken) -> Ended {
             }
         }
     };
+    // A lock-order finding can close its cycle on edges of earlier executions: keep them.
+    let prior_order = ledger
+        .as_ref()
+        .filter(|_| finding.class == FindingClass::LockOrder)
+        .map(|l| l.lock_order().before(l.execution()));
     Ended::Finding(Box::new(Failure {
         finding,
         trace,
         execution: EXECUTIONS.load(Ordering::SeqCst),
         panic_message,
         replay,
+        prior_order,
     }))
 }
 
@@ -311,7 +317,11 @@ fn stop_reason(req: &Request, run: Run) -> (Stop, Option<Failure>, Option<String
 /// panic seen, and the request's budget.
 fn begin(req: &Request, start: Instant) {
     EXECUTIONS.store(0, Ordering::SeqCst);
-    *lock(&LOCK_ORDER) = Some(LockOrder::new());
+    let order = LockOrder::new();
+    if let Some(prior) = &req.prior_order {
+        order.resume(prior);
+    }
+    *lock(&LOCK_ORDER) = Some(order);
     *lock(&PANIC) = None;
     *lock(&BUDGET_HIT) = None;
     *lock(&CURRENT) = None;

@@ -12,6 +12,7 @@
 //! `Err`): a panic of the model becomes a finding with the ledger's trace and a replay token; a
 //! process abort is turned into a verdict by the CLI from what the panic hook saved first.
 
+use mountcheck_model::oracle::lockdep::PriorOrder;
 use mountcheck_model::oracle::{Finding, Step};
 use mountcheck_model::{Config, Program};
 use serde::{Deserialize, Serialize};
@@ -122,6 +123,11 @@ pub struct Request {
     pub scratch_dir: Option<String>,
     /// loom only: resume from this checkpoint with interval 1 to capture the failing execution.
     pub resume_checkpoint: Option<String>,
+    /// A replay of a `lock-order` finding: the lock-order graph the exploration had before the
+    /// failing execution (its edges and that execution's number), which the replayed execution
+    /// starts from. `None`: a fresh graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_order: Option<PriorOrder>,
 }
 
 impl Request {
@@ -413,6 +419,10 @@ pub struct Failure {
     pub panic_message: String,
     /// How to re-run it.
     pub replay: ReplayToken,
+    /// For a `lock-order` finding: the lock-order graph before the failing execution, which a
+    /// replay needs (the cycle can close on edges of earlier executions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_order: Option<PriorOrder>,
 }
 
 /// At most this many guided runs per shrink of a shuttle witness (each is one execution of the

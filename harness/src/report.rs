@@ -129,6 +129,10 @@ pub struct Replay {
     pub command: Option<String>,
     /// Why there is no replay command, when there is none.
     pub unavailable: Option<String>,
+    /// For a `lock-order` finding: the lock-order graph the exploration had before the failing
+    /// execution, which the replay starts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_order: Option<mountcheck_model::oracle::lockdep::PriorOrder>,
 }
 
 /// Time figures, kept apart so the rest is reproducible byte for byte.

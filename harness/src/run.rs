@@ -9,6 +9,7 @@
 //! of the index, with its verdict, stop reason, executions, bounds and time. `replay` checks the
 //! report it is given the same way (program, bounds, token) and prints its own verdict.
 
+use mountcheck_model::oracle::lockdep::PriorOrder;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -279,6 +280,7 @@ pub fn request(s: &Scenario, b: Backend, set: &Settings<'_>) -> Request {
         time_limit_secs: set.opts.time_limit,
         scratch_dir: None,
         resume_checkpoint: None,
+        prior_order: None,
     }
 }
 
@@ -344,6 +346,13 @@ pub fn capture_loom(
             // Capture: resume from the last stored checkpoint, storing before every execution.
             let mut cap = req.clone();
             cap.resume_checkpoint = Some(resp.checkpoint.clone().unwrap_or_default());
+            // A lock-order cycle may close on edges of executions before the checkpoint, which
+            // the capture does not re-run: it starts from the edges the exploration had (its
+            // executions are numbered from 1 again).
+            cap.prior_order = f.prior_order.as_ref().map(|p| PriorOrder {
+                execution: 1,
+                edges: p.edges.clone(),
+            });
             let cap_dir = scratch.join("capture");
             let capture = worker::run(exe, &cap, &cap_dir)?;
             match capture.failure {
@@ -390,6 +399,7 @@ pub fn make_report(
             token: f.replay.clone(),
             command: None,
             unavailable: Some(why.to_string()),
+            prior_order: f.prior_order.clone(),
         },
         None => Replay {
             token: f.replay.clone(),
@@ -398,6 +408,7 @@ pub fn make_report(
                 set.reports.join(format!("{stem}.json")).display()
             )),
             unavailable: None,
+            prior_order: f.prior_order.clone(),
         },
     });
     let o = set.opts;
@@ -681,6 +692,8 @@ pub fn replay_request(path: &Path) -> Result<(Report, Request), BadInput> {
         time_limit_secs: bounds::REPLAY_TIME_LIMIT_SECS,
         scratch_dir: None,
         resume_checkpoint: None,
+        // A lock-order finding's cycle may close on edges of earlier executions.
+        prior_order: rp.prior_order.clone(),
     };
     req.check()
         .map_err(|e| bad(format!("the replay cannot run: {e}")))?;

@@ -74,6 +74,7 @@ fn crash(msg: String, executions: u64) -> Response {
             execution: executions,
             panic_message: msg,
             replay: ReplayToken::None,
+            prior_order: None,
         }),
         checker_error: None,
         elapsed_secs: 0.0,
@@ -225,6 +226,7 @@ mod tests {
             time_limit_secs: 5.0,
             scratch_dir: None,
             resume_checkpoint: None,
+            prior_order: None,
         }
     }
 

@@ -610,6 +610,8 @@ pub(crate) struct Registry {
     pub(crate) sbs: Vec<Arc<SuperBlock>>,
     pub(crate) mounts: Vec<Arc<Mount>>,
     pub(crate) namespaces: Vec<Arc<Namespace>>,
+    /// Every task's `fs_struct` (what `chroot_fs_refs` walks, as the kernel's task list).
+    pub(crate) fs_structs: Vec<std::sync::Arc<crate::fs_struct::FsCell>>,
 }
 
 /// The model kernel.

@@ -19,12 +19,14 @@
 pub mod checks;
 pub mod error;
 pub mod fs;
+pub mod fs_struct;
 pub mod kernel;
 pub mod life;
 pub mod mount;
 pub mod namei;
 pub mod namespace;
 pub mod oracle;
+pub mod pivot_root;
 pub mod program;
 pub mod rcu_hash;
 pub mod rules;

@@ -395,6 +395,23 @@ impl Kernel {
             mountpoint,
             &format!("mountpoint of mnt#{}", m.oid.0),
         );
+        // The tree stays a tree: `m` may not become its own ancestor (CVE-2014-7970's loop).
+        let mut up = Some(parent.oid);
+        for _ in 0..=tree.links.len() {
+            let Some(a) = up else { break };
+            if a == m.oid {
+                let msg = format!(
+                    "mnt#{} attached under mnt#{}, which is itself or below it: a loop in the mount tree",
+                    m.oid.0, parent.oid.0
+                );
+                self.ledger.invariant(ctx, Some(m.oid), msg);
+                break;
+            }
+            up = tree
+                .links
+                .get(&a)
+                .and_then(|l| l.parent.as_ref().map(|p| p.oid));
+        }
         let key = (parent.oid, mountpoint.ino);
         if let Some(hidden) = tree.hash.get(&key).and_then(|v| v.first()) {
             let msg = format!(
@@ -445,7 +462,12 @@ impl Kernel {
     pub fn subtree(&self, tree: &Tree, m: &Mount) -> Vec<Arc<Mount>> {
         let mut out = Vec::new();
         let mut todo = vec![m.oid];
+        // A loop in the tree (an invariant finding when made) is walked once.
+        let mut seen = std::collections::BTreeSet::new();
         while let Some(o) = todo.pop() {
+            if !seen.insert(o) {
+                continue;
+            }
             if let Some(l) = tree.links.get(&o) {
                 out.push(l.mnt.clone());
                 todo.extend(l.children.iter().rev().copied());

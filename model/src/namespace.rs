@@ -266,6 +266,13 @@ impl Kernel {
             let Some(ns) = tree.links.get(&m.oid).and_then(|l| l.ns.clone()) else {
                 return false;
             };
+            // The mutant drops the tree lock before taking the reference.
+            let tree = if self.mutant(Mutant::ExpireNsRefUnlocked) {
+                drop(tree);
+                None
+            } else {
+                Some(tree)
+            };
             ns.touch(self, ctx, "mark_mounts_for_expiry: read namespace->count");
             ctx.require(&rules::EXPIRE_NS_REF, None);
             if self.mutant(Mutant::ExpiryGetNamespace) {

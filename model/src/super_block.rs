@@ -671,13 +671,20 @@ impl Kernel {
             let sb = list[idx].clone();
             self.sb_get(ctx, &sb, &tag, 1);
             drop(list);
-            self.down_read_umount(ctx, &sb);
+            // The mutant calls ->write_super without s_umount.
+            let locked = !self.mutant(Mutant::SyncWriteSuperUnlocked);
+            if locked {
+                self.down_read_umount(ctx, &sb);
+            }
+            // The s_root test and ->write_super are two steps (each a scheduling point).
             if sb.s_root.load(Ordering::SeqCst) {
                 ctx.require(&rules::WRITE_SUPER, Some(sb.oid));
                 sb.touch_fs(self, ctx, "sync_fs");
                 ctx.note(Note::WriteSuper(sb.oid));
             }
-            self.up_read_umount(ctx, &sb);
+            if locked {
+                self.up_read_umount(ctx, &sb);
+            }
             list = self.sb_lock.lock(ctx);
             if self.mutant(Mutant::SyncPoisonedWalk) {
                 self.sb_put_locked(ctx, &sb, &tag, 1);

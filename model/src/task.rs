@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{MResult, MountError, OpResult};
 use crate::fs::{Dentry, Kind};
+use crate::fs_struct::{FsCell, FsSlot};
 use crate::kernel::{Config, Kernel};
 use crate::mount::attach_tag;
 use crate::namei::PathRef;
@@ -24,14 +25,9 @@ use crate::super_block::SuperBlock;
 use crate::sync::{Arc, Ordering};
 use crate::variant::Mutant;
 
-/// `struct fs_struct`: root and cwd.
-#[derive(Debug)]
-pub struct FsStruct {
-    /// `root`/`rootmnt`.
-    pub root: PathRef,
-    /// `pwd`/`pwdmnt`.
-    pub pwd: PathRef,
-}
+/// The task's copy of its `struct fs_struct` (root and cwd; the references are its
+/// [`FsCell`]'s, see [`crate::fs_struct`]).
+pub use crate::fs_struct::FsView as FsStruct;
 
 /// An open file.
 #[derive(Debug)]
@@ -81,8 +77,10 @@ pub struct Task {
     pub ctx: Ctx,
     /// `T<n>` or `init`.
     pub name: String,
-    /// `fs_struct` (None after exit).
+    /// The task's copy of its `fs_struct` (None after exit).
     pub fs: Option<FsStruct>,
+    /// The `fs_struct` the kernel can reach (`chroot_fs_refs`); None after exit.
+    pub fs_cell: Option<std::sync::Arc<FsCell>>,
     /// `task->namespace` (None after exit).
     pub ns: Option<Arc<Namespace>>,
     /// Open files by handle.
@@ -122,11 +120,13 @@ impl Task {
         };
         let root = k.path_get(&ctx, &base, "root of init");
         let pwd = k.path_get(&ctx, &base, "cwd of init");
+        let (cell, view) = k.fs_install("init", root, pwd);
         Task {
             k,
             ctx,
             name: "init".into(),
-            fs: Some(FsStruct { root, pwd }),
+            fs: Some(view),
+            fs_cell: Some(cell),
             ns: Some(ns),
             files: BTreeMap::new(),
             sbs: BTreeMap::new(),
@@ -149,11 +149,13 @@ impl Task {
             .k
             .path_get(&self.ctx, &fs.pwd, &format!("cwd of {name}"));
         self.k.get_namespace(&self.ctx, ns, &format!("task {name}"));
+        let (cell, view) = self.k.fs_install(&name, root, pwd);
         Ok(Task {
             k: self.k.clone(),
             ctx: Ctx::new(tid, self.k.ledger.clone()),
             name,
-            fs: Some(FsStruct { root, pwd }),
+            fs: Some(view),
+            fs_cell: Some(cell),
             ns: Some(ns.clone()),
             files: BTreeMap::new(),
             sbs: BTreeMap::new(),
@@ -166,15 +168,23 @@ impl Task {
         self.fs.is_none()
     }
 
-    fn tag(&self, what: &str) -> String {
+    /// Pick up what `chroot_fs_refs` changed in this task's `fs_struct` since its last call (a
+    /// call reads `current->fs` at its start).
+    pub fn refresh_fs(&mut self) {
+        if let (Some(cell), Some(view)) = (&self.fs_cell, self.fs.as_mut()) {
+            self.k.fs_refresh(cell, view);
+        }
+    }
+
+    pub(crate) fn tag(&self, what: &str) -> String {
         format!("{what} by {}", self.name)
     }
 
-    fn fs(&self) -> MResult<&FsStruct> {
+    pub(crate) fn fs(&self) -> MResult<&FsStruct> {
         self.fs.as_ref().ok_or(MountError::Invalid)
     }
 
-    fn walk(&self, path: &str, tag: &str) -> MResult<(PathRef, Kind)> {
+    pub(crate) fn walk(&self, path: &str, tag: &str) -> MResult<(PathRef, Kind)> {
         let fs = self.fs()?;
         self.k.path_walk(&self.ctx, &fs.root, &fs.pwd, path, tag)
     }
@@ -185,7 +195,7 @@ impl Task {
             .path_walk_parent(&self.ctx, &fs.root, &fs.pwd, path, tag)
     }
 
-    fn check_cap(&self) -> MResult<()> {
+    pub(crate) fn check_cap(&self) -> MResult<()> {
         if self.cap_sys_admin {
             Ok(())
         } else {
@@ -194,7 +204,7 @@ impl Task {
     }
 
     /// `check_mnt`: the mount belongs to the caller's namespace.
-    fn check_mnt(&self, p: &PathRef) -> bool {
+    pub(crate) fn check_mnt(&self, p: &PathRef) -> bool {
         let ns = self.k.mnt_ns(&self.ctx, &p.mnt);
         match (ns, &self.ns) {
             (Some(a), Some(b)) => Arc::ptr_eq(&a, b),
@@ -234,6 +244,26 @@ impl Task {
         let full = parent.dentry.child_path(&name);
         let k = &self.k;
         let sb = parent.mnt.sb.clone();
+        // The mutant checks for a mount on the directory before taking its semaphore.
+        let unlocked = k.mutant(Mutant::RmdirMountpointUnlocked);
+        let mounted_on = |d: &Dentry| {
+            self.ctx.require(&rules::RMDIR_MOUNTPOINT, Some(sb.oid));
+            let tree = k.tree.read(&self.ctx);
+            tree.hash.iter().any(|((p, ino), v)| {
+                *ino == d.ino
+                    && !v.is_empty()
+                    && tree
+                        .links
+                        .get(p)
+                        .is_some_and(|l| Arc::ptr_eq(&l.mnt.sb, &sb))
+            })
+        };
+        let early = if unlocked {
+            let found = sb.contents(k, &self.ctx, "rmdir").lookup(&full);
+            found.map(|(d, _)| mounted_on(&d))
+        } else {
+            None
+        };
         k.down_i_sem(&self.ctx, &sb);
         let res = (|| {
             let (found, read_only) = {
@@ -248,17 +278,10 @@ impl Task {
             if kind != Kind::Dir {
                 return Err(MountError::NotDir);
             }
-            self.ctx.require(&rules::RMDIR_MOUNTPOINT, Some(sb.oid));
-            let tree = k.tree.read(&self.ctx);
-            let mounted = tree.hash.iter().any(|((p, ino), v)| {
-                *ino == d.ino
-                    && !v.is_empty()
-                    && tree
-                        .links
-                        .get(p)
-                        .is_some_and(|l| Arc::ptr_eq(&l.mnt.sb, &sb))
-            });
-            drop(tree);
+            let mounted = match early {
+                Some(m) => m,
+                None => mounted_on(&d),
+            };
             if mounted {
                 return Err(MountError::Busy);
             }
@@ -331,10 +354,20 @@ impl Task {
         let k = self.k.clone();
         let ctx = &self.ctx;
         let ns = self.ns.clone().ok_or(MountError::Invalid)?;
+        // The mutant follows what was mounted meanwhile before taking the semaphore.
+        let follow_first = k.mutant(Mutant::AddMountFollowUnlocked);
+        let follow = |nd: &mut PathRef| {
+            ctx.require(&rules::GRAFT, Some(ns.oid));
+            if !k.mutant(Mutant::NoFollowDownInMount) {
+                k.follow_down_all(ctx, nd);
+            }
+        };
+        if follow_first {
+            follow(&mut nd);
+        }
         k.ns_down_write(ctx, &ns);
-        ctx.require(&rules::GRAFT, Some(ns.oid));
-        if !k.mutant(Mutant::NoFollowDownInMount) {
-            k.follow_down_all(ctx, &mut nd);
+        if !follow_first {
+            follow(&mut nd);
         }
         let res = (|| {
             if !self.check_mnt(&nd) {
@@ -344,10 +377,18 @@ impl Task {
                 return Err(MountError::Busy);
             }
             let psb = nd.mnt.sb.clone();
+            // The mutant checks the mountpoint before taking its directory's semaphore.
+            let check = || {
+                ctx.require(&rules::GRAFT_MOUNTPOINT, Some(psb.oid));
+                psb.contents(&k, ctx, "graft_tree").is_live(&nd.dentry)
+                    || nd.dentry == Dentry::root()
+            };
+            let early = k.mutant(Mutant::GraftMountpointUnlocked).then(check);
             k.down_i_sem(ctx, &psb);
-            ctx.require(&rules::GRAFT_MOUNTPOINT, Some(psb.oid));
-            let live = psb.contents(&k, ctx, "graft_tree").is_live(&nd.dentry)
-                || nd.dentry == Dentry::root();
+            let live = match early {
+                Some(live) => live,
+                None => check(),
+            };
             let res = if !live && k.mutant(Mutant::GraftLostEnoent) {
                 // graft_tree's `err` still holds the security hook's 0: success, nothing attached.
                 Ok(())
@@ -557,13 +598,20 @@ impl Task {
             self.k.path_release(&self.ctx, nd);
             return Err(MountError::NotDir);
         }
-        let fs = self.fs.as_mut().ok_or(MountError::Invalid)?;
-        let old = if which == "root" {
-            std::mem::replace(&mut fs.root, nd)
+        let slot = if which == "root" {
+            FsSlot::Root
         } else {
-            std::mem::replace(&mut fs.pwd, nd)
+            FsSlot::Pwd
         };
-        self.k.path_release(&self.ctx, old);
+        let (Some(cell), Some(fs)) = (&self.fs_cell, self.fs.as_mut()) else {
+            self.k.path_release(&self.ctx, nd);
+            return Err(MountError::Invalid);
+        };
+        let copy = self.k.set_fs(&self.ctx, cell, slot, nd);
+        match slot {
+            FsSlot::Root => fs.root = copy,
+            FsSlot::Pwd => fs.pwd = copy,
+        }
         Ok(())
     }
 
@@ -614,8 +662,9 @@ impl Task {
             }
         };
         *new.root.lock().unwrap_or_else(|p| p.into_inner()) = pairs.first().map(|(_, c)| c.clone());
+        let cell = self.fs_cell.clone().ok_or(MountError::Invalid)?;
         let fs = self.fs.as_mut().ok_or(MountError::Invalid)?;
-        for slot in [&mut fs.root, &mut fs.pwd] {
+        for (which, slot) in [(FsSlot::Root, &mut fs.root), (FsSlot::Pwd, &mut fs.pwd)] {
             if let Some((_, copy)) = pairs.iter().find(|(o, _)| Arc::ptr_eq(o, &slot.mnt)) {
                 let base = PathRef {
                     mnt: copy.clone(),
@@ -623,8 +672,7 @@ impl Task {
                     tag: String::new(),
                 };
                 let fresh = k.path_get(ctx, &base, &slot.tag);
-                let old_ref = std::mem::replace(slot, fresh);
-                k.path_release(ctx, old_ref);
+                *slot = k.set_fs(ctx, &cell, which, fresh);
             }
         }
         if locked {
@@ -638,12 +686,13 @@ impl Task {
     /// `exit`: close every file, `exit_fs`, `exit_namespace`. `get_super` handles are not
     /// released (the kernel has no such per-task list): a thread that ends holding one leaks it.
     pub fn exit(&mut self) -> MResult<()> {
-        let fs = self.fs.take().ok_or(MountError::Invalid)?;
+        self.fs.take().ok_or(MountError::Invalid)?;
         for (_, f) in std::mem::take(&mut self.files) {
             self.release_file(f);
         }
-        self.k.path_release(&self.ctx, fs.root);
-        self.k.path_release(&self.ctx, fs.pwd);
+        if let Some(cell) = self.fs_cell.take() {
+            self.k.fs_exit(&self.ctx, &cell);
+        }
         if let Some(ns) = self.ns.take() {
             self.k
                 .put_namespace(&self.ctx, &ns, &format!("task {}", self.name));
@@ -800,6 +849,9 @@ impl Task {
         let (Some(fs), Some(ns)) = (&self.fs, &self.ns) else {
             return Vec::new();
         };
+        // A root that another task's pivot_root gave this task since its last call.
+        let fresh = self.fs_cell.as_ref().and_then(|c| self.k.fs_fresh_root(c));
+        let root = fresh.as_ref().unwrap_or(&fs.root);
         let tree = self.k.tree.read(&self.ctx);
         let in_ns = |o: &crate::oracle::Oid| {
             tree.links
@@ -808,7 +860,6 @@ impl Task {
                 .is_some_and(|n| Arc::ptr_eq(n, ns))
         };
         let mut out = Vec::new();
-        let root = &fs.root;
         let mut todo: Vec<(Arc<crate::mount::Mount>, String)> =
             vec![(root.mnt.clone(), "/".into())];
         // The root mount itself is listed only when the task's root is that mount's root: a
@@ -820,7 +871,11 @@ impl Task {
                 root: root.mnt.root.path.clone(),
             });
         }
+        let mut seen = std::collections::BTreeSet::new();
         while let Some((m, at)) = todo.pop() {
+            if !seen.insert(m.oid) {
+                continue;
+            }
             let Some(l) = tree.links.get(&m.oid) else {
                 continue;
             };

@@ -337,6 +337,102 @@ mutants! {
         lock_design: None,
         elsewhere: &[],
     }
+    /// CVE-2014-7970: `pivot_root` without the check that the new root is reachable from the
+    /// caller's root. With the root chrooted into a mount below the new root (the cwd left at
+    /// the new root), the old root's parent is the new root itself, so attaching the new root
+    /// where the old root was makes it its own parent: a loop in the mount tree, whose mounts
+    /// are leaked.
+    PivotRootLoop => {
+        id: "pivot-root-loop",
+        description: "pivot_root does not check that new_root is reachable from the caller's root (CVE-2014-7970)",
+        trigger: "chdir to a mount root, chroot into a mount below it, pivot_root . to a directory of the cwd's mount",
+        expected: Invariant,
+        see: "Eric W. Biederman, commit 0d0826019e52 \"mnt: Prevent pivot_root from creating a loop in the mount tree\" (2014, CVE-2014-7970); fs/namespace.c sys_pivot_root() (`is_path_reachable(new_mnt, new.dentry, &root)`)",
+        historical: true,
+        lock_design: None,
+        elsewhere: &[],
+    }
+    /// Plausible slip: `sync_supers` calls `->write_super` on each listed super_block without
+    /// `down_read(&sb->s_umount)`, so a `kill_super` running meanwhile shuts the filesystem down
+    /// under the writeback. lockdep's rule `write-super` sees the missing lock on the first
+    /// execution; the race needs `kill_super` between the `s_root` test and `->write_super`.
+    SyncWriteSuperUnlocked => {
+        id: "sync-write-super-unlocked",
+        description: "sync_supers calls ->write_super without s_umount",
+        trigger: "sync of a mounted filesystem (lockdep's rule); umount's kill_super between sync's s_root test and ->write_super (the race)",
+        expected: LockRule,
+        see: "fs/super.c sync_supers() of 2.6.11 (`down_read(&sb->s_umount); if (sb->s_root && sb->s_dirt) sb->s_op->write_super(sb); up_read(&sb->s_umount)`)",
+        historical: false,
+        lock_design: None,
+        elsewhere: &[],
+    }
+    /// Plausible slip: `mark_mounts_for_expiry` reads the mount's namespace under the tree lock
+    /// but takes its reference after dropping the lock, so the namespace's last task can exit and
+    /// free it in between. lockdep's rule `expire-ns-ref` sees it on the first execution.
+    ExpireNsRefUnlocked => {
+        id: "expire-ns-ref-unlocked",
+        description: "mark_mounts_for_expiry takes the namespace reference after dropping the tree lock",
+        trigger: "expire of a mount (lockdep's rule); the namespace's last task exits between the unlock and the reference (the race)",
+        expected: LockRule,
+        see: "Miklos Szeredi, \"fix race in mark_mounts_for_expiry()\" (2005): the namespace reference is taken with vfsmount_lock held",
+        historical: false,
+        lock_design: None,
+        elsewhere: &[],
+    }
+    /// Plausible slip: `do_add_mount` follows what was mounted on the mountpoint before taking
+    /// `namespace->sem`, so a mount made between the follow and the graft is hidden. lockdep's
+    /// rule `graft` sees it on the first execution.
+    AddMountFollowUnlocked => {
+        id: "add-mount-follow-unlocked",
+        description: "do_add_mount follows mounts made while it slept before taking namespace->sem",
+        trigger: "a mount (lockdep's rule); two mounts on one directory, both following before either takes the semaphore (the race)",
+        expected: LockRule,
+        see: "fs/namespace.c do_add_mount() of 2.4.17 (`down_write(&current->namespace->sem)` before the \"something was mounted here while we slept\" loop)",
+        historical: false,
+        lock_design: None,
+        elsewhere: &[],
+    }
+    /// Plausible slip: `graft_tree` tests `d_unhashed` on the mountpoint before taking its
+    /// directory's semaphore, so an rmdir can remove it between the test and the attach. lockdep's
+    /// rule `graft-mountpoint` sees it on the first execution.
+    GraftMountpointUnlocked => {
+        id: "graft-mountpoint-unlocked",
+        description: "graft_tree checks the mountpoint is not deleted before taking its directory's semaphore",
+        trigger: "a mount (lockdep's rule); rmdir of the mountpoint between the check and the attach (the race)",
+        expected: LockRule,
+        see: "fs/namespace.c graft_tree() of 2.4.17 (`down(&nd->dentry->d_inode->i_zombie)` around the d_unhashed check and attach_mnt)",
+        historical: false,
+        lock_design: None,
+        elsewhere: &[],
+    }
+    /// Plausible slip: `vfs_rmdir` checks `d_mountpoint` before taking the directory's
+    /// semaphore, so a mount can be grafted between the check and the removal. lockdep's rule
+    /// `rmdir-mountpoint` sees it on the first execution.
+    RmdirMountpointUnlocked => {
+        id: "rmdir-mountpoint-unlocked",
+        description: "vfs_rmdir checks d_mountpoint before taking the directory's semaphore",
+        trigger: "an rmdir (lockdep's rule); a mount grafted on the directory between the check and the removal (the race)",
+        expected: LockRule,
+        see: "fs/namei.c vfs_rmdir() of 2.4.17 (`double_down(&dir->i_zombie, &dentry->d_inode->i_zombie)` before `d_mountpoint(dentry)`)",
+        historical: false,
+        lock_design: None,
+        elsewhere: &[],
+    }
+    /// Plausible slip: `pivot_root` locks put_old as modern kernels' `lock_mount()` does (the
+    /// directory's inode lock, then the namespace semaphore) in a model whose `do_add_mount`
+    /// takes them the other way round (2.4's `down_write(&namespace->sem)`, then
+    /// `graft_tree`'s `i_zombie`). A mount and a pivot_root can then deadlock; lockdep reports
+    /// the inversion the first time both orders have been seen, without the deadlock.
+    PivotRootLockOrder => {
+        id: "pivot-root-lock-order",
+        description: "pivot_root takes put_old's directory semaphore before namespace->sem, against do_add_mount's order",
+        trigger: "a mount (namespace->sem, then i_sem) and a pivot_root (i_sem, then namespace->sem), in any order",
+        expected: LockOrder,
+        see: "fs/namespace.c sys_pivot_root() of 2.6.11 (`down_write(&current->namespace->sem); down(&old_nd.dentry->d_inode->i_sem)`) against lock_mount() of 3.x+ (`inode_lock` before `namespace_lock`)",
+        historical: false,
+        lock_design: None,
+        elsewhere: &[],
+    }
 }
 
 impl Mutant {

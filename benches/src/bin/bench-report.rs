@@ -387,6 +387,7 @@ fn runner_once(
         time_limit_secs: 300.0,
         scratch_dir: Some(scratch.to_string_lossy().into_owned()),
         resume_checkpoint: None,
+        prior_order: None,
     };
     let req_path = scratch.join("request.json");
     let resp_path = scratch.join("response.json");

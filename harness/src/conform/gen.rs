@@ -1,7 +1,8 @@
 //! Sequential traces for `mountcheck conform`: the bundled scenarios run one thread after another
 //! and each thread alone after the setup (with their result assertions), and random traces from a seeded generator over mount (a fresh tmpfs, or a device already
 //! mounted), bind mount, umount (plain and lazy, now and then of the caller's root), mkdir, rmdir,
-//! open/close, stat, chdir, chroot, clone with a new namespace (`clone -n`) and exit.
+//! open/close, stat, chdir, chroot, pivot_root, clone with a new namespace (`clone -n`) and exit;
+//! paths include `..` components (absolute and relative).
 //!
 //! Follows the scenario format's semantics (model/src/program.rs): the setup runs as init, then
 //! each thread is a task forked from init, here run to its end before the next one starts. Random
@@ -103,9 +104,19 @@ impl Rng {
 }
 
 /// Absolute paths the random traces use (a small tree, so operations meet each other).
-const PATHS: &[&str] = &["/a", "/b", "/a/c", "/b/d", "/a/c/e", "/b/d/f"];
-/// Relative paths (from the task's cwd).
-const RELATIVE: &[&str] = &[".", "c", "d", "e"];
+const PATHS: &[&str] = &[
+    "/a",
+    "/b",
+    "/a/c",
+    "/b/d",
+    "/a/c/e",
+    "/b/d/f",
+    "/a/c/..",
+    "/b/d/../d",
+    "/a/c/e/../..",
+];
+/// Relative paths (from the task's cwd), `..` among them (follow_dotdot climbs out of mounts).
+const RELATIVE: &[&str] = &[".", "c", "d", "e", "..", "../c", "c/.."];
 
 fn path(r: &mut Rng) -> String {
     if r.below(10) == 0 {
@@ -150,7 +161,7 @@ pub fn random(seed: u64, n: usize, max_ops: usize) -> Trace {
             *r.pick(&live)
         };
         let p = path(&mut r);
-        let op = match r.below(24) {
+        let op = match r.below(26) {
             0..=4 => Op::Mkdir { path: p },
             5..=8 => {
                 // Mostly a fresh device; now and then one mounted before (which, if its
@@ -201,6 +212,26 @@ pub fn random(seed: u64, n: usize, max_ops: usize) -> Trace {
             19 => Op::Chdir { path: "/".into() },
             20 => Op::Chroot { path: p },
             21 => Op::CloneNewns { fail: false },
+            22 => {
+                // put_old mostly at or under new_root, as pivot_root needs.
+                let under: Vec<&str> = PATHS
+                    .iter()
+                    .copied()
+                    .filter(|q| {
+                        q.len() > p.len() && q.starts_with(&p) && q[p.len()..].starts_with('/')
+                    })
+                    .collect();
+                let put_old = if !under.is_empty() && r.below(4) != 0 {
+                    r.pick(&under).to_string()
+                } else {
+                    path(&mut r)
+                };
+                Op::PivotRoot {
+                    new_root: p,
+                    put_old,
+                }
+            }
+            23 => Op::Chdir { path: "..".into() },
             _ => {
                 if t == 0 {
                     Op::Stat { path: p }

@@ -3,7 +3,7 @@
 //!
 //! What it checks: nothing by itself; it runs each operation of a trace as the real system call
 //! (`mkdir(2)`, `rmdir(2)`, `mount(2)` of a tmpfs or `MS_BIND`, `umount2(2)` with or without
-//! `MNT_DETACH`, `open(2)`/`close(2)`, `stat(2)`, `chdir(2)`, `chroot(2)`, `unshare(CLONE_NEWNS)`,
+//! `MNT_DETACH`, `open(2)`/`close(2)`, `stat(2)`, `chdir(2)`, `chroot(2)`, `pivot_root(2)`, `unshare(CLONE_NEWNS)`,
 //! `fork(2)`, `_exit(2)`) and reports the result, and it reads each task's
 //! `/proc/<pid>/mountinfo`, which the kernel prints relative to that task's root
 //! (`show_mountinfo` → `seq_path_root`, skipping mounts the root cannot reach).
@@ -194,6 +194,7 @@ fn exec_op(line: &str, st: &mut TaskState) -> String {
         ["stat", p] => rustix::fs::stat(*p).map(drop),
         ["chdir", p] => rustix::process::chdir(*p),
         ["chroot", p] => rustix::process::chroot(*p),
+        ["pivot", n, o] => rustix::process::pivot_root(*n, *o),
         // SAFETY: task processes are single-threaded; only the mount namespace is unshared.
         ["unshare"] => unsafe {
             rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS)

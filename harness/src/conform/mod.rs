@@ -156,6 +156,17 @@ pub const ERA_DIFFERENCES: &[EraDifference] = &[
         silent: false,
     },
     EraDifference {
+        id: "pivot-root-namespace-root",
+        what: "pivot_root while the caller's root is the namespace's root mount: the model returns EINVAL, the \
+               kernel pivots",
+        reason: "a current kernel refuses a root mount with no parent (`if (!mnt_has_parent(root_mnt))` → EINVAL, \
+                 as 2.6.11 could not detach it either); the model's namespace root has no parent, as 2.4's \
+                 init_mount_tree made it, but the kernel side's root is a tmpfs that pivot_root left under the \
+                 namespace's hidden absolute root (see `umount-namespace-root`), so it has a parent and pivots",
+        matches: |f, op, m, k| matches!(op, Op::PivotRoot { .. }) && f.caller_root_is_ns_root && m == "EINVAL" && k != "EINVAL",
+        silent: false,
+    },
+    EraDifference {
         id: "rmdir-mountpoint-elsewhere",
         what: "rmdir of a directory that is a mountpoint only in other namespaces: the model returns EBUSY, \
                the kernel removes it (or finds it not empty)",
@@ -242,6 +253,9 @@ fn command(op: &Op, task: usize, model: &ModelTrace, kernel: &KernelTrace) -> Re
         Op::Stat { path } => Cmd::Run(format!("stat {}", word(path)?)),
         Op::Chdir { path } => Cmd::Run(format!("chdir {}", word(path)?)),
         Op::Chroot { path } => Cmd::Run(format!("chroot {}", word(path)?)),
+        Op::PivotRoot { new_root, put_old } => {
+            Cmd::Run(format!("pivot {} {}", word(new_root)?, word(put_old)?))
+        }
         Op::CloneNewns { .. } => Cmd::Run("unshare".into()),
         Op::Exit => Cmd::Exit,
         Op::GetSuper { .. } => Cmd::SkipOp("get_super"),

@@ -40,6 +40,9 @@ pub struct Facts {
     pub target_detached: bool,
     /// `rmdir`: the directory is a mountpoint of mounts that are all in other namespaces.
     pub mountpoint_only_elsewhere: bool,
+    /// `pivot_root`: the caller's root is in its namespace's root mount (which has no parent in
+    /// the model, and a hidden one in the kernel).
+    pub caller_root_is_ns_root: bool,
 }
 
 /// The model's half of one trace.
@@ -118,8 +121,12 @@ impl ModelTrace {
     }
 
     /// The facts about `op` run by task `k`, before it runs.
-    pub fn facts(&self, k: usize, op: &Op) -> Facts {
+    pub fn facts(&mut self, k: usize, op: &Op) -> Facts {
         let mut f = Facts::default();
+        // What another task's pivot_root changed in this task's root and cwd.
+        if let Some(t) = self.tasks.get_mut(k).and_then(Option::as_mut) {
+            t.refresh_fs();
+        }
         let Some(t) = self.tasks.get(k).and_then(Option::as_ref) else {
             return f;
         };
@@ -197,6 +204,9 @@ impl ModelTrace {
                     }
                     t.k.path_release(&t.ctx, parent);
                 }
+            }
+            Op::PivotRoot { .. } => {
+                f.caller_root_is_ns_root = ns.root().is_some_and(|r| Arc::ptr_eq(&r, &fs.root.mnt));
             }
             _ => {}
         }

@@ -94,6 +94,7 @@ pub fn report(
             },
             command: Some(format!("mountcheck replay reports/{name}--loom.json")),
             unavailable: None,
+            prior_order: None,
         }),
         witness: None,
         timing: Timing {

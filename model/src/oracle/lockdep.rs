@@ -258,8 +258,30 @@ impl LockRule {
 /// A class in the order graph: the lock class and its subclass.
 pub type ClassKey = (LockClass, u8);
 
+/// One edge of the order graph with where it was first seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorEdge {
+    /// The class held.
+    pub from: ClassKey,
+    /// The class taken while `from` was held.
+    pub to: ClassKey,
+    /// Where it was first seen.
+    pub seen: EdgeSeen,
+}
+
+/// The lock-order graph as the executions before one execution of an exploration left it:
+/// what a replay of that execution needs, since a `lock-order` finding can close a cycle with
+/// edges of earlier executions ([`LockOrder::before`], [`LockOrder::resume`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorOrder {
+    /// The execution (1-based, within the exploration) the graph was left for.
+    pub execution: u64,
+    /// The edges first seen before it.
+    pub edges: Vec<PriorEdge>,
+}
+
 /// Where an order edge was first seen.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EdgeSeen {
     /// The execution (1-based, within the exploration).
     pub execution: u64,
@@ -327,6 +349,31 @@ impl LockOrder {
     /// exploration recorded, so the replayed execution closes the same cycle).
     pub fn seed(&self, from: ClassKey, to: ClassKey, seen: EdgeSeen) {
         self.graph().edges.entry((from, to)).or_insert(seen);
+    }
+
+    /// What the executions before execution `n` left in the graph: the edges they were first
+    /// seen in (an edge first seen in execution `n` or later is not included), for a replay of
+    /// execution `n` to start from.
+    pub fn before(&self, n: u64) -> PriorOrder {
+        PriorOrder {
+            execution: n,
+            edges: self
+                .edges()
+                .into_iter()
+                .filter(|(_, seen)| seen.execution < n)
+                .map(|((from, to), seen)| PriorEdge { from, to, seen })
+                .collect(),
+        }
+    }
+
+    /// Start this (fresh) graph where `prior` says the exploration was before its execution:
+    /// its edges, and the count of executions before it, so the next execution has the number
+    /// it had in the exploration.
+    pub fn resume(&self, prior: &PriorOrder) {
+        for e in &prior.edges {
+            self.seed(e.from, e.to, e.seen.clone());
+        }
+        self.graph().executions = prior.execution.saturating_sub(1);
     }
 
     /// Record the edge `from` → `to` (the first sighting wins). If it is new and closes a
@@ -409,6 +456,34 @@ mod tests {
         assert_eq!(cycle.len(), 2);
         assert_eq!((cycle[0].execution, cycle[1].execution), (1, 3));
         assert_eq!(g.edges().len(), 3);
+    }
+
+    #[test]
+    fn a_graph_resumed_from_before_an_execution_finds_the_same_cycle_in_it() {
+        let g = LockOrder::new();
+        let a = (LockClass::NsSem, 0);
+        let b = (LockClass::ISem, 0);
+        assert_eq!(g.next_execution(), 1);
+        assert_eq!(g.add_edge(a, b, || seen(1)), None);
+        assert_eq!(g.next_execution(), 2);
+        let found = g.add_edge(b, a, || seen(2)).expect("the inversion");
+        let prior = g.before(2);
+        assert_eq!(
+            prior.edges.len(),
+            1,
+            "the edge of execution 2 itself is left out"
+        );
+        let h = LockOrder::new();
+        h.resume(&prior);
+        assert_eq!(
+            h.next_execution(),
+            2,
+            "the replayed execution keeps its number"
+        );
+        assert_eq!(h.add_edge(b, a, || seen(2)), Some(found));
+        // Without the prior edges, the same execution finds nothing.
+        let fresh = LockOrder::new();
+        assert_eq!(fresh.add_edge(b, a, || seen(1)), None);
     }
 
     #[test]

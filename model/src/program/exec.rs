@@ -78,6 +78,7 @@ fn run_op(task: &mut Task, op: &Op) -> OpResult {
         Op::Stat { path } => task.stat(path).into(),
         Op::Chdir { path } => task.chdir(path).into(),
         Op::Chroot { path } => task.chroot(path).into(),
+        Op::PivotRoot { new_root, put_old } => task.pivot_root(new_root, put_old).into(),
         Op::CloneNewns { fail } => task.clone_newns(*fail).into(),
         Op::Expire { dev } => task.expire(dev).into(),
         Op::Fsmount { dev, handle } => task.fsmount(dev, handle).into(),
@@ -96,6 +97,7 @@ pub fn apply_checked(task: &mut Task, call: &Call, implied: Option<&Expected>) -
     let op = &call.op;
     let text = op.to_string();
     task.ctx.set_op(&text);
+    task.refresh_fs();
     let result = run_op(task, op);
     debug_assert!(
         op.spec().results.admits(result),

@@ -530,6 +530,17 @@ operations! {
         source: "fs/open.c `sys_chroot()`",
         example: "chroot /a",
     }
+    /// `pivot_root NEW PUT_OLD`
+    PivotRoot { new_root: String, put_old: String } => {
+        name: "pivot_root",
+        syntax: [path(new_root), path(put_old)],
+        call: "`sys_pivot_root`: the caller's root mount moves onto PUT_OLD and NEW_ROOT (a mount root) takes its place; every task whose root or cwd was the old root moves to NEW_ROOT (`chroot_fs_refs`)",
+        results: Results::ZERO_OR_ERRNO,
+        atomicity: Atomicity::WalkOrNoEffect(&[MountError::Invalid, MountError::NoEntry]),
+        why: "both paths are looked up before `namespace->sem`; the checks and the moves run under it and the tree lock, but a mount detached or a directory removed between a walk and the semaphore fails it (EINVAL, ENOENT) without effect; `chroot_fs_refs` moves the tasks' roots and cwds (each task's pair in one step) after the tree lock, still under the semaphore, so another task's walk in between climbs the moved tree from its old root: a scenario that looks at that window (a `chdir` below the old root then) can see what no order gives, as on the kernel",
+        source: "fs/namespace.c `sys_pivot_root()` of 2.6.11 and of 3.18+ (`is_path_reachable(new_mnt, new.dentry, &root)`)",
+        example: "pivot_root /r/new /r/new/old",
+    }
     /// `clone -n [--fail]`
     CloneNewns { fail: bool } => {
         name: "clone",
