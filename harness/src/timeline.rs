@@ -273,12 +273,13 @@ impl Timeline {
             .max()
             .unwrap_or(0)
             .max(r.program.threads.len());
-        let setup_ops: Vec<String> = r.program.setup.iter().map(|o| o.to_string()).collect();
+        // The trace names each step's operation without its asserted result (`Call::op`).
+        let setup_ops: Vec<String> = r.program.setup.iter().map(|c| c.op.to_string()).collect();
         let thread_ops: Vec<Vec<String>> = r
             .program
             .threads
             .iter()
-            .map(|ops| ops.iter().map(|o| o.to_string()).collect())
+            .map(|calls| calls.iter().map(|c| c.op.to_string()).collect())
             .collect();
         let shape = build::shape(&facts, &setup_ops, threads);
         let summary = build::summary(&facts, &shape, &setup_ops, &thread_ops, threads);
