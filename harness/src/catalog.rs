@@ -274,13 +274,11 @@ pub fn run(c: &CatalogArgs) -> Result<ExitCode> {
                 (&*fr, Expect::Clean, format!("{} (fixed)", m.id())),
             ] {
                 let path = if run::has_report(r.verdict) {
-                    crate::html::write_report_page(&reports_dir, r)?;
-                    report::write(&reports_dir, r)?.display().to_string()
+                    run::write_report_set(&reports_dir, r)?
+                        .display()
+                        .to_string()
                 } else {
-                    for ext in ["json", "md", "html"] {
-                        let stem = report::stem(&r.scenario.name, b.name());
-                        let _ = std::fs::remove_file(reports_dir.join(format!("{stem}.{ext}")));
-                    }
+                    run::remove_report_set(&reports_dir, &report::stem(&r.scenario.name, b.name()));
                     "—".into()
                 };
                 rows.push(Row::of(r, None));

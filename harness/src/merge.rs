@@ -156,11 +156,6 @@ pub fn write_groups(dir: &Path, mut groups: Vec<Group>, command: &str) -> Result
     std::fs::create_dir_all(dir)?;
     for g in &mut groups {
         let stem = report::stem(&g.row.scenario, &g.row.strategy);
-        let stale = |exts: &[&str]| {
-            for ext in exts {
-                let _ = std::fs::remove_file(dir.join(format!("{stem}.{ext}")));
-            }
-        };
         match g.report.as_mut() {
             Some(r) => {
                 if let Some(rp) = r.replay.as_mut().filter(|rp| rp.command.is_some()) {
@@ -169,12 +164,11 @@ pub fn write_groups(dir: &Path, mut groups: Vec<Group>, command: &str) -> Result
                         dir.join(format!("{stem}.json")).display()
                     ));
                 }
-                let path = report::write(dir, r)?;
-                crate::html::write_report_page(dir, r)?;
+                let path = run::write_report_set(dir, r)?;
                 g.row.report = Some(path.display().to_string());
             }
             None => {
-                stale(&["json", "md", "html"]);
+                run::remove_report_set(dir, &stem);
                 g.row.report = None;
             }
         }

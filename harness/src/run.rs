@@ -562,6 +562,22 @@ pub fn has_report(v: Verdict) -> bool {
     matches!(v, Verdict::Finding(_) | Verdict::CheckerError)
 }
 
+/// Write report `r` into `dir` as its three files (JSON, Markdown, HTML page); returns the JSON's
+/// path.
+pub fn write_report_set(dir: &Path, r: &Report) -> Result<PathBuf> {
+    let json = report::write(dir, r)?;
+    crate::html::write_report_page(dir, r)?;
+    Ok(json)
+}
+
+/// Remove the report files of `stem` in `dir` (an earlier run's, for an exploration that now has
+/// no report), whichever exist.
+pub fn remove_report_set(dir: &Path, stem: &str) {
+    for ext in ["json", "md", "html"] {
+        let _ = std::fs::remove_file(dir.join(format!("{stem}.{ext}")));
+    }
+}
+
 /// Write every report with a finding or a checker error into `dir` (Markdown, JSON, HTML page),
 /// and remove stale ones of the explorations that have none; return the rows, in order.
 pub fn write_report_files(reports: &[Report], dir: &Path) -> Result<Vec<crate::report::Row>> {
@@ -570,13 +586,9 @@ pub fn write_report_files(reports: &[Report], dir: &Path) -> Result<Vec<crate::r
     for r in reports {
         let stem = report::stem(&r.scenario.name, &r.exploration.strategy);
         let path = if has_report(r.verdict) {
-            let json = report::write(dir, r)?;
-            crate::html::write_report_page(dir, r)?;
-            Some(json.display().to_string())
+            Some(write_report_set(dir, r)?.display().to_string())
         } else {
-            for ext in ["json", "md", "html"] {
-                let _ = std::fs::remove_file(dir.join(format!("{stem}.{ext}")));
-            }
+            remove_report_set(dir, &stem);
             None
         };
         rows.push(crate::report::Row::of(r, path));

@@ -272,9 +272,7 @@ fn write_shard(
                 Some(format!("{stem}.json"))
             }
             None => {
-                for ext in ["json", "md", "html"] {
-                    let _ = std::fs::remove_file(dir.join(format!("{stem}.{ext}")));
-                }
+                run::remove_report_set(dir, &stem);
                 None
             }
         };
