@@ -183,14 +183,16 @@ impl Kernel {
         let start = if path.starts_with('/') { root } else { cwd };
         let mut p = self.path_get(ctx, start, tag);
         let mut kind = Kind::Dir;
-        let comps: Vec<&str> = path
-            .split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .collect();
+        // `.` is kept as a component: like every component after the first, it needs a directory
+        // before it (`/f/.` of a file `f` is ENOTDIR in link_path_walk).
+        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
         for name in comps {
             if kind != Kind::Dir {
                 self.path_release(ctx, p);
                 return Err(MountError::NotDir);
+            }
+            if name == "." {
+                continue;
             }
             if name == ".." {
                 self.follow_dotdot(ctx, &mut p, root);
@@ -209,6 +211,14 @@ impl Kernel {
             }
         }
         Ok((p, kind))
+    }
+
+    /// Whether the last component of `path` is a name (not `.`, `..` or the root): what
+    /// open_namei's `LAST_NORM` test asks before it creates anything.
+    pub fn last_is_name(path: &str) -> bool {
+        let trimmed = path.trim_end_matches('/');
+        let last = trimmed.rsplit('/').next().unwrap_or("");
+        !(last.is_empty() || last == "." || last == "..")
     }
 
     /// Walk to the parent directory of `path` and return it with the last component's name.

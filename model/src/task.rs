@@ -522,6 +522,12 @@ impl Task {
         let tag = format!("file {h} of {}", self.name);
         let nd = match self.walk(path, &tag) {
             Ok((nd, _)) => nd,
+            // O_CREAT makes a name: a path ending in `.`, `..` or `/` names nothing to make, so
+            // the walk's ENOENT stands (its parent may exist by now, which would otherwise turn
+            // into rmdir's errnos for those components).
+            Err(MountError::NoEntry) if !Kernel::last_is_name(path) => {
+                return Err(MountError::NoEntry)
+            }
             Err(MountError::NoEntry) => {
                 let (parent, name) = self.walk_parent(path, &self.tag("open"))?;
                 let full = parent.dentry.child_path(&name);

@@ -6,12 +6,16 @@
 //! [`OPERATIONS`], as in swarm testing, Groce et al. ISSTA 2012) and one argument byte per
 //! [`Piece`] of that operation's syntax, which [`realize`] turns into text the model's own
 //! parser reads. A new row of `operations!` is generated with no change here. Arguments are
-//! drawn so that most calls mean something: a path is first one of the directories the setup's
-//! layout created (then the rest of [`PATHS`]), a handle used is one bound earlier by the same
-//! thread (a call that would use a handle none of its thread's calls bound is dropped), flags are
-//! a bit set of the operation's letters. The layout (directories, and devices mounted on some)
-//! is the only place naming operations (`mkdir` and `mount`, the scenario language's way to make
-//! a path exist).
+//! drawn so that most calls mean something: a path is, three times in four, one of the
+//! directories the setup's layout created (else any of [`PATHS`], `.` and `..` among them), a
+//! device one the layout mounted (else any of [`DEVICES`]). Handles follow the calling rules of
+//! the table's `handle` column ([`HandleUse`]): a call that needs a held handle uses one its own
+//! task bound (or first binds one with the table's binding call of that class), a lock is taken
+//! once and given back, and what a task holds at its end (a `get_super` not dropped, a
+//! `lock_super` not unlocked) is given back before its `exit`, so that no generated program
+//! breaks a rule whose breach is the caller's bug; whatever such a program's serial runs report
+//! is a finding. The layout (directories, and devices mounted on some) is the only place naming
+//! operations (`mkdir` and `mount`, the scenario language's way to make a path exist).
 //!
 //! Invariant: every program [`realize`] returns passes what a scenario file must pass
 //! (`scenario::check_program`: it round-trips through the parser, [`Program::validate`] holds,
@@ -21,7 +25,7 @@
 
 use mountcheck_model::program::linearizable::run_setup;
 use mountcheck_model::program::syntax::Piece;
-use mountcheck_model::program::{OpKind, OPERATIONS};
+use mountcheck_model::program::{HandleClass, HandleUse, OpKind, OpSpec, OPERATIONS};
 use mountcheck_model::{parse_call, Call, EndState, LockDesign, Program};
 use proptest::collection::vec;
 use proptest::option;
@@ -30,8 +34,16 @@ use proptest::sample::{subsequence, Index};
 use proptest::strategy::BoxedStrategy;
 
 /// The paths calls draw from after the layout's, simplest first (shrinking moves toward the
-/// front): top-level directories, nested ones, a file, the root, a path relative to the cwd.
-pub const PATHS: &[&str] = &["/a", "/b", "/a/b", "/a/f", "/", "a", "/a/b/c", "/c"];
+/// front): top-level directories, nested ones, a file, the root, a path relative to the cwd;
+/// `.` and `..` last: the walk's parent and dot-dot paths (a mount's root, the namespace's root).
+pub const PATHS: &[&str] = &[
+    "/a", "/b", "/a/b", "/a/f", "/", "a", "/a/b/c", "/c", ".", "..", "/a/..", "/a/.",
+];
+
+/// The directories a setup's layout draws from, parents before children once sorted by depth,
+/// so that a layout nests mounts (`/a` with a device, then `/a/b` made inside it and mounted
+/// on) as often as it puts them side by side.
+pub const LAYOUT_DIRS: &[&str] = &["/a", "/a/b", "/b", "/a/b/c"];
 
 /// The devices calls draw from, simplest first.
 pub const DEVICES: &[&str] = &["ram0", "ram1", "ram2"];
@@ -72,7 +84,7 @@ pub struct Case {
     /// The operations this scenario's calls are drawn from (swarm testing; never shrunk, so that
     /// a call's index keeps naming the same operation while shrinking).
     pub swarm: Vec<OpKind>,
-    /// The setup's layout: a directory (index into [`PATHS`]) and perhaps a device mounted on it.
+    /// The setup's layout: a directory (index into [`LAYOUT_DIRS`]) and perhaps a device mounted on it.
     pub layout: Vec<(u8, Option<u8>)>,
     /// Extra setup calls, run by init after the layout.
     pub setup: Vec<AbstractCall>,
@@ -103,27 +115,59 @@ pub fn case_strategy(cfg: GenConfig) -> BoxedStrategy<Case> {
         .boxed()
 }
 
-/// The text of `c` as an operation of `swarm`, with `paths` to draw from and `bound` the
-/// handles its list bound so far; `None` when it would use a handle and none is bound.
-fn text_of(c: &AbstractCall, swarm: &[OpKind], paths: &[&str], bound: &[String]) -> Option<String> {
-    let spec = c.op.get(swarm).spec();
+/// Where a call's arguments come from: the paths (its directories and a file in each) and devices of the scenario's layout first
+/// (three draws in four), so that calls meet on the same objects, then every one of [`PATHS`]
+/// and [`DEVICES`].
+struct Pool<'a> {
+    /// The directories the layout made, then a file name in each (`/a/f`).
+    near: Vec<String>,
+    /// The devices the layout mounted.
+    mounted: &'a [&'static str],
+}
+
+/// Draws below this byte pick from the layout's own paths and devices (three in four).
+const LAYOUT_SHARE: u8 = 192;
+
+impl<'a> Pool<'a> {
+    fn new(dirs: &[&str], mounted: &'a [&'static str]) -> Self {
+        let near = dirs
+            .iter()
+            .map(|d| d.to_string())
+            .chain(dirs.iter().map(|d| format!("{d}/f")))
+            .collect();
+        Pool { near, mounted }
+    }
+
+    fn path(&self, b: u8) -> &str {
+        if !self.near.is_empty() && b < LAYOUT_SHARE {
+            &self.near[usize::from(b) % self.near.len()]
+        } else {
+            PATHS[usize::from(b) % PATHS.len()]
+        }
+    }
+
+    fn dev(&self, b: u8) -> &'static str {
+        if !self.mounted.is_empty() && b < LAYOUT_SHARE {
+            self.mounted[usize::from(b) % self.mounted.len()]
+        } else {
+            DEVICES[usize::from(b) % DEVICES.len()]
+        }
+    }
+}
+
+/// The text of operation `spec` with argument bytes `args`, `handle` for a handle it uses and
+/// `binds` for one it binds.
+fn text_of(spec: &OpSpec, args: &[u8; ARGS], pool: &Pool<'_>, handle: &str, binds: &str) -> String {
     let mut words = vec![spec.name.to_string()];
-    for (piece, &b) in spec.syntax.iter().zip(c.args.iter().cycle()) {
-        let b = usize::from(b);
+    for (piece, &b) in spec.syntax.iter().zip(args.iter().cycle()) {
         match piece {
-            Piece::Path(_) => words.push(paths[b % paths.len()].to_string()),
-            Piece::Dev(_) => words.push(DEVICES[b % DEVICES.len()].to_string()),
+            Piece::Path(_) => words.push(pool.path(b).to_string()),
+            Piece::Dev(_) => words.push(pool.dev(b).to_string()),
             Piece::Binds(_) => {
                 words.push("as".into());
-                words.push(format!("h{}", bound.len()));
+                words.push(binds.to_string());
             }
-            Piece::Uses(_) => {
-                if bound.is_empty() {
-                    return None;
-                }
-                // The most recent handle first.
-                words.push(bound[bound.len() - 1 - b % bound.len()].clone());
-            }
+            Piece::Uses(_) => words.push(handle.to_string()),
             Piece::Lit(w) => words.push(w.to_string()),
             Piece::Opt(w) => {
                 if b & 1 == 1 {
@@ -139,7 +183,64 @@ fn text_of(c: &AbstractCall, swarm: &[OpKind], paths: &[&str], bound: &[String])
             }
         }
     }
-    Some(words.join(" "))
+    words.join(" ")
+}
+
+/// One handle a task's calls bound, and what the task holds on it.
+#[derive(Clone, Debug)]
+struct Held {
+    name: String,
+    class: HandleClass,
+    /// Locked by this task ([`HandleUse::Locks`]).
+    locked: bool,
+    /// Given back ([`HandleUse::Releases`]).
+    released: bool,
+    /// Given back at the end of the task's calls if still held: always when the class must be
+    /// ([`HandleClass::must_release`]), else as the binding call's last argument byte says.
+    release_at_end: bool,
+}
+
+/// The first operation of the table that does `what` (the calls appended to keep the calling
+/// rules).
+fn op_doing(what: HandleUse) -> Option<&'static OpSpec> {
+    OPERATIONS.iter().find(|s| s.handle == what)
+}
+
+/// The handles of one task, in the order they were bound.
+#[derive(Default)]
+struct Handles(Vec<Held>);
+
+impl Handles {
+    /// A handle `what` may be applied to under the calling rules, the most recent first, picked
+    /// by `b`: a held one (not given back; for a lock, not locked; for a release, not locked; for
+    /// an unlock, locked).
+    fn pick(&self, what: HandleUse, b: u8) -> Option<usize> {
+        let ok: Vec<usize> = (0..self.0.len())
+            .rev()
+            .filter(|&i| {
+                let h = &self.0[i];
+                Some(h.class) == what.class()
+                    && !h.released
+                    && match what {
+                        HandleUse::Locks(_) | HandleUse::Releases(_) => !h.locked,
+                        HandleUse::Unlocks(_) => h.locked,
+                        _ => true,
+                    }
+            })
+            .collect();
+        (!ok.is_empty()).then(|| ok[usize::from(b) % ok.len()])
+    }
+
+    /// Record that `what` was applied to handle `i`.
+    fn apply(&mut self, i: usize, what: HandleUse) {
+        let h = &mut self.0[i];
+        match what {
+            HandleUse::Locks(_) => h.locked = true,
+            HandleUse::Unlocks(_) => h.locked = false,
+            HandleUse::Releases(_) => h.released = true,
+            _ => {}
+        }
+    }
 }
 
 /// Append `call` to `list` (the setup when `setup`, else the last thread of `p`) if the program
@@ -163,6 +264,113 @@ fn push_valid(p: &mut Program, setup: bool, call: Call, design: LockDesign) -> b
     ok
 }
 
+/// Parse `text` and append it as [`push_valid`] does.
+fn push_text(p: &mut Program, setup: bool, text: &str, design: LockDesign) -> bool {
+    parse_call(text).is_ok_and(|c| push_valid(p, setup, c, design))
+}
+
+/// Append the calls of one task (`setup`: init's, else the last thread of `p`), each given its
+/// meaning under the calling rules of the operation table's `handle` column: a call that needs
+/// a held handle and has none first gets one (the table's binding call of that class, with the
+/// same argument bytes); an unlock with nothing locked is dropped; at the end (before an
+/// `exit`) what the task still holds is given back: unlocks, then the releases a class requires
+/// (and those the binding call asked for), the newest handle first.
+fn add_calls(
+    p: &mut Program,
+    calls: &[AbstractCall],
+    swarm: &[OpKind],
+    pool: &Pool<'_>,
+    setup: bool,
+    design: LockDesign,
+) {
+    let mut held = Handles::default();
+    let bind = |p: &mut Program, held: &mut Handles, spec: &OpSpec, args: &[u8; ARGS], class| {
+        let name = format!("h{}", held.0.len());
+        if push_text(p, setup, &text_of(spec, args, pool, "", &name), design) {
+            held.0.push(Held {
+                name,
+                class,
+                locked: false,
+                released: false,
+                release_at_end: class.must_release() || args[ARGS - 1] & 0x80 != 0,
+            });
+            true
+        } else {
+            false
+        }
+    };
+    let mut exited = false;
+    for c in calls {
+        let spec = c.op.get(swarm).spec();
+        let b = c.args[0];
+        match spec.handle {
+            HandleUse::None => {
+                exited = push_text(p, setup, &text_of(spec, &c.args, pool, "", ""), design)
+                    && spec.kind == OpKind::Exit;
+            }
+            HandleUse::Binds(class) => {
+                bind(p, &mut held, spec, &c.args, class);
+            }
+            what => {
+                let i = match held.pick(what, b) {
+                    Some(i) => i,
+                    None if matches!(what, HandleUse::Unlocks(_)) => continue,
+                    None => {
+                        let class = what.class().expect("a handle operation has a class");
+                        let binders: Vec<&OpSpec> = OPERATIONS
+                            .iter()
+                            .filter(|s| s.handle == HandleUse::Binds(class))
+                            .collect();
+                        let binder = binders[usize::from(c.args[ARGS - 1]) % binders.len()];
+                        if !bind(p, &mut held, binder, &c.args, class) {
+                            continue;
+                        }
+                        held.0.len() - 1
+                    }
+                };
+                let text = text_of(spec, &c.args, pool, &held.0[i].name, "");
+                if push_text(p, setup, &text, design) {
+                    held.apply(i, what);
+                }
+            }
+        }
+        if exited {
+            break;
+        }
+    }
+    // What the task still holds is given back, before its exit.
+    fn list(p: &mut Program, setup: bool) -> &mut Vec<Call> {
+        if setup {
+            &mut p.setup
+        } else {
+            p.threads.last_mut().expect("a thread to append to")
+        }
+    }
+    let exit = if exited { list(p, setup).pop() } else { None };
+    for i in (0..held.0.len()).rev() {
+        let h = held.0[i].clone();
+        let mut give = |what: HandleUse| {
+            if let Some(spec) = op_doing(what) {
+                push_text(
+                    p,
+                    setup,
+                    &text_of(spec, &[0; ARGS], pool, &h.name, ""),
+                    design,
+                );
+            }
+        };
+        if h.locked {
+            give(HandleUse::Unlocks(h.class));
+        }
+        if !h.released && h.release_at_end {
+            give(HandleUse::Releases(h.class));
+        }
+    }
+    if let Some(e) = exit {
+        list(p, setup).push(e);
+    }
+}
+
 /// Give `case` its meaning: the program, every call of which is valid where it stands (calls
 /// that are not are dropped, and threads left empty), or `None` when no thread has a call left.
 pub fn realize(case: &Case, design: LockDesign) -> Option<Program> {
@@ -172,45 +380,32 @@ pub fn realize(case: &Case, design: LockDesign) -> Option<Program> {
         end: EndState::ExitAll,
         spec: None,
     };
-    let mut dirs: Vec<&str> = Vec::new();
-    for &(path, dev) in &case.layout {
-        let dir = PATHS[usize::from(path) % PATHS.len()];
-        if let Ok(c) = parse_call(&format!("mkdir {dir}")) {
-            if push_valid(&mut p, true, c, design) && !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
+    let mut dirs: Vec<&'static str> = Vec::new();
+    let mut mounted: Vec<&'static str> = Vec::new();
+    let mut layout: Vec<(&'static str, Option<u8>)> = case
+        .layout
+        .iter()
+        .map(|&(path, dev)| (LAYOUT_DIRS[usize::from(path) % LAYOUT_DIRS.len()], dev))
+        .collect();
+    layout.sort_by_key(|(dir, _)| dir.matches('/').count());
+    for (dir, dev) in layout {
+        if push_text(&mut p, true, &format!("mkdir {dir}"), design) && !dirs.contains(&dir) {
+            dirs.push(dir);
         }
         if let Some(d) = dev {
             let dev = DEVICES[usize::from(d) % DEVICES.len()];
-            if let Ok(c) = parse_call(&format!("mount {dev} {dir}")) {
-                push_valid(&mut p, true, c, design);
+            if push_text(&mut p, true, &format!("mount {dev} {dir}"), design)
+                && !mounted.contains(&dev)
+            {
+                mounted.push(dev);
             }
         }
     }
-    let paths: Vec<&str> = dirs
-        .iter()
-        .copied()
-        .chain(PATHS.iter().copied().filter(|q| !dirs.contains(q)))
-        .collect();
-    let add = |p: &mut Program, calls: &[AbstractCall], setup: bool| {
-        let mut bound: Vec<String> = Vec::new();
-        for c in calls {
-            let Some(text) = text_of(c, &case.swarm, &paths, &bound) else {
-                continue;
-            };
-            let Ok(call) = parse_call(&text) else {
-                continue;
-            };
-            let binds = call.op.binds().map(str::to_string);
-            if push_valid(p, setup, call, design) {
-                bound.extend(binds);
-            }
-        }
-    };
-    add(&mut p, &case.setup, true);
+    let pool = Pool::new(&dirs, &mounted);
+    add_calls(&mut p, &case.setup, &case.swarm, &pool, true, design);
     for t in &case.threads {
         p.threads.push(Vec::new());
-        add(&mut p, t, false);
+        add_calls(&mut p, t, &case.swarm, &pool, false, design);
         if p.threads.last().is_some_and(Vec::is_empty) {
             p.threads.pop();
         }
@@ -266,7 +461,7 @@ mod tests {
             assert!(p
                 .threads
                 .iter()
-                .all(|t| !t.is_empty() && t.len() <= cfg.max_ops));
+                .all(|t| !t.is_empty() && t.len() <= 4 * cfg.max_ops));
             seen.extend(p.threads.iter().flatten().map(|c| c.op.kind()));
         }
         assert!(realized > 250, "only {realized} of 300 cases realized");
@@ -275,22 +470,74 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_use_without_a_binding_is_dropped() {
-        let swarm: Vec<OpKind> = OPERATIONS
-            .iter()
-            .filter(|s| s.syntax.iter().any(|p| matches!(p, Piece::Uses(_))))
-            .map(|s| s.kind)
-            .collect();
-        let c = AbstractCall {
-            op: any::<Index>()
-                .new_tree(&mut TestRunner::deterministic())
-                .unwrap()
-                .current(),
-            args: [0; ARGS],
+    fn realize_threads(calls: Vec<Vec<(OpKind, [u8; ARGS])>>) -> Program {
+        let swarm: Vec<OpKind> = OPERATIONS.iter().map(|s| s.kind).collect();
+        let index = |k: OpKind| {
+            // An `Index` picks `k` out of the whole table: proptest maps its value onto the length.
+            let mut runner = TestRunner::deterministic();
+            loop {
+                let i = any::<Index>().new_tree(&mut runner).unwrap().current();
+                if *i.get(&swarm) == k {
+                    return i;
+                }
+            }
         };
-        assert_eq!(text_of(&c, &swarm, PATHS, &[]), None);
-        let t = text_of(&c, &swarm, PATHS, &["h0".into()]).unwrap();
-        assert!(t.ends_with(" h0"), "{t}");
+        let case = Case {
+            swarm: swarm.clone(),
+            layout: vec![(0, Some(0))],
+            setup: Vec::new(),
+            threads: calls
+                .into_iter()
+                .map(|t| {
+                    t.into_iter()
+                        .map(|(k, args)| AbstractCall { op: index(k), args })
+                        .collect()
+                })
+                .collect(),
+        };
+        realize(&case, LockDesign::Global).expect("a thread")
+    }
+
+    fn texts(p: &Program) -> Vec<Vec<String>> {
+        p.threads
+            .iter()
+            .map(|t| t.iter().map(|c| c.op.to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_use_without_a_handle_first_binds_one_and_what_is_held_is_given_back() {
+        let p = realize_threads(vec![
+            vec![(OpKind::LockSuper, [0; ARGS]), (OpKind::Statfs, [0; ARGS])],
+            vec![(OpKind::Close, [0; ARGS]), (OpKind::Exit, [0; ARGS])],
+        ]);
+        assert_eq!(
+            texts(&p),
+            vec![
+                vec![
+                    "get_super ram0 as h0",
+                    "lock_super h0",
+                    "statfs h0",
+                    "unlock_super h0",
+                    "drop_super h0"
+                ],
+                vec!["open /a as h0", "close h0", "exit"],
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unlock_with_nothing_locked_is_dropped_and_a_held_super_block_is_dropped_before_exit() {
+        let p = realize_threads(vec![
+            vec![(OpKind::UnlockSuper, [0; ARGS]), (OpKind::Stat, [0; ARGS])],
+            vec![(OpKind::GetSuper, [0; ARGS]), (OpKind::Exit, [0; ARGS])],
+        ]);
+        assert_eq!(
+            texts(&p),
+            vec![
+                vec!["stat /a"],
+                vec!["get_super ram0 as h0", "drop_super h0", "exit"],
+            ]
+        );
     }
 }

@@ -25,7 +25,7 @@ pub mod outcome;
 pub mod syntax;
 
 pub use exec::{apply, execute, is_dir, quiesce, OpOutcome, RunOutcome};
-pub use ops::{Atomicity, Op, OpKind, OpSpec, Results, OPERATIONS};
+pub use ops::{Atomicity, HandleClass, HandleUse, Op, OpKind, OpSpec, Results, Steps, OPERATIONS};
 pub use outcome::Spec;
 pub use syntax::{parse_call, parse_op, Expected, OpError};
 

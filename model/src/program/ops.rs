@@ -128,6 +128,97 @@ impl Atomicity {
     }
 }
 
+/// Which steps of an operation other tasks can see, beyond what [`Atomicity`] says of its own
+/// result. The linearizability check compares whole calls, so a scenario whose threads meet on
+/// such steps can fail it with no bug: `mountcheck fuzz` checks a generated program for
+/// linearizability only when no two threads' calls meet on them (see [`Steps::meet`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Steps {
+    /// None that another task can see.
+    None,
+    /// Changes the mount tree in steps: it acts on the mount its path walk found before it
+    /// took `namespace->sem` (a mount another task stacked on the path in between is not the
+    /// one unmounted, and a bind's source is what the path was at its walk), and the
+    /// super_block a `umount` frees (`deactivate_super` after the locks are dropped), or a new
+    /// `mount` makes (`get_sb` before the graft, alive while a failing graft backs out), is in
+    /// `super_blocks` while the tree says otherwise.
+    Tree,
+    /// Reads `super_blocks`, where it sees the steps of a [`Steps::Tree`] call.
+    Supers,
+}
+
+impl Steps {
+    /// Whether a call with steps `a` and another task's call with steps `b` can see each
+    /// other's intermediate states.
+    pub fn meet(a: Steps, b: Steps) -> bool {
+        matches!(
+            (a, b),
+            (Steps::Tree, Steps::Tree | Steps::Supers) | (Steps::Supers, Steps::Tree)
+        )
+    }
+
+    /// A short label for the documentation table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Steps::None => "–",
+            Steps::Tree => "**the tree**: walk, then change; its super_block made or freed apart",
+            Steps::Supers => "reads `super_blocks`",
+        }
+    }
+}
+
+/// The kind of object a handle names, which decides the calling rules around it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HandleClass {
+    /// A held super_block (`get_super`): it holds `s_umount` for read, so the task must give it
+    /// back (`drop_super`) before it exits, and lock it (`lock_super`) only while it holds it.
+    Super,
+    /// An open file (`open`, `fsmount`): `exit` closes what the task left open.
+    File,
+}
+
+impl HandleClass {
+    /// Whether a task must give the handle back before it exits (else it breaks the kernel's
+    /// calling rules: its own bug, not the protocol's).
+    pub fn must_release(self) -> bool {
+        matches!(self, HandleClass::Super)
+    }
+}
+
+/// What an operation does with a handle: the calling rules of the kernel's API, from which a
+/// program generator knows which call binds, uses, locks and gives back a handle (one column of
+/// [`OPERATIONS`]; `None` for operations without a handle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandleUse {
+    /// No handle.
+    None,
+    /// Binds a new handle of this class (`get_super`, `open`).
+    Binds(HandleClass),
+    /// Uses a held handle of this class (`statfs`).
+    Uses(HandleClass),
+    /// Takes a lock on a held handle, which [`HandleUse::Unlocks`] gives back (`lock_super`);
+    /// a task takes it at most once at a time (a second `down` would sleep for ever).
+    Locks(HandleClass),
+    /// Gives back the lock [`HandleUse::Locks`] took (`unlock_super`).
+    Unlocks(HandleClass),
+    /// Gives the handle back, its last use; never while locked (`drop_super`, `close`).
+    Releases(HandleClass),
+}
+
+impl HandleUse {
+    /// The class of handle it binds or uses.
+    pub fn class(self) -> Option<HandleClass> {
+        match self {
+            HandleUse::None => None,
+            HandleUse::Binds(c)
+            | HandleUse::Uses(c)
+            | HandleUse::Locks(c)
+            | HandleUse::Unlocks(c)
+            | HandleUse::Releases(c) => Some(c),
+        }
+    }
+}
+
 /// The description of one operation (one row of [`OPERATIONS`]).
 #[derive(Clone, Copy, Debug)]
 pub struct OpSpec {
@@ -143,6 +234,10 @@ pub struct OpSpec {
     pub results: Results,
     /// Whether the kernel makes it atomic.
     pub atomicity: Atomicity,
+    /// What it does with a handle (the calling rules).
+    pub handle: HandleUse,
+    /// Which of its steps other tasks can see.
+    pub steps: Steps,
     /// Why (from the kernel's code).
     pub why: &'static str,
     /// Where in the kernel.
@@ -246,6 +341,26 @@ macro_rules! piece {
     };
 }
 
+/// The `handle` column of [`operations!`]: [`HandleUse::None`] when a row leaves it out.
+macro_rules! handle_use {
+    () => {
+        HandleUse::None
+    };
+    ($h:expr) => {
+        $h
+    };
+}
+
+/// The `steps` column of [`operations!`]: [`Steps::None`] when a row leaves it out.
+macro_rules! steps {
+    () => {
+        Steps::None
+    };
+    ($s:expr) => {
+        $s
+    };
+}
+
 /// The table of operations: everything else about an operation is derived from its entry.
 macro_rules! operations {
     ($(
@@ -256,6 +371,8 @@ macro_rules! operations {
             call: $call:literal,
             results: $results:expr,
             atomicity: $atom:expr,
+            $(handle: $handle:expr,)?
+            $(steps: $steps:expr,)?
             why: $why:literal,
             source: $source:literal,
             example: $example:literal $(,)?
@@ -283,6 +400,8 @@ macro_rules! operations {
                 call: $call,
                 results: $results,
                 atomicity: $atom,
+                handle: handle_use!($($handle)?),
+                steps: steps!($($steps)?),
                 why: $why,
                 source: $source,
                 example: $example,
@@ -372,6 +491,7 @@ operations! {
         call: "`do_add_mount`: a new mount of device DEV (a second mount of a mounted device shares its super_block via `grab_super`)",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::WalkOrNoEffect(&[MountError::Invalid]),
+        steps: Steps::Tree,
         why: "`do_mount` looks the mountpoint up before `do_add_mount` takes `namespace->sem`; under it the graft is atomic (follow what was mounted meanwhile, `check_mnt`, `graft_tree`), but a lazy umount of the mount holding the mountpoint between the two makes `check_mnt` fail with EINVAL, and nothing is mounted, in an order where the mountpoint exists",
         source: "fs/namespace.c `do_mount()` (`path_lookup`), `do_add_mount()` of 2.6.11",
         example: "mount ram0 /a",
@@ -383,6 +503,7 @@ operations! {
         call: "`do_loopback`",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::WalkOrNoEffect(&[MountError::Invalid]),
+        steps: Steps::Tree,
         why: "both paths are looked up before `namespace->sem`; `check_mnt` (EINVAL, nothing bound) and the graft run under it",
         source: "fs/namespace.c `do_loopback()` of 2.6.11",
         example: "mount --bind /a /b",
@@ -394,6 +515,7 @@ operations! {
         call: "`do_umount`: plain, `MNT_DETACH` (`-l`), `MNT_FORCE` (`-f`)",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::WalkOrNoEffect(&[MountError::Invalid, MountError::Busy]),
+        steps: Steps::Tree,
         why: "`sys_umount` walks (taking a reference on the mount) and runs `check_mnt` before `do_umount` takes `namespace->sem`; the busy test (`mnt_count == 2`) and `umount_tree` are atomic under it and the tree lock, but a mount detached between the walk and `check_mnt` gives EINVAL, and the references of other tasks' walks in progress (another umount's lookup, a `stat` crossing it) count in the busy test: EBUSY where every sequential order has the mount idle. Either failure unmounts nothing. And a mount another umount detached after `check_mnt` is found off the list: `do_umount` returns 0 having done nothing, which the check also takes as a call without effect",
         source: "fs/namespace.c `sys_umount()`, `do_umount()` of 2.6.11",
         example: "umount -l -f /a",
@@ -405,6 +527,8 @@ operations! {
         call: "`get_super`: the live super_block of DEV, held (`s_count`, `s_umount` for read) until `drop_super`; NULL when DEV has no live filesystem",
         results: Results::ZERO_OR_NULL,
         atomicity: Atomicity::Atomic,
+        handle: HandleUse::Binds(HandleClass::Super),
+        steps: Steps::Supers,
         why: "atomic with respect to `kill_super`: the `s_count` pin under `sb_lock`, `down_read(s_umount)` and the `s_root` re-check return a live super_block that `kill_super` waits for, or NULL",
         source: "fs/super.c `get_super()` of 2.4.17 and 2.6.11",
         example: "get_super ram0 as sb",
@@ -416,6 +540,7 @@ operations! {
         call: "`drop_super`: `up_read(s_umount)`, drop the pin (EBADF for a handle `get_super` left NULL)",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::Atomic,
+        handle: HandleUse::Releases(HandleClass::Super),
         why: "two releases of what the caller holds",
         source: "fs/super.c `drop_super()`",
         example: "drop_super sb",
@@ -427,6 +552,7 @@ operations! {
         call: "`->statfs` on a held super_block",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::Atomic,
+        handle: HandleUse::Uses(HandleClass::Super),
         why: "reads a super_block that `s_umount` keeps alive",
         source: "fs/super.c `vfs_statfs()` of 2.6.11",
         example: "statfs sb",
@@ -438,6 +564,7 @@ operations! {
         call: "`lock_super` on a held super_block (sleeps while another task holds it)",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::Atomic,
+        handle: HandleUse::Locks(HandleClass::Super),
         why: "one `down(&sb->s_lock)`; while it sleeps the sequential specification suspends it",
         source: "include/linux/fs.h `lock_super()` (the seed's SMP-safe semaphore)",
         example: "lock_super sb",
@@ -449,6 +576,7 @@ operations! {
         call: "`unlock_super`",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::Atomic,
+        handle: HandleUse::Unlocks(HandleClass::Super),
         why: "one `up(&sb->s_lock)`",
         source: "include/linux/fs.h `unlock_super()`",
         example: "unlock_super sb",
@@ -460,6 +588,7 @@ operations! {
         call: "`sys_ustat`: `get_super`, `->statfs`, `drop_super` (EINVAL when DEV has no live filesystem)",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::Atomic,
+        steps: Steps::Supers,
         why: "as `get_super`: either the filesystem is live and held for the whole call, or EINVAL",
         source: "fs/super.c `sys_ustat()` of 2.6.11",
         example: "ustat ram0",
@@ -471,6 +600,7 @@ operations! {
         call: "the `super_blocks` walk of `sync_supers`",
         results: Results::ZERO,
         atomicity: Atomicity::No,
+        steps: Steps::Supers,
         why: "walks the list dropping `sb_lock` at every super_block and returns nothing (`sys_sync` always returns 0)",
         source: "fs/super.c `sync_supers()`, fs/buffer.c `sys_sync()` of 2.6.11",
         example: "sync",
@@ -482,6 +612,7 @@ operations! {
         call: "`sys_open(O_CREAT)`",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::Walk,
+        handle: HandleUse::Binds(HandleClass::File),
         why: "a path walk, then the lookup or creation under the parent's `i_sem`",
         source: "fs/namei.c `open_namei()` of 2.6.11",
         example: "open /a/f as f",
@@ -493,6 +624,7 @@ operations! {
         call: "`sys_close`",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::Atomic,
+        handle: HandleUse::Releases(HandleClass::File),
         why: "drops the file's references",
         source: "fs/open.c `sys_close()`, fs/file_table.c `fput()`",
         example: "close f",
@@ -537,6 +669,7 @@ operations! {
         call: "`sys_pivot_root`: the caller's root mount moves onto PUT_OLD and NEW_ROOT (a mount root) takes its place; every task whose root or cwd was the old root moves to NEW_ROOT (`chroot_fs_refs`)",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::WalkOrNoEffect(&[MountError::Invalid, MountError::NoEntry]),
+        steps: Steps::Tree,
         why: "both paths are looked up before `namespace->sem`; the checks and the moves run under it and the tree lock, but a mount detached or a directory removed between a walk and the semaphore fails it (EINVAL, ENOENT) without effect; `chroot_fs_refs` moves the tasks' roots and cwds (each task's pair in one step) after the tree lock, still under the semaphore, so another task's walk in between climbs the moved tree from its old root: a scenario that looks at that window (a `chdir` below the old root then) can see what no order gives, as on the kernel",
         source: "fs/namespace.c `sys_pivot_root()` of 2.6.11 and of 3.18+ (`is_path_reachable(new_mnt, new.dentry, &root)`)",
         example: "pivot_root /r/new /r/new/old",
@@ -559,6 +692,7 @@ operations! {
         call: "`mark_mounts_for_expiry` over the expiry list of DEV: every unused attached mount of DEV, in any namespace, is unmounted (the 2.6.x-era single-call simplification of the two-phase expiry)",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::No,
+        steps: Steps::Tree,
         why: "walks several mounts, dropping the tree lock and taking each mount's `namespace->sem` in turn; the kernel's expiry is two calls (the first marks, the second unmounts what is still marked and unused), the model's one call is a simplification",
         source: "fs/namespace.c `mark_mounts_for_expiry()` of 2.6.11",
         example: "expire ram0",
@@ -570,6 +704,7 @@ operations! {
         call: "the modern `fsmount`: a detached mount in an anonymous namespace, as a file",
         results: Results::ZERO_OR_ERRNO,
         atomicity: Atomicity::Atomic,
+        handle: HandleUse::Binds(HandleClass::File),
         why: "makes a mount no other task can reach",
         source: "fs/namespace.c `fsmount()` (5.2+)",
         example: "fsmount ram0 as f",
@@ -633,12 +768,15 @@ pub fn operations_markdown() -> String {
 
 /// The atomicity table of `scenarios/README.md` (between its `atomicity` markers).
 pub fn atomicity_markdown() -> String {
-    let mut o = String::from("| operation | atomic? | why | source |\n|---|---|---|---|\n");
+    let mut o = String::from(
+        "| operation | atomic? | steps others see | why | source |\n|---|---|---|---|---|\n",
+    );
     for s in OPERATIONS {
         o.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} |\n",
             s.usage(),
             s.atomicity.label(),
+            s.steps.label(),
             cell(s.why),
             cell(s.source)
         ));
@@ -650,6 +788,33 @@ pub fn atomicity_markdown() -> String {
 mod tests {
     use super::super::syntax::{parse_call, parse_op};
     use super::*;
+
+    #[test]
+    fn the_handle_column_agrees_with_the_syntax_and_every_rule_can_be_kept() {
+        for s in OPERATIONS {
+            let binds = s.syntax.iter().any(|p| matches!(p, Piece::Binds(_)));
+            let uses = s.syntax.iter().any(|p| matches!(p, Piece::Uses(_)));
+            assert_eq!(binds, matches!(s.handle, HandleUse::Binds(_)), "{}", s.name);
+            assert_eq!(
+                uses,
+                s.handle.class().is_some() && !binds,
+                "{}: a handle it uses needs its class",
+                s.name
+            );
+        }
+        let has = |h: HandleUse| OPERATIONS.iter().any(|s| s.handle == h);
+        for s in OPERATIONS {
+            if let Some(c) = s.handle.class() {
+                assert!(has(HandleUse::Binds(c)), "{}: nothing binds {c:?}", s.name);
+                if c.must_release() {
+                    assert!(has(HandleUse::Releases(c)), "nothing gives {c:?} back");
+                }
+                if matches!(s.handle, HandleUse::Locks(_)) {
+                    assert!(has(HandleUse::Unlocks(c)), "nothing unlocks {c:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_table_is_in_kind_order() {

@@ -40,7 +40,7 @@ impl fmt::Display for OpError {
 /// text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Piece {
-    /// A path (absolute, or relative to the task's cwd; no `..`).
+    /// A path (absolute, or relative to the task's cwd; `.` and `..` allowed).
     Path(&'static str),
     /// A device name (`ram0`): letters, digits, `_` and `-`.
     Dev(&'static str),
