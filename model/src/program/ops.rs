@@ -3,8 +3,10 @@
 //! What it models: the system calls and kernel entry points a scenario thread can make, with the
 //! kernel function each one follows. [`operations!`] is the one table: for every operation its
 //! variant and fields, its name and syntax ([`Piece`]s), the kernel call it stands for, the kinds
-//! of result it returns, whether the kernel makes it atomic (with the reason and the source) and
-//! an example. From it come the [`Op`] enum, [`OpKind`], [`OPERATIONS`], parsing, `Display`,
+//! of result it returns, whether the kernel makes it atomic (with the reason and the source),
+//! which of its steps other tasks can see ([`Steps`]), what it does with a handle under the
+//! kernel's calling rules ([`HandleUse`]: what `mountcheck fuzz` generates from) and an
+//! example. From it come the [`Op`] enum, [`OpKind`], [`OPERATIONS`], parsing, `Display`,
 //! [`Op::binds`] / [`Op::uses`] (which validation reads), the tables of `scenarios/README.md`
 //! ([`operations_markdown`], [`atomicity_markdown`]) and the round-trip test of every example.
 //! Running an operation is `super::exec::apply`'s exhaustive match onto the
