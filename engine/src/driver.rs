@@ -104,7 +104,8 @@ static LOCK_ORDER: Mutex<Option<LockOrder>> = Mutex::new(None);
 /// One execution of the program, as every checker's closure runs it: first the budget (the
 /// execution cap and the time limit, checked before the execution so that a stopped run ends
 /// between executions; at least one execution always runs), then a fresh ledger (recording into
-/// the exploration's lock-order graph) and census.
+/// the exploration's lock-order graph, with the room the previous execution's ledger needed) and
+/// census.
 pub(crate) fn one_execution(program: &Program, config: Config) {
     let done = EXECUTIONS.load(Ordering::SeqCst);
     if let Some(b) = *lock(&BUDGET) {
@@ -122,7 +123,12 @@ pub(crate) fn one_execution(program: &Program, config: Config) {
     }
     EXECUTIONS.fetch_add(1, Ordering::SeqCst);
     let order = lock(&LOCK_ORDER).get_or_insert_with(LockOrder::new).clone();
-    let ledger = Ledger::in_exploration(&order);
+    // The previous execution's ledger (if any) sizes this one: room, not content.
+    let capacity = lock(&CURRENT)
+        .as_ref()
+        .map(Ledger::capacity)
+        .unwrap_or_default();
+    let ledger = Ledger::in_exploration_sized(&order, capacity);
     *lock(&CURRENT) = Some(ledger.clone());
     census::reset();
     execute(program, config, ledger);

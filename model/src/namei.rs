@@ -159,7 +159,7 @@ impl Kernel {
         let found = p
             .mnt
             .sb
-            .contents(self, ctx, &format!("lookup {path}"))
+            .contents_with(self, ctx, || format!("lookup {path}"))
             .lookup(&path);
         let Some((d, kind)) = found else {
             return Err(MountError::NoEntry);

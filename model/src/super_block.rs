@@ -552,7 +552,7 @@ impl Kernel {
 
     /// `dget` on a dentry of `sb`'s filesystem, held by `tag`.
     pub fn dget(&self, ctx: &Ctx, sb: &SuperBlock, d: &Dentry, tag: &str) {
-        sb.touch_fs(self, ctx, &format!("dget({})", d.path));
+        sb.touch_fs_with(self, ctx, || format!("dget({})", d.path));
         sync::oracle_atomic(|| {
             let now = sb.dentries.fetch_add(1, Ordering::SeqCst) + 1;
             self.ledger.get(ctx, sb.oid, Counter::Dentries, tag, 1, now);
@@ -561,7 +561,7 @@ impl Kernel {
 
     /// `dput` of a dentry of `sb`'s filesystem held by `tag`.
     pub fn dput(&self, ctx: &Ctx, sb: &SuperBlock, d: &Dentry, tag: &str) {
-        sb.touch_fs(self, ctx, &format!("dput({})", d.path));
+        sb.touch_fs_with(self, ctx, || format!("dput({})", d.path));
         sync::oracle_atomic(|| {
             let now = sb.dentries.fetch_sub(1, Ordering::SeqCst) - 1;
             self.ledger.put(ctx, sb.oid, Counter::Dentries, tag, 1, now);
@@ -722,5 +722,27 @@ impl Kernel {
                 };
             }
         }
+    }
+}
+
+// Below the rest of the file so that the lines of the functions above (which `#[track_caller]`
+// lock sites and panics report) do not move.
+impl SuperBlock {
+    /// [`SuperBlock::touch_fs`] with the description made only if the check fails: `dget`, `dput`
+    /// and the lookups of a path walk format nothing when it passes.
+    pub fn touch_fs_with(&self, k: &Kernel, ctx: &Ctx, what: impl FnOnce() -> String) {
+        self.life.probe();
+        k.ledger.access_fs_with(ctx, self.oid, what);
+    }
+
+    /// [`SuperBlock::contents`] with the description made only if the access check fails.
+    pub fn contents_with(
+        &self,
+        k: &Kernel,
+        ctx: &Ctx,
+        what: impl FnOnce() -> String,
+    ) -> std::sync::MutexGuard<'_, FsTree> {
+        self.touch_fs_with(k, ctx, what);
+        self.fs.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -687,7 +687,7 @@ impl Ledger {
             labels: vec![(step, label)],
             state: ObjState::Alive,
             counts: [None; 5],
-            holders: Vec::new(),
+            holders: Vec::with_capacity(HOLDERS_CAPACITY),
         });
         g.push(ctx, Ev::Alloc(oid));
         oid
@@ -762,8 +762,7 @@ impl Ledger {
         now: isize,
     ) {
         let tag = tag.as_ref();
-        self.access_with(ctx, oid, || format!("get {} ({tag})", counter.name()));
-        let mut g = lock(&self.inner);
+        let mut g = self.checked(ctx, oid, || format!("get {} ({tag})", counter.name()));
         let o = g.obj(oid);
         let revived = now - weight == 0
             && matches!(counter, Counter::MntCount | Counter::NsCount)
@@ -801,8 +800,7 @@ impl Ledger {
     /// Record that `tag` dropped its reference on `counter` of `oid`, whose value is now `now`.
     /// Flags an underflow when `now` is negative or when nobody held such a reference.
     pub fn put(&self, ctx: &Ctx, oid: Oid, counter: Counter, tag: &str, weight: isize, now: isize) {
-        self.access_with(ctx, oid, || format!("put {} ({tag})", counter.name()));
-        let mut g = lock(&self.inner);
+        let mut g = self.checked(ctx, oid, || format!("put {} ({tag})", counter.name()));
         let t = g.tag(tag);
         g.push(
             ctx,
@@ -823,7 +821,9 @@ impl Ledger {
         if let Some(i) = pos {
             o.holders.remove(i);
         }
-        let label = g.label(oid);
+        let Some(label) = (pos.is_none() || now < 0).then(|| g.label(oid)) else {
+            return;
+        };
         drop(g);
         if pos.is_none() {
             let msg = format!(
@@ -1148,5 +1148,146 @@ impl Ledger {
     /// Raise an invariant finding about `oid` (nothing happens when the invariant oracle is off).
     pub fn invariant(&self, ctx: &Ctx, oid: Option<Oid>, message: String) {
         self.fail(ctx, FindingClass::Invariant, message, oid, Vec::new())
+    }
+}
+
+/// How far one execution's ledger grew (steps, objects, holder tags, operation texts): the
+/// ledger of the next execution of the same exploration starts with that much room
+/// ([`Ledger::in_exploration_sized`]), so that the executions after the first do not grow their
+/// tables one push at a time again. Room only: what a ledger records does not depend on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capacity {
+    recs: usize,
+    objects: usize,
+    tags: usize,
+    ops: usize,
+}
+
+/// The room a new object's holder list starts with: the objects of the bundled scenarios hold
+/// at most this many references at once, so their lists are allocated once.
+const HOLDERS_CAPACITY: usize = 8;
+
+// The hot path's helpers sit below the finding code on purpose: a finding's panic message names
+// the line of the `panic!` in `Ledger::fail`, and reports stay byte-identical when it does not move.
+impl Ledger {
+    /// [`Ledger::in_exploration`] with room for `capacity` (what an earlier execution's ledger
+    /// reached, [`Ledger::capacity`]). Records exactly what `in_exploration` would.
+    pub fn in_exploration_sized(order: &LockOrder, capacity: Capacity) -> Self {
+        let execution = order.next_execution();
+        let mut ops = Vec::with_capacity(capacity.ops.max(1));
+        ops.push(Arc::from(""));
+        let hasher = rustc_hash::FxBuildHasher;
+        let inner = Inner {
+            execution,
+            objects: Vec::with_capacity(capacity.objects),
+            recs: Vec::with_capacity(capacity.recs),
+            ops,
+            op_index: FxHashMap::with_capacity_and_hasher(capacity.ops, hasher),
+            tags: FxHashSet::with_capacity_and_hasher(capacity.tags, hasher),
+            ..Inner::default()
+        };
+        Ledger {
+            inner: Arc::new(Mutex::new(inner)),
+            order: order.clone(),
+        }
+    }
+
+    /// How far this ledger's tables grew so far (see [`Capacity`]).
+    pub fn capacity(&self) -> Capacity {
+        let g = lock(&self.inner);
+        Capacity {
+            recs: g.recs.len(),
+            objects: g.objects.len(),
+            tags: g.tags.len(),
+            ops: g.ops.len(),
+        }
+    }
+
+    /// [`Ledger::access_with`], then the ledger locked for the caller's record: one lock when
+    /// the object is not freed (the common case); when it is, the finding exactly as
+    /// `access_with` raises it (and, with the use-after-free oracle off, the lock taken again).
+    fn checked(&self, ctx: &Ctx, oid: Oid, what: impl FnOnce() -> String) -> MutexGuard<'_, Inner> {
+        let g = lock(&self.inner);
+        if g.obj(oid).state != ObjState::Freed {
+            return g;
+        }
+        drop(g);
+        self.access_with(ctx, oid, what);
+        lock(&self.inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    /// The same references taken, moved and put on two objects, and the put of a reference
+    /// nobody holds (an underflow finding, with the object's label in its message).
+    fn record(ledger: &Ledger) -> Finding {
+        let ctx = Ctx::new(1, ledger.clone());
+        ctx.set_op("mount ram0 /mnt");
+        let sb = ledger.create(&ctx, ObjKind::SuperBlock, |o| format!("sb#{} (ram0)", o.0));
+        let m = ledger.create(&ctx, ObjKind::Mount, |o| format!("mnt#{} (ram0)", o.0));
+        ledger.get(&ctx, sb, Counter::SActive, "mnt#?", 1, 1);
+        ledger.transfer(&ctx, sb, Counter::SActive, "mnt#?", format!("mnt#{}", m.0));
+        ledger.get(&ctx, m, Counter::MntCount, "creator", 1, 1);
+        ledger.get(&ctx, m, Counter::MntCount, "open file f1", 1, 2);
+        ctx.set_op("close f1");
+        ledger.put(&ctx, m, Counter::MntCount, "open file f1", 1, 1);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            ledger.put(&ctx, m, Counter::MntCount, "nobody", 1, 0);
+        }));
+        assert!(r.is_err(), "a put nobody holds raises a finding");
+        ledger.finding().expect("the underflow finding")
+    }
+
+    #[test]
+    fn a_ledger_sized_like_an_earlier_one_records_exactly_what_a_fresh_one_does() {
+        let order = LockOrder::new();
+        let first = Ledger::in_exploration(&order);
+        let f1 = record(&first);
+        let capacity = first.capacity();
+        assert_eq!(
+            capacity,
+            Capacity {
+                recs: first.steps(),
+                objects: 2,
+                tags: 5,
+                ops: 3,
+            }
+        );
+        let second = Ledger::in_exploration_sized(&order, capacity);
+        let f2 = record(&second);
+        assert_eq!(second.execution(), first.execution() + 1);
+        assert_eq!(f1, f2);
+        assert_eq!(first.trace(), second.trace());
+        assert_eq!(first.objects(), second.objects());
+        assert_eq!(f1.class, FindingClass::Underflow);
+        assert_eq!(
+            f1.message,
+            "mnt_count of mnt#2 (ram0) put by \"nobody\", who holds no such reference"
+        );
+    }
+
+    #[test]
+    fn a_reference_on_a_freed_object_is_still_a_use_after_free() {
+        let ledger = Ledger::new();
+        let ctx = Ctx::new(1, ledger.clone());
+        ctx.set_op("umount /mnt");
+        let m = ledger.create(&ctx, ObjKind::Mount, |o| format!("mnt#{}", o.0));
+        ledger.get(&ctx, m, Counter::MntCount, "creator", 1, 1);
+        ledger.put(&ctx, m, Counter::MntCount, "creator", 1, 0);
+        ledger.free(&ctx, m);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            ledger.get(&ctx, m, Counter::MntCount, "late", 1, 1);
+        }));
+        assert!(r.is_err());
+        let f = ledger.finding().expect("a finding");
+        assert_eq!(f.class, FindingClass::UseAfterFree);
+        assert_eq!(
+            f.message,
+            "get mnt_count (late) touches mnt#1 after it was freed"
+        );
     }
 }

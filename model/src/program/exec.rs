@@ -103,11 +103,11 @@ pub fn apply_checked(task: &mut Task, call: &Call, implied: Option<&Expected>) -
         op.spec().results.admits(result),
         "`{text}` returned {result}, which the operation table says it never returns"
     );
-    let shown = match result {
-        OpResult::Err(e) => format!("= -{}", e.errno_name()),
-        r => format!("= {r}"),
+    let action = match result {
+        OpResult::Err(e) => format!("{text} = -{}", e.errno_name()),
+        r => format!("{text} = {r}"),
     };
-    task.ctx.step(format!("{text} {shown}"), "");
+    task.ctx.step(action, "");
     if let Some(expected) = call.expect.as_ref().or(implied) {
         if !expected.admits(result) {
             let what = match expected.0.as_slice() {
