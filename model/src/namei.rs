@@ -206,9 +206,9 @@ impl Kernel {
                     return Err(e);
                 }
             }
-            if self.follow_down_all(ctx, &mut p) {
-                kind = Kind::Dir;
-            }
+            // What is mounted on a dentry is of its kind (a device's root on a directory, a
+            // file bound on a file: graft_tree's ENOTDIR rule), so `kind` holds across.
+            self.follow_down_all(ctx, &mut p);
         }
         Ok((p, kind))
     }

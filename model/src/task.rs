@@ -317,8 +317,16 @@ impl Task {
         self.check_cap()?;
         let tag = self.tag("bind");
         // do_mount resolves the mountpoint first; do_loopback then the source.
-        let (nd, _) = self.walk(dst, &tag)?;
+        let (nd, nd_kind) = self.walk(dst, &tag)?;
         let old = match self.walk(src, &tag) {
+            // graft_tree: a directory binds only on a directory, a file only on a file (the
+            // kinds of the two dentries never change, so testing before the semaphore is the
+            // same).
+            Ok((old, kind)) if (kind == Kind::Dir) != (nd_kind == Kind::Dir) => {
+                self.k.path_release(&self.ctx, old);
+                self.k.path_release(&self.ctx, nd);
+                return Err(MountError::NotDir);
+            }
             Ok((old, _)) => old,
             Err(e) => {
                 self.k.path_release(&self.ctx, nd);

@@ -551,6 +551,36 @@ fn errno_table() {
             "stat /f/x",
             OpResult::Err(MountError::NotDir),
         ),
+        // `.` after a file is ENOTDIR too (it was skipped, which opened the file: found by
+        // `mountcheck fuzz` as a result no sequential order gives).
+        (
+            &["open /f as f"],
+            "stat /f/.",
+            OpResult::Err(MountError::NotDir),
+        ),
+        (
+            &["open /f as f"],
+            "open /f/. as g",
+            OpResult::Err(MountError::NotDir),
+        ),
+        // graft_tree: a file binds only on a file, a directory only on a directory.
+        (
+            &["open /f as f", "mkdir /d"],
+            "mount --bind /f /d",
+            OpResult::Err(MountError::NotDir),
+        ),
+        (
+            &["open /f as f", "mkdir /d"],
+            "mount --bind /d /f",
+            OpResult::Err(MountError::NotDir),
+        ),
+        // A file bound on a file is a file: no walk goes through it (`mountcheck fuzz` found the
+        // walk taking it for a directory and creating a file under it).
+        (
+            &["open /f as f", "open /g as g", "mount --bind /g /f"],
+            "open /f/x as h",
+            OpResult::Err(MountError::NotDir),
+        ),
         (
             &["mkdir /mnt", "mkdir /mnt/a"],
             "rmdir /mnt",

@@ -351,9 +351,9 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
     out
 }
 
-/// Whether some thread of `p` makes a call while it holds a handle it must give back
-/// ([`HandleClass::must_release`]: a `get_super`'s `s_umount`): the only way the generated calls,
-/// which keep the handle rules, can block their own task in a serial order. A program without
+/// Whether some thread of `p` makes a call, or takes a lock, while it holds a handle it must
+/// give back ([`HandleClass::must_release`]: a `get_super`'s `s_umount`): the only way the
+/// generated calls, which keep the handle rules, can block their own task in a serial order. A program without
 /// such a call needs no [`legal`] runs (and a protocol bug that deadlocks serially stays a
 /// finding).
 fn holds_across(p: &Program) -> bool {
@@ -371,6 +371,9 @@ fn holds_across(p: &Program) -> bool {
                     held = held.saturating_sub(1);
                     false
                 }
+                // A lock_super while holding: a second lock of the same super_block through
+                // another handle waits for itself.
+                HandleUse::Locks(_) => held > 0,
                 _ if must => false,
                 _ => held > 0,
             }
