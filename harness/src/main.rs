@@ -18,6 +18,7 @@ mod junit;
 mod merge;
 mod options;
 mod out;
+mod pool;
 mod report;
 mod run;
 mod scenario;

@@ -13,9 +13,8 @@ use mountcheck_model::oracle::lockdep::PriorOrder;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mountcheck_engine::{bounds, ReplayToken, Request, Response, Stop, Strategy};
@@ -522,38 +521,17 @@ pub fn explore_each_with(
     bar: &ProgressBar,
 ) -> Result<Vec<Report>> {
     let exe = worker::self_exe()?;
-    let next = Mutex::new(0usize);
-    let results: Mutex<Vec<Option<Result<Report>>>> =
-        Mutex::new((0..tasks.len()).map(|_| None).collect());
     let scratch_root = std::env::temp_dir().join(format!("mountcheck-{}", std::process::id()));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(tasks.len()).max(1) {
-            scope.spawn(|| loop {
-                let idx = {
-                    let mut n = next.lock().unwrap_or_else(|p| p.into_inner());
-                    let i = *n;
-                    *n += 1;
-                    i
-                };
-                let Some(&(s, b, set)) = tasks.get(idx) else {
-                    break;
-                };
-                bar.set_message(format!("{} / {}", s.name, b.name()));
-                let scratch = scratch_root.join(format!("{idx}"));
-                let r = explore(s, b, &set, &exe, &scratch);
-                let _ = std::fs::remove_dir_all(&scratch);
-                results.lock().unwrap_or_else(|p| p.into_inner())[idx] = Some(r);
-                bar.inc(1);
-            });
-        }
+    let reports = crate::pool::par_map(tasks.iter().collect(), jobs, |idx, &(s, b, set)| {
+        bar.set_message(format!("{} / {}", s.name, b.name()));
+        let scratch = scratch_root.join(format!("{idx}"));
+        let r = explore(s, b, &set, &exe, &scratch);
+        let _ = std::fs::remove_dir_all(&scratch);
+        bar.inc(1);
+        r
     });
     let _ = std::fs::remove_dir_all(&scratch_root);
-    results
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| bail!("exploration did not run")))
-        .collect()
+    reports.into_iter().collect()
 }
 
 /// Whether a report of this verdict is written (a finding or a checker error: something to read

@@ -246,22 +246,21 @@ impl Handles {
 /// Append `call` to `list` (the setup when `setup`, else the last thread of `p`) if the program
 /// stays valid; return whether it was kept.
 fn push_valid(p: &mut Program, setup: bool, call: Call, design: LockDesign) -> bool {
-    let list = if setup {
+    list(p, setup).push(call);
+    let ok = p.validate().is_ok() && (!setup || run_setup(p, design).is_ok());
+    if !ok {
+        list(p, setup).pop();
+    }
+    ok
+}
+
+/// The calls of init's setup when `setup`, else of the last thread of `p`.
+fn list(p: &mut Program, setup: bool) -> &mut Vec<Call> {
+    if setup {
         &mut p.setup
     } else {
         p.threads.last_mut().expect("a thread to append to")
-    };
-    list.push(call);
-    let ok = p.validate().is_ok() && (!setup || run_setup(p, design).is_ok());
-    if !ok {
-        let list = if setup {
-            &mut p.setup
-        } else {
-            p.threads.last_mut().expect("a thread to append to")
-        };
-        list.pop();
     }
-    ok
 }
 
 /// Parse `text` and append it as [`push_valid`] does.
@@ -339,13 +338,6 @@ fn add_calls(
         }
     }
     // What the task still holds is given back, before its exit.
-    fn list(p: &mut Program, setup: bool) -> &mut Vec<Call> {
-        if setup {
-            &mut p.setup
-        } else {
-            p.threads.last_mut().expect("a thread to append to")
-        }
-    }
     let exit = if exited { list(p, setup).pop() } else { None };
     for i in (0..held.0.len()).rev() {
         let h = held.0[i].clone();

@@ -299,42 +299,6 @@ fn ready(
     Ok(s)
 }
 
-/// `f` of every item, `jobs` threads at a time, in the items' order.
-fn par_map<T: Send, R: Send>(items: Vec<T>, jobs: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let n = items.len();
-    let todo: Vec<std::sync::Mutex<Option<T>>> = items
-        .into_iter()
-        .map(|t| std::sync::Mutex::new(Some(t)))
-        .collect();
-    let done: Vec<std::sync::Mutex<Option<R>>> =
-        (0..n).map(|_| std::sync::Mutex::new(None)).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, n.max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                let item = todo[i]
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take()
-                    .expect("each item taken once");
-                let r = f(item);
-                *done[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-            });
-        }
-    });
-    done.into_iter()
-        .map(|m| {
-            m.into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .expect("every item mapped")
-        })
-        .collect()
-}
-
 /// Every order of `0..n`.
 fn permutations(n: usize) -> Vec<Vec<usize>> {
     if n == 0 {
@@ -584,7 +548,7 @@ pub fn run(a: &FuzzArgs, command: &str) -> Result<ExitCode> {
             let checked = legal(programs, design, &set)?;
             // The sequential specifications, `--jobs` at a time (each is many sequential runs
             // of the model); named in order afterwards, so the names do not depend on timing.
-            let made = par_map(checked, a.jobs, |p| {
+            let made = crate::pool::par_map(checked, a.jobs, |_, p| {
                 p.ok_or_else(|| "a serial order of its calls deadlocks".to_string())
                     .and_then(|p| ready(String::new(), p, variant, design))
             });
