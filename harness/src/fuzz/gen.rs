@@ -466,13 +466,13 @@ mod tests {
         let swarm: Vec<OpKind> = OPERATIONS.iter().map(|s| s.kind).collect();
         let index = |k: OpKind| {
             // An `Index` picks `k` out of the whole table: proptest maps its value onto the length.
+            // Bounded: each draw hits `k` with probability 1 / |table|.
+            const DRAWS: usize = 100_000;
             let mut runner = TestRunner::deterministic();
-            loop {
-                let i = any::<Index>().new_tree(&mut runner).unwrap().current();
-                if *i.get(&swarm) == k {
-                    return i;
-                }
-            }
+            (0..DRAWS)
+                .map(|_| any::<Index>().new_tree(&mut runner).unwrap().current())
+                .find(|i| *i.get(&swarm) == k)
+                .unwrap_or_else(|| panic!("no Index picking {k:?} in {DRAWS} draws"))
         };
         let case = Case {
             swarm: swarm.clone(),
