@@ -6,12 +6,16 @@
 //! [`OPERATIONS`], as in swarm testing, Groce et al. ISSTA 2012) and one argument byte per
 //! [`Piece`] of that operation's syntax, which [`realize`] turns into text the model's own
 //! parser reads. A new row of `operations!` is generated with no change here. Arguments are
-//! drawn so that most calls mean something: a path is, three times in four, one of the
-//! directories the setup's layout created (else any of [`PATHS`], `.` and `..` among them), a
+//! drawn so that most calls mean something: a path is, one time in four, the path of the
+//! thread's previous call (a task works on one object: opens it, then looks at it), else three
+//! times in four one of the directories the setup's layout created or a file in one (the
+//! scenario's `focus` keeps a random subset of them: a swarm over paths), else any of [`PATHS`]
+//! (`.` and `..` among them); a
 //! device one the layout mounted (else any of [`DEVICES`]). Handles follow the calling rules of
 //! the table's `handle` column ([`HandleUse`]): a call that needs a held handle uses one its own
-//! task bound (or first binds one with the table's binding call of that class), a lock is taken
-//! once and given back, and what a task holds at its end (a `get_super` not dropped, a
+//! task bound (or first binds one with the table's binding call of that class), a task takes
+//! one lock of a class at a time (a second could name the object it locked: its own deadlock) and
+//! gives it back, and what a task holds at its end (a `get_super` not dropped, a
 //! `lock_super` not unlocked) is given back before its `exit`, so that no generated program
 //! breaks a rule whose breach is the caller's bug; whatever such a program's serial runs report
 //! is a finding. The layout (directories, and devices mounted on some) is the only place naming
@@ -32,6 +36,7 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::{subsequence, Index};
 use proptest::strategy::BoxedStrategy;
+use std::cell::RefCell;
 
 /// The paths calls draw from after the layout's, simplest first (shrinking moves toward the
 /// front): top-level directories, nested ones, a file, the root, a path relative to the cwd;
@@ -60,6 +65,11 @@ pub const MAX_SETUP_EXTRA: usize = 2;
 /// The fewest operations in a scenario's swarm (when the table has that many).
 pub const MIN_SWARM: usize = 3;
 
+/// The most operations of a small swarm: half the scenarios draw their swarm this small, so that
+/// a few operations meet often (a race of three given calls is rare among all of them), the
+/// other half from the whole table.
+pub const SMALL_SWARM: usize = 6;
+
 /// Bounds of generation, from the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GenConfig {
@@ -86,10 +96,15 @@ pub struct Case {
     pub swarm: Vec<OpKind>,
     /// The setup's layout: a directory (index into [`LAYOUT_DIRS`]) and perhaps a device mounted on it.
     pub layout: Vec<(u8, Option<u8>)>,
+    /// Which of the layout's paths (a bit per entry of the pool's near paths: each directory,
+    /// then a file in each) the calls draw from: a swarm over paths, so that calls of different
+    /// threads meet on one path more often (no bit of an existing entry set: all of them).
+    pub focus: u8,
     /// Extra setup calls, run by init after the layout.
     pub setup: Vec<AbstractCall>,
-    /// The threads' calls.
-    pub threads: Vec<Vec<AbstractCall>>,
+    /// The threads' calls, and whether the thread ends with `exit` (a task's last act, the
+    /// moment its namespace and files are given back, races the others' calls).
+    pub threads: Vec<(Vec<AbstractCall>, bool)>,
 }
 
 fn call() -> impl Strategy<Value = AbstractCall> {
@@ -100,50 +115,89 @@ fn call() -> impl Strategy<Value = AbstractCall> {
 pub fn case_strategy(cfg: GenConfig) -> BoxedStrategy<Case> {
     let all: Vec<OpKind> = OPERATIONS.iter().map(|s| s.kind).collect();
     let n = all.len();
+    let least = MIN_SWARM.min(n);
     (
-        subsequence(all, MIN_SWARM.min(n)..=n).no_shrink(),
+        prop_oneof![
+            subsequence(all.clone(), least..=SMALL_SWARM.clamp(least, n)),
+            subsequence(all, least..=n),
+        ]
+        .no_shrink(),
         vec((any::<u8>(), option::of(any::<u8>())), 0..=MAX_LAYOUT),
+        any::<u8>(),
         vec(call(), 0..=MAX_SETUP_EXTRA),
-        vec(vec(call(), 1..=cfg.max_ops), 2..=cfg.max_threads),
+        vec(
+            (vec(call(), 1..=cfg.max_ops), any::<bool>()),
+            2..=cfg.max_threads,
+        ),
     )
-        .prop_map(|(swarm, layout, setup, threads)| Case {
+        .prop_map(|(swarm, layout, focus, setup, threads)| Case {
             swarm,
             layout,
+            focus,
             setup,
             threads,
         })
         .boxed()
 }
 
-/// Where a call's arguments come from: the paths (its directories and a file in each) and devices of the scenario's layout first
-/// (three draws in four), so that calls meet on the same objects, then every one of [`PATHS`]
-/// and [`DEVICES`].
+/// Where a call's arguments come from: the path the task drew last (one draw in four), the paths
+/// (its directories and a file in each) and devices of the scenario's layout (three draws in four
+/// of the rest), so that calls meet on the same objects, then every one of [`PATHS`] and
+/// [`DEVICES`].
 struct Pool<'a> {
     /// The directories the layout made, then a file name in each (`/a/f`).
     near: Vec<String>,
     /// The devices the layout mounted.
     mounted: &'a [&'static str],
+    /// The path the current task drew last (none at a task's start).
+    last: RefCell<Option<String>>,
 }
 
-/// Draws below this byte pick from the layout's own paths and devices (three in four).
+/// Draws below this byte pick the task's previous path, when it has one (one in four).
+const REUSE_SHARE: u8 = 64;
+
+/// Draws below this byte (and not reusing) pick from the layout's own paths and devices.
 const LAYOUT_SHARE: u8 = 192;
 
 impl<'a> Pool<'a> {
-    fn new(dirs: &[&str], mounted: &'a [&'static str]) -> Self {
-        let near = dirs
+    /// The pool of a layout's `dirs` and `mounted` devices, its near paths narrowed to those
+    /// whose bit is set in `focus` (all of them when none is).
+    fn new(dirs: &[&str], mounted: &'a [&'static str], focus: u8) -> Self {
+        let all: Vec<String> = dirs
             .iter()
             .map(|d| d.to_string())
             .chain(dirs.iter().map(|d| format!("{d}/f")))
             .collect();
-        Pool { near, mounted }
+        let kept: Vec<String> = all
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i < 8 && focus & (1 << i) != 0)
+            .map(|(_, p)| p.clone())
+            .collect();
+        let near = if kept.is_empty() { all } else { kept };
+        Pool {
+            near,
+            mounted,
+            last: RefCell::new(None),
+        }
     }
 
-    fn path(&self, b: u8) -> &str {
-        if !self.near.is_empty() && b < LAYOUT_SHARE {
-            &self.near[usize::from(b) % self.near.len()]
-        } else {
-            PATHS[usize::from(b) % PATHS.len()]
-        }
+    /// A new task starts: it has drawn no path yet.
+    fn start_task(&self) {
+        self.last.replace(None);
+    }
+
+    fn path(&self, b: u8) -> String {
+        let last = self.last.borrow().clone();
+        let p = match last {
+            Some(l) if b < REUSE_SHARE => l,
+            _ if !self.near.is_empty() && b < LAYOUT_SHARE => {
+                self.near[usize::from(b) % self.near.len()].clone()
+            }
+            _ => PATHS[usize::from(b) % PATHS.len()].to_string(),
+        };
+        self.last.replace(Some(p.clone()));
+        p
     }
 
     fn dev(&self, b: u8) -> &'static str {
@@ -161,7 +215,7 @@ fn text_of(spec: &OpSpec, args: &[u8; ARGS], pool: &Pool<'_>, handle: &str, bind
     let mut words = vec![spec.name.to_string()];
     for (piece, &b) in spec.syntax.iter().zip(args.iter().cycle()) {
         match piece {
-            Piece::Path(_) => words.push(pool.path(b).to_string()),
+            Piece::Path(_) => words.push(pool.path(b)),
             Piece::Dev(_) => words.push(pool.dev(b).to_string()),
             Piece::Binds(_) => {
                 words.push("as".into());
@@ -231,6 +285,13 @@ impl Handles {
         (!ok.is_empty()).then(|| ok[usize::from(b) % ok.len()])
     }
 
+    /// Whether the task holds a lock on a handle of `class`.
+    fn locks(&self, class: HandleClass) -> bool {
+        self.0
+            .iter()
+            .any(|h| h.class == class && h.locked && !h.released)
+    }
+
     /// Record that `what` was applied to handle `i`.
     fn apply(&mut self, i: usize, what: HandleUse) {
         let h = &mut self.0[i];
@@ -277,12 +338,14 @@ fn push_text(p: &mut Program, setup: bool, text: &str, design: LockDesign) -> bo
 fn add_calls(
     p: &mut Program,
     calls: &[AbstractCall],
+    exits: bool,
     swarm: &[OpKind],
     pool: &Pool<'_>,
     setup: bool,
     design: LockDesign,
 ) {
     let mut held = Handles::default();
+    pool.start_task();
     let bind = |p: &mut Program, held: &mut Handles, spec: &OpSpec, args: &[u8; ARGS], class| {
         let name = format!("h{}", held.0.len());
         if push_text(p, setup, &text_of(spec, args, pool, "", &name), design) {
@@ -310,6 +373,11 @@ fn add_calls(
             HandleUse::Binds(class) => {
                 bind(p, &mut held, spec, &c.args, class);
             }
+            HandleUse::Locks(class) if held.locks(class) => {
+                // One lock of a class at a time: a second `lock_super` may name the super_block
+                // the task already locked (two handles of one device), the caller's deadlock.
+                continue;
+            }
             what => {
                 let i = match held.pick(what, b) {
                     Some(i) => i,
@@ -336,6 +404,9 @@ fn add_calls(
         if exited {
             break;
         }
+    }
+    if exits && !exited && !setup {
+        exited = push_text(p, setup, "exit", design);
     }
     // What the task still holds is given back, before its exit.
     let exit = if exited { list(p, setup).pop() } else { None };
@@ -393,11 +464,11 @@ pub fn realize(case: &Case, design: LockDesign) -> Option<Program> {
             }
         }
     }
-    let pool = Pool::new(&dirs, &mounted);
-    add_calls(&mut p, &case.setup, &case.swarm, &pool, true, design);
-    for t in &case.threads {
+    let pool = Pool::new(&dirs, &mounted, case.focus);
+    add_calls(&mut p, &case.setup, false, &case.swarm, &pool, true, design);
+    for (t, exits) in &case.threads {
         p.threads.push(Vec::new());
-        add_calls(&mut p, t, &case.swarm, &pool, false, design);
+        add_calls(&mut p, t, *exits, &case.swarm, &pool, false, design);
         if p.threads.last().is_some_and(Vec::is_empty) {
             p.threads.pop();
         }
@@ -463,6 +534,10 @@ mod tests {
     }
 
     fn realize_threads(calls: Vec<Vec<(OpKind, [u8; ARGS])>>) -> Program {
+        realize_threads_ending(calls, false)
+    }
+
+    fn realize_threads_ending(calls: Vec<Vec<(OpKind, [u8; ARGS])>>, exits: bool) -> Program {
         let swarm: Vec<OpKind> = OPERATIONS.iter().map(|s| s.kind).collect();
         let index = |k: OpKind| {
             // An `Index` picks `k` out of the whole table: proptest maps its value onto the length.
@@ -477,13 +552,16 @@ mod tests {
         let case = Case {
             swarm: swarm.clone(),
             layout: vec![(0, Some(0))],
+            focus: 0,
             setup: Vec::new(),
             threads: calls
                 .into_iter()
                 .map(|t| {
-                    t.into_iter()
+                    let calls = t
+                        .into_iter()
                         .map(|(k, args)| AbstractCall { op: index(k), args })
-                        .collect()
+                        .collect();
+                    (calls, exits)
                 })
                 .collect(),
         };
@@ -531,5 +609,55 @@ mod tests {
                 vec!["get_super ram0 as h0", "drop_super h0", "exit"],
             ]
         );
+    }
+
+    #[test]
+    fn a_second_lock_while_one_is_held_is_dropped_and_exit_ends_a_thread_that_asks_for_it() {
+        let other = [0, 0, 0, 0x80];
+        let p = realize_threads_ending(
+            vec![
+                vec![
+                    (OpKind::LockSuper, [0; ARGS]),
+                    (OpKind::LockSuper, other),
+                    (OpKind::Statfs, [0; ARGS]),
+                ],
+                vec![(OpKind::Stat, [0; ARGS])],
+            ],
+            true,
+        );
+        assert_eq!(
+            texts(&p),
+            vec![
+                vec![
+                    "get_super ram0 as h0",
+                    "lock_super h0",
+                    "statfs h0",
+                    "unlock_super h0",
+                    "drop_super h0",
+                    "exit"
+                ],
+                vec!["stat /a", "exit"],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_low_path_byte_reuses_the_task_s_previous_path_and_a_new_task_starts_afresh() {
+        let far = [REUSE_SHARE, 0, 0, 0];
+        let near_file = [1, 0, 0, 0];
+        let p = realize_threads(vec![
+            vec![(OpKind::Open, near_file), (OpKind::Stat, [0; ARGS])],
+            vec![(OpKind::Stat, [0; ARGS])],
+        ]);
+        assert_eq!(
+            texts(&p),
+            vec![vec!["open /a/f as h0", "stat /a/f"], vec!["stat /a"],]
+        );
+        // Above the reuse share, the draw is the layout's again.
+        let q = realize_threads(vec![
+            vec![(OpKind::Open, near_file), (OpKind::Stat, far)],
+            vec![(OpKind::Stat, [0; ARGS])],
+        ]);
+        assert_eq!(texts(&q)[0], vec!["open /a/f as h0", "stat /a"]);
     }
 }

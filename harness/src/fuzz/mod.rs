@@ -82,7 +82,7 @@ pub const DEFAULT_FUZZ_ITERATIONS: u64 = 200;
 /// `--time-limit` by default: seconds per exploration of a generated scenario.
 pub const DEFAULT_SCENARIO_TIME_LIMIT: f64 = 10.0;
 
-/// `--shrink-steps` by default: explorations one shrinking may spend.
+/// `--shrink-steps` by default: explorations each phase of one shrinking may spend.
 pub const DEFAULT_SHRINK_STEPS: usize = 60;
 
 /// loom's preemption bound of the legality check: none, so each thread runs to its end (or
@@ -126,7 +126,8 @@ pub struct FuzzArgs {
     /// Time bound of one exploration of a generated scenario, in seconds.
     #[arg(long, default_value_t = DEFAULT_SCENARIO_TIME_LIMIT, value_parser = options::time_limit)]
     pub time_limit: f64,
-    /// Explorations one shrinking may spend.
+    /// Explorations each phase of one shrinking may spend (proptest's, then the program's call by
+    /// call).
     #[arg(long, default_value_t = DEFAULT_SHRINK_STEPS, value_parser = options::ranged(0..=10_000))]
     pub shrink_steps: usize,
     /// Lock design [default: the mutant's own design for --variant, else global].

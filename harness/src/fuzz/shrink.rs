@@ -6,9 +6,16 @@
 //! realized and explored again with the backend and bounds that found the finding; a candidate
 //! that still fails with the same finding class is kept, one that does not is undone
 //! ([`ValueTree::complicate`]), which is exactly proptest's shrinking loop with the exploration as
-//! the test. Candidates that realize to a program already tried reuse its answer, so only
-//! distinct programs cost an exploration; the number of explorations is bounded
-//! (`--shrink-steps`), never the time, so one seed shrinks to one scenario.
+//! the test. Then the program itself is shrunk as Lincheck minimizes a scenario ([`smaller`]):
+//! a thread or a call removed at a time, with the calls that depend on it (a `get_super` with the
+//! calls using its handle), and a setup call moved into a thread, kept while the same class is
+//! found (each candidate explored at `run`'s default executions, not the campaign's few, so a race
+//! met by luck is not lost). The second phase removes what the first cannot: a value tree's element changes the
+//! meaning of the bytes after it (a device drawn from the layout's mounts), and the calls the
+//! calling rules add (a binding `get_super`, the releases) are not elements of it. Candidates
+//! already tried reuse their answer, so only distinct programs cost an exploration; each phase's
+//! explorations are bounded (`--shrink-steps`), never the time, so one seed shrinks to one
+//! scenario.
 //!
 //! Then [`normalized`] renders the scenario independently of its threads' order, and its hash
 //! names the file `reports/found/<class>-<hash>.toml`: two findings that shrink to one scenario
@@ -23,7 +30,8 @@ use std::collections::HashMap;
 use anyhow::Result;
 use indicatif::ProgressBar;
 use mountcheck_model::oracle::FindingClass;
-use mountcheck_model::{LockDesign, Program, Variant};
+use mountcheck_model::program::HandleUse;
+use mountcheck_model::{Call, LockDesign, Program, Variant};
 use proptest::strategy::ValueTree;
 use sha2::{Digest, Sha256};
 
@@ -62,46 +70,52 @@ pub fn shrink(
     make: &dyn Fn(Program) -> Option<Scenario>,
 ) -> Result<Shrunk> {
     let calls_before = calls(&first.program);
+    // Each candidate at `run`'s default executions (PCT 2 000), not the campaign's few: a race
+    // that a short exploration of the generated scenario met by luck is not lost on the way.
+    let set = &Settings {
+        opts: set.opts,
+        iterations: None,
+        reports: set.reports,
+        minimize_witness: false,
+    };
     let mut best = (first, report);
     let mut tried: HashMap<String, bool> = HashMap::new();
     tried.insert(program_key(&best.0.program), true);
+    let mut try_one =
+        |p: Program, best: &mut (Scenario, Report), steps: &mut usize| -> Result<bool> {
+            let key = program_key(&p);
+            if let Some(&f) = tried.get(&key) {
+                return Ok(f);
+            }
+            *steps += 1;
+            let f = match make(p) {
+                None => false,
+                Some(s) => {
+                    bar.set_message(format!(
+                        "shrinking a {class} ({} calls, exploration {steps})",
+                        calls(&s.program)
+                    ));
+                    let r = run::explore_all_with(&[(&s, b)], set, &ProgressBar::hidden())?
+                        .pop()
+                        .ok_or_else(|| anyhow::anyhow!("no report of a shrinking step"))?;
+                    let f = r.verdict == Verdict::Finding(class);
+                    if f {
+                        *best = (s, r);
+                    }
+                    f
+                }
+            };
+            tried.insert(key, f);
+            Ok(f)
+        };
+    // Phase 1: proptest's shrinking of the generated value.
     let mut steps = 0;
     let mut more = tree.simplify();
     while more && steps < max_steps {
         let fails = match realize(&tree.current(), design) {
             None => false,
             Some(p) if calls(&p) > calls(&best.0.program) => false,
-            Some(p) => {
-                let key = program_key(&p);
-                match tried.get(&key) {
-                    Some(&f) => f,
-                    None => {
-                        steps += 1;
-                        let f = match make(p) {
-                            None => false,
-                            Some(s) => {
-                                bar.set_message(format!(
-                                    "shrinking a {class} ({} calls, exploration {steps})",
-                                    calls(&s.program)
-                                ));
-                                let r =
-                                    run::explore_all_with(&[(&s, b)], set, &ProgressBar::hidden())?
-                                        .pop()
-                                        .ok_or_else(|| {
-                                            anyhow::anyhow!("no report of a shrinking step")
-                                        })?;
-                                let f = r.verdict == Verdict::Finding(class);
-                                if f {
-                                    best = (s, r);
-                                }
-                                f
-                            }
-                        };
-                        tried.insert(key, f);
-                        f
-                    }
-                }
-            }
+            Some(p) => try_one(p, &mut best, &mut steps)?,
         };
         more = if fails {
             tree.simplify()
@@ -109,12 +123,113 @@ pub fn shrink(
             tree.complicate()
         };
     }
+    // Phase 2: the program itself, a call at a time, until no smaller candidate fails.
+    let mut program_steps = 0;
+    'program: loop {
+        for candidate in smaller(&best.0.program) {
+            if program_steps >= max_steps {
+                break 'program;
+            }
+            if try_one(candidate, &mut best, &mut program_steps)? {
+                continue 'program;
+            }
+        }
+        break;
+    }
     Ok(Shrunk {
         scenario: best.0,
         report: best.1,
         calls_before,
-        steps,
+        steps: steps + program_steps,
     })
+}
+
+/// The programs one step smaller than `p`, as Lincheck minimizes a failing scenario by removing
+/// operations, in the order tried: a whole thread (when another is left); one call of a thread
+/// or of the setup, the last first, with the calls that depend on it (those using a handle it
+/// binds; for a lock, its unlock; never an unlock or a required release alone, which would break
+/// the calling rules); then, as many calls with a shorter setup, the setup's last
+/// call moved to the front of a thread (a mount made in the setup may be the race's other
+/// half). Each step shortens the program or its setup, so shrinking ends.
+pub fn smaller(p: &Program) -> Vec<Program> {
+    let mut out = Vec::new();
+    if p.threads.len() > 1 {
+        for i in (0..p.threads.len()).rev() {
+            let mut q = p.clone();
+            q.threads.remove(i);
+            out.push(q);
+        }
+    }
+    for i in (0..p.threads.len()).rev() {
+        for k in (0..p.threads[i].len()).rev() {
+            if !removable_alone(&p.threads[i][k]) {
+                continue;
+            }
+            let mut q = p.clone();
+            remove_with_dependents(&mut q.threads[i], k);
+            if q.threads[i].is_empty() {
+                if q.threads.len() == 1 {
+                    continue;
+                }
+                q.threads.remove(i);
+            }
+            out.push(q);
+        }
+    }
+    for k in (0..p.setup.len()).rev() {
+        if !removable_alone(&p.setup[k]) {
+            continue;
+        }
+        let mut q = p.clone();
+        remove_with_dependents(&mut q.setup, k);
+        out.push(q);
+    }
+    if let Some(last) = p.setup.last() {
+        if last.op.binds().is_none() {
+            for i in 0..p.threads.len() {
+                let mut q = p.clone();
+                q.setup.pop();
+                q.threads[i].insert(0, last.clone());
+                out.push(q);
+            }
+        }
+    }
+    out
+}
+
+/// Whether a call may be removed on its own under the calling rules: not an unlock (its lock
+/// would be held to the end) nor the release of a handle that must be given back (a
+/// `drop_super`: the task would end holding `s_umount`, its own deadlock); those go with the
+/// call that took the lock or bound the handle.
+fn removable_alone(c: &Call) -> bool {
+    match c.op.spec().handle {
+        HandleUse::Unlocks(_) => false,
+        HandleUse::Releases(class) => !class.must_release(),
+        _ => true,
+    }
+}
+
+/// Remove call `k` of `list` and the later calls that depend on it: those using the handle it
+/// binds, and for a lock ([`HandleUse::Locks`]) the first later unlock of the same handle.
+fn remove_with_dependents(list: &mut Vec<Call>, k: usize) {
+    let call = list.remove(k);
+    if let Some(h) = call.op.binds() {
+        let h = h.to_string();
+        let mut i = k;
+        while i < list.len() {
+            if list[i].op.uses() == Some(h.as_str()) {
+                list.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    } else if let (HandleUse::Locks(_), Some(h)) = (call.op.spec().handle, call.op.uses()) {
+        if let Some(j) = list[k..].iter().position(|c| {
+            matches!(c.op.spec().handle, HandleUse::Unlocks(_)) && c.op.uses() == Some(h)
+        }) {
+            list.remove(k + j);
+        }
+    }
 }
 
 /// A program's calls as text (setup, then each thread), the key of what was tried.
@@ -276,6 +391,90 @@ mod tests {
                 .collect(),
             ..Program::default()
         }
+    }
+
+    fn texts(p: &Program) -> Vec<String> {
+        std::iter::once(
+            p.setup
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .chain(p.threads.iter().map(|t| {
+            t.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        }))
+        .collect()
+    }
+
+    #[test]
+    fn removing_a_binding_call_removes_its_uses_and_removing_a_lock_its_unlock() {
+        let p = prog(&[
+            &[
+                "get_super ram0 as h0",
+                "lock_super h0",
+                "statfs h0",
+                "unlock_super h0",
+                "drop_super h0",
+                "stat /a",
+            ],
+            &["umount /a"],
+        ]);
+        let all: Vec<Vec<String>> = smaller(&p).iter().map(texts).collect();
+        // The whole threads first, then each call of the last thread, then the first's.
+        assert_eq!(
+            all[0],
+            texts(&prog(&[&[
+                "get_super ram0 as h0",
+                "lock_super h0",
+                "statfs h0",
+                "unlock_super h0",
+                "drop_super h0",
+                "stat /a"
+            ]]))
+        );
+        assert!(all.contains(&texts(&prog(&[&["stat /a"], &["umount /a"]]))));
+        assert!(all.contains(&texts(&prog(&[
+            &[
+                "get_super ram0 as h0",
+                "statfs h0",
+                "drop_super h0",
+                "stat /a"
+            ],
+            &["umount /a"],
+        ]))));
+        // An unlock or a drop_super is never removed alone.
+        assert!(!all
+            .iter()
+            .any(|t| t[1].contains("lock_super h0; statfs h0; drop_super")));
+        assert!(!all
+            .iter()
+            .any(|t| t[1].contains("unlock_super h0; stat /a")));
+        // A lone call is never removed from the last thread left; every candidate is smaller.
+        assert!(all.iter().all(|t| t.len() >= 2));
+        for q in smaller(&p) {
+            let shorter_setup = calls(&q) == calls(&p) && q.setup.len() < p.setup.len();
+            assert!(calls(&q) < calls(&p) || shorter_setup, "{:?}", texts(&q));
+        }
+    }
+
+    #[test]
+    fn the_setup_s_last_call_moves_into_each_thread_with_as_many_calls() {
+        let mut p = prog(&[&["stat /a"], &["stat /a/f"]]);
+        p.setup.push(parse_call("mount ram0 /a").unwrap());
+        let moved: Vec<Program> = smaller(&p)
+            .into_iter()
+            .filter(|q| calls(q) == calls(&p))
+            .collect();
+        assert_eq!(moved.len(), 2);
+        assert_eq!(
+            texts(&moved[0]),
+            vec!["mkdir /a", "mount ram0 /a; stat /a", "stat /a/f"]
+        );
+        assert!(moved.iter().all(|q| q.setup.len() < p.setup.len()));
     }
 
     #[test]
