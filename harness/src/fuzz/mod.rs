@@ -647,6 +647,7 @@ pub fn run(a: &FuzzArgs, command: &str) -> Result<ExitCode> {
                 report,
                 class,
                 b,
+                &a.backend,
                 &set,
                 design,
                 a.shrink_steps,

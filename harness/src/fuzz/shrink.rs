@@ -9,8 +9,9 @@
 //! the test. Then the program itself is shrunk as Lincheck minimizes a scenario ([`smaller`]):
 //! a thread or a call removed at a time, with the calls that depend on it (a `get_super` with the
 //! calls using its handle), and a setup call moved into a thread, kept while the same class is
-//! found (each candidate explored at `run`'s default executions, not the campaign's few, so a race
-//! met by luck is not lost). The second phase removes what the first cannot: a value tree's element changes the
+//! found (each candidate explored at `run`'s default executions, not the campaign's few, and by
+//! loom too when PCT does not find it again and the candidate is small, so a race met by luck is
+//! not lost). The second phase removes what the first cannot: a value tree's element changes the
 //! meaning of the bytes after it (a device drawn from the layout's mounts), and the calls the
 //! calling rules add (a binding `get_super`, the releases) are not elements of it. Candidates
 //! already tried reuse their answer, so only distinct programs cost an exploration; each phase's
@@ -53,8 +54,15 @@ pub struct Shrunk {
     pub steps: usize,
 }
 
+/// The most thread calls of a shrinking candidate that loom also explores when the backend that
+/// found the finding (a randomized one) does not find it again: loom's exhaustive search at a
+/// small preemption bound finds in a few executions what PCT meets by luck, and a clean
+/// candidate of this size still ends within `--time-limit`.
+pub const SHRINK_LOOM_MAX_CALLS: usize = 8;
+
 /// Shrink `tree` (whose current value realized to `first`, failing with `class` in `report`)
-/// under backend `b`; `make` turns a program into a scenario ready to explore (its
+/// under backend `b` (then the campaign's `others`, loom only for candidates of at most
+/// [`SHRINK_LOOM_MAX_CALLS`] thread calls); `make` turns a program into a scenario ready to explore (its
 /// specification attached), or `None` when it cannot be explored.
 #[allow(clippy::too_many_arguments)]
 pub fn shrink(
@@ -63,6 +71,7 @@ pub fn shrink(
     report: Report,
     class: FindingClass,
     b: Backend,
+    others: &[Backend],
     set: &Settings<'_>,
     design: LockDesign,
     max_steps: usize,
@@ -95,14 +104,24 @@ pub fn shrink(
                         "shrinking a {class} ({} calls, exploration {steps})",
                         calls(&s.program)
                     ));
-                    let r = run::explore_all_with(&[(&s, b)], set, &ProgressBar::hidden())?
-                        .pop()
-                        .ok_or_else(|| anyhow::anyhow!("no report of a shrinking step"))?;
-                    let f = r.verdict == Verdict::Finding(class);
-                    if f {
-                        *best = (s, r);
+                    let thread_calls: usize = s.program.threads.iter().map(Vec::len).sum();
+                    let mut found = None;
+                    for o in candidate_backends(b, others, thread_calls) {
+                        let r = run::explore_all_with(&[(&s, o)], set, &ProgressBar::hidden())?
+                            .pop()
+                            .ok_or_else(|| anyhow::anyhow!("no report of a shrinking step"))?;
+                        if r.verdict == Verdict::Finding(class) {
+                            found = Some(r);
+                            break;
+                        }
                     }
-                    f
+                    match found {
+                        Some(r) => {
+                            *best = (s, r);
+                            true
+                        }
+                        None => false,
+                    }
                 }
             };
             tried.insert(key, f);
@@ -230,6 +249,19 @@ fn remove_with_dependents(list: &mut Vec<Call>, k: usize) {
             list.remove(k + j);
         }
     }
+}
+
+/// The backends a shrinking candidate of `thread_calls` thread calls is explored with, in order:
+/// `b` (the one that found the finding), then the campaign's `others`, loom only up to
+/// [`SHRINK_LOOM_MAX_CALLS`].
+fn candidate_backends(b: Backend, others: &[Backend], thread_calls: usize) -> Vec<Backend> {
+    let mut order = vec![b];
+    for &o in others {
+        if !order.contains(&o) && (o != Backend::Loom || thread_calls <= SHRINK_LOOM_MAX_CALLS) {
+            order.push(o);
+        }
+    }
+    order
 }
 
 /// A program's calls as text (setup, then each thread), the key of what was tried.
@@ -475,6 +507,27 @@ mod tests {
             vec!["mkdir /a", "mount ram0 /a; stat /a", "stat /a/f"]
         );
         assert!(moved.iter().all(|q| q.setup.len() < p.setup.len()));
+    }
+
+    #[test]
+    fn a_candidate_pct_does_not_fail_again_goes_to_loom_only_when_small() {
+        let both = [Backend::Pct, Backend::Loom];
+        assert_eq!(
+            candidate_backends(Backend::Pct, &both, SHRINK_LOOM_MAX_CALLS),
+            vec![Backend::Pct, Backend::Loom]
+        );
+        assert_eq!(
+            candidate_backends(Backend::Pct, &both, SHRINK_LOOM_MAX_CALLS + 1),
+            vec![Backend::Pct]
+        );
+        assert_eq!(
+            candidate_backends(Backend::Loom, &both, 2),
+            vec![Backend::Loom, Backend::Pct]
+        );
+        assert_eq!(
+            candidate_backends(Backend::Pct, &[Backend::Pct], 2),
+            vec![Backend::Pct]
+        );
     }
 
     #[test]
