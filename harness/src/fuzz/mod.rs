@@ -74,9 +74,10 @@ pub const MAX_OPS: u64 = 8;
 /// `--threads` by default (Lincheck's shape: 2 to 4).
 pub const DEFAULT_THREADS: usize = 3;
 
-/// `--iterations` by default: PCT executions per generated scenario (a prefix of `run`'s 2000,
-/// with the same seed, so what it finds `run` finds; few, so that more scenarios, the scarcer
-/// thing, are tried in a budget).
+/// `--iterations` by default: executions per exploration of a generated scenario (PCT: a prefix
+/// of `run`'s 2000, with the same seed, so what it finds `run` finds; loom: the first executions
+/// of its search, reported `incomplete` when it has more; few, so that more scenarios, the
+/// scarcer thing, are tried in a budget).
 pub const DEFAULT_FUZZ_ITERATIONS: u64 = 200;
 
 /// `--time-limit` by default: seconds per exploration of a generated scenario.
@@ -119,8 +120,9 @@ pub struct FuzzArgs {
     /// calls).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Backend::Pct, Backend::Loom])]
     pub backend: Vec<Backend>,
-    /// Executions per exploration of a generated scenario (randomized backends; loom keeps
-    /// its default cap).
+    /// Executions per exploration of a generated scenario, for every backend (a loom
+    /// exploration that reaches it is `incomplete`; the shrunk scenario is explored again at
+    /// `run`'s default bounds).
     #[arg(long, default_value_t = DEFAULT_FUZZ_ITERATIONS, value_parser = options::ranged_u64(bounds::ITERATIONS_RANGE))]
     pub iterations: u64,
     /// Time bound of one exploration of a generated scenario, in seconds.

@@ -10,8 +10,7 @@
 //! a thread or a call removed at a time, with the calls that depend on it (a `get_super` with the
 //! calls using its handle), and a setup call moved into a thread, kept while the same class is
 //! found (each candidate explored at `run`'s default executions, not the campaign's few, and by
-//! loom too when PCT does not find it again and the candidate is small, so a race met by luck is
-//! not lost). The second phase removes what the first cannot: a value tree's element changes the
+//! a capped loom search too when PCT does not find it again, so a race met by luck is not lost). The second phase removes what the first cannot: a value tree's element changes the
 //! meaning of the bytes after it (a device drawn from the layout's mounts), and the calls the
 //! calling rules add (a binding `get_super`, the releases) are not elements of it. Candidates
 //! already tried reuse their answer, so only distinct programs cost an exploration; each phase's
@@ -54,15 +53,16 @@ pub struct Shrunk {
     pub steps: usize,
 }
 
-/// The most thread calls of a shrinking candidate that loom also explores when the backend that
-/// found the finding (a randomized one) does not find it again: loom's exhaustive search at a
-/// small preemption bound finds in a few executions what PCT meets by luck, and a clean
-/// candidate of this size still ends within `--time-limit`.
-pub const SHRINK_LOOM_MAX_CALLS: usize = 8;
+/// Executions of the loom search a shrinking candidate gets when the backend that found the
+/// finding (a randomized one) does not find it again: loom's search at a small preemption bound
+/// finds in a few executions what PCT meets by luck (a candidate of 8 thread calls PCT missed in
+/// 2 000 executions, loom found in 13), and a candidate that does not fail costs at most this
+/// many executions instead of loom's whole space.
+pub const SHRINK_LOOM_EXECUTIONS: u64 = 2_000;
 
 /// Shrink `tree` (whose current value realized to `first`, failing with `class` in `report`)
-/// under backend `b` (then the campaign's `others`, loom only for candidates of at most
-/// [`SHRINK_LOOM_MAX_CALLS`] thread calls); `make` turns a program into a scenario ready to explore (its
+/// under backend `b` (then the campaign's `others`, loom for at most
+/// [`SHRINK_LOOM_EXECUTIONS`]); `make` turns a program into a scenario ready to explore (its
 /// specification attached), or `None` when it cannot be explored.
 #[allow(clippy::too_many_arguments)]
 pub fn shrink(
@@ -104,10 +104,13 @@ pub fn shrink(
                         "shrinking a {class} ({} calls, exploration {steps})",
                         calls(&s.program)
                     ));
-                    let thread_calls: usize = s.program.threads.iter().map(Vec::len).sum();
                     let mut found = None;
-                    for o in candidate_backends(b, others, thread_calls) {
-                        let r = run::explore_all_with(&[(&s, o)], set, &ProgressBar::hidden())?
+                    for (o, cap) in candidate_backends(b, others) {
+                        let capped = Settings {
+                            iterations: cap,
+                            ..*set
+                        };
+                        let r = run::explore_all_with(&[(&s, o)], &capped, &ProgressBar::hidden())?
                             .pop()
                             .ok_or_else(|| anyhow::anyhow!("no report of a shrinking step"))?;
                         if r.verdict == Verdict::Finding(class) {
@@ -251,14 +254,15 @@ fn remove_with_dependents(list: &mut Vec<Call>, k: usize) {
     }
 }
 
-/// The backends a shrinking candidate of `thread_calls` thread calls is explored with, in order:
-/// `b` (the one that found the finding), then the campaign's `others`, loom only up to
-/// [`SHRINK_LOOM_MAX_CALLS`].
-fn candidate_backends(b: Backend, others: &[Backend], thread_calls: usize) -> Vec<Backend> {
-    let mut order = vec![b];
+/// The backends a shrinking candidate is explored with, in order, each with its cap of
+/// executions (`None`: `run`'s default): `b` (the one that found the finding), then the
+/// campaign's `others`, a loom search that `b` is not capped at [`SHRINK_LOOM_EXECUTIONS`].
+fn candidate_backends(b: Backend, others: &[Backend]) -> Vec<(Backend, Option<u64>)> {
+    let mut order = vec![(b, None)];
     for &o in others {
-        if !order.contains(&o) && (o != Backend::Loom || thread_calls <= SHRINK_LOOM_MAX_CALLS) {
-            order.push(o);
+        if o != b {
+            let cap = (o == Backend::Loom).then_some(SHRINK_LOOM_EXECUTIONS);
+            order.push((o, cap));
         }
     }
     order
@@ -510,23 +514,22 @@ mod tests {
     }
 
     #[test]
-    fn a_candidate_pct_does_not_fail_again_goes_to_loom_only_when_small() {
+    fn a_candidate_pct_does_not_find_again_goes_to_a_capped_loom_search() {
         let both = [Backend::Pct, Backend::Loom];
         assert_eq!(
-            candidate_backends(Backend::Pct, &both, SHRINK_LOOM_MAX_CALLS),
-            vec![Backend::Pct, Backend::Loom]
+            candidate_backends(Backend::Pct, &both),
+            vec![
+                (Backend::Pct, None),
+                (Backend::Loom, Some(SHRINK_LOOM_EXECUTIONS))
+            ]
         );
         assert_eq!(
-            candidate_backends(Backend::Pct, &both, SHRINK_LOOM_MAX_CALLS + 1),
-            vec![Backend::Pct]
+            candidate_backends(Backend::Loom, &both),
+            vec![(Backend::Loom, None), (Backend::Pct, None)]
         );
         assert_eq!(
-            candidate_backends(Backend::Loom, &both, 2),
-            vec![Backend::Loom, Backend::Pct]
-        );
-        assert_eq!(
-            candidate_backends(Backend::Pct, &[Backend::Pct], 2),
-            vec![Backend::Pct]
+            candidate_backends(Backend::Pct, &[Backend::Pct]),
+            vec![(Backend::Pct, None)]
         );
     }
 
