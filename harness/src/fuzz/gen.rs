@@ -5,18 +5,19 @@
 //! operation of the threads: a call is an index into the scenario's swarm (a random subset of
 //! [`OPERATIONS`], as in swarm testing, Groce et al. ISSTA 2012) and one argument byte per
 //! [`Piece`] of that operation's syntax, which [`realize`] turns into text the model's own
-//! parser reads. A new row of `operations!` is generated with no change here. Arguments are
-//! drawn so that most calls mean something: a path is, one time in four, the path of the
-//! thread's previous call (a task works on one object: opens it, then looks at it), else three
-//! times in four one of the directories the setup's layout created or a file in one (the
-//! scenario's `focus` keeps a random subset of them: a swarm over paths), else any of [`PATHS`]
-//! (`.` and `..` among them); a
-//! device one the layout mounted (else any of [`DEVICES`]). Handles follow the calling rules of
-//! the table's `handle` column ([`HandleUse`]): a call that needs a held handle uses one its own
-//! task bound (or first binds one with the table's binding call of that class), a task takes
-//! one lock of a class at a time (a second could name the object it locked: its own deadlock) and
-//! gives it back, and what a task holds at its end (a `get_super` not dropped, a
-//! `lock_super` not unlocked) is given back before its `exit`, so that no generated program
+//! parser reads. A new row of `operations!` is generated with no change here. Half the swarms
+//! have at most [`SMALL_SWARM`] operations, so that a few meet often. Arguments are drawn so
+//! that most calls mean something: a path is, one time in four, the path of the thread's
+//! previous call (a task works on one object: opens it, then looks at it), else three times in
+//! four one of the directories the setup's layout created or a file in one (the scenario's
+//! `focus` keeps a random subset of them: a swarm over paths), else any of [`PATHS`] (`.` and
+//! `..` among them); a device one the layout mounted (else any of [`DEVICES`]). Half the
+//! threads end with `exit`. Handles follow the calling rules of the table's `handle` column
+//! ([`HandleUse`]): a call that needs a held handle uses one its own task bound (or first binds
+//! one with the table's binding call of that class), a task takes one lock of a class at a time
+//! (a second could name the object it locked: its own deadlock) and gives it back, and what a
+//! task holds at its end (a `get_super` not dropped, a `lock_super` not unlocked) is given back
+//! before its `exit`, so that no generated program
 //! breaks a rule whose breach is the caller's bug; whatever such a program's serial runs report
 //! is a finding. The layout (directories, and devices mounted on some) is the only place naming
 //! operations (`mkdir` and `mount`, the scenario language's way to make a path exist).
@@ -94,7 +95,8 @@ pub struct Case {
     /// The operations this scenario's calls are drawn from (swarm testing; never shrunk, so that
     /// a call's index keeps naming the same operation while shrinking).
     pub swarm: Vec<OpKind>,
-    /// The setup's layout: a directory (index into [`LAYOUT_DIRS`]) and perhaps a device mounted on it.
+    /// The setup's layout: a directory (index into [`LAYOUT_DIRS`]) and perhaps a device mounted
+    /// on it.
     pub layout: Vec<(u8, Option<u8>)>,
     /// Which of the layout's paths (a bit per entry of the pool's near paths: each directory,
     /// then a file in each) the calls draw from: a swarm over paths, so that calls of different

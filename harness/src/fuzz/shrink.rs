@@ -10,7 +10,8 @@
 //! a thread or a call removed at a time, with the calls that depend on it (a `get_super` with the
 //! calls using its handle), and a setup call moved into a thread, kept while the same class is
 //! found (each candidate explored at `run`'s default executions, not the campaign's few, and by
-//! a capped loom search too when PCT does not find it again, so a race met by luck is not lost). The second phase removes what the first cannot: a value tree's element changes the
+//! a capped loom search too when PCT does not find it again, so a race met by luck is not
+//! lost). The second phase removes what the first cannot: a value tree's element changes the
 //! meaning of the bytes after it (a device drawn from the layout's mounts), and the calls the
 //! calling rules add (a binding `get_super`, the releases) are not elements of it. Candidates
 //! already tried reuse their answer, so only distinct programs cost an exploration; each phase's
