@@ -173,7 +173,8 @@ impl<'a> Pool<'a> {
         let kept: Vec<String> = all
             .iter()
             .enumerate()
-            .filter(|&(i, _)| i < 8 && focus & (1 << i) != 0)
+            .take(u8::BITS as usize) // one bit of `focus` per entry
+            .filter(|&(i, _)| focus & (1 << i) != 0)
             .map(|(_, p)| p.clone())
             .collect();
         let near = if kept.is_empty() { all } else { kept };

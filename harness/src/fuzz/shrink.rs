@@ -80,14 +80,6 @@ pub fn shrink(
     make: &dyn Fn(Program) -> Option<Scenario>,
 ) -> Result<Shrunk> {
     let calls_before = calls(&first.program);
-    // Each candidate at `run`'s default executions (PCT 2 000), not the campaign's few: a race
-    // that a short exploration of the generated scenario met by luck is not lost on the way.
-    let set = &Settings {
-        opts: set.opts,
-        iterations: None,
-        reports: set.reports,
-        minimize_witness: false,
-    };
     let mut best = (first, report);
     let mut tried: HashMap<String, bool> = HashMap::new();
     tried.insert(program_key(&best.0.program), true);
@@ -107,8 +99,11 @@ pub fn shrink(
                     ));
                     let mut found = None;
                     for (o, cap) in candidate_backends(b, others) {
+                        // Not the campaign's few executions: `run`'s default, or the cap of
+                        // a loom search that did not find the finding first.
                         let capped = Settings {
                             iterations: cap,
+                            minimize_witness: false,
                             ..*set
                         };
                         let r = run::explore_all_with(&[(&s, o)], &capped, &ProgressBar::hidden())?
@@ -256,8 +251,10 @@ fn remove_with_dependents(list: &mut Vec<Call>, k: usize) {
 }
 
 /// The backends a shrinking candidate is explored with, in order, each with its cap of
-/// executions (`None`: `run`'s default): `b` (the one that found the finding), then the
-/// campaign's `others`, a loom search that `b` is not capped at [`SHRINK_LOOM_EXECUTIONS`].
+/// executions (`None`: `run`'s default, PCT 2 000, so that a race a short exploration of the
+/// generated scenario met by luck is not lost on the way): `b` (the one that found the finding),
+/// then the campaign's `others`, a loom search that `b` is not capped at
+/// [`SHRINK_LOOM_EXECUTIONS`].
 fn candidate_backends(b: Backend, others: &[Backend]) -> Vec<(Backend, Option<u64>)> {
     let mut order = vec![(b, None)];
     for &o in others {
