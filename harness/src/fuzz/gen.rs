@@ -409,7 +409,7 @@ fn add_calls(
         }
     }
     if exits && !exited && !setup {
-        exited = push_text(p, setup, "exit", design);
+        exited = push_text(p, setup, OpKind::Exit.spec().name, design);
     }
     // What the task still holds is given back, before its exit.
     let exit = if exited { list(p, setup).pop() } else { None };
