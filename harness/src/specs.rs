@@ -163,3 +163,47 @@ fn warn_contradicted_assertions(s: &Scenario, spec: &Spec) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{bundled, load, Check};
+    use mountcheck_model::program::linearizable::{sequential_spec_on, SpecRunner};
+    use std::path::Path;
+
+    /// The inline runs of the specification are a saving, not a change: for every bundled
+    /// scenario whose result check is on, both runners give the same orders, feasible orders and
+    /// outcomes, each with the same first order.
+    #[test]
+    fn inline_runs_give_every_bundled_specification_of_task_threads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut compared = 0;
+        for f in bundled(&dir).expect("the bundled scenarios") {
+            let s = load(&f).unwrap_or_else(|e| panic!("{}: {e:?}", f.display()));
+            if s.check != Check::Linearizable {
+                continue;
+            }
+            let d = s.lock_design.unwrap_or_default();
+            let spec = |r| {
+                let spec = sequential_spec_on(&s.program, d, r)
+                    .unwrap_or_else(|e| panic!("{} ({r:?}): {e}", f.display()));
+                let v: Vec<_> = spec
+                    .outcomes()
+                    .iter()
+                    .map(|o| (o.order.clone(), o.outcome.clone()))
+                    .collect();
+                (spec.orders(), spec.feasible(), v)
+            };
+            assert_eq!(
+                spec(SpecRunner::InlineFirst),
+                spec(SpecRunner::Threads),
+                "{}",
+                f.display()
+            );
+            compared += 1;
+        }
+        assert!(
+            compared >= 20,
+            "only {compared} bundled scenarios have their check on"
+        );
+    }
+}

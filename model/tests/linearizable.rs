@@ -382,3 +382,53 @@ fn expire_busy_off_by_one_is_a_wrong_result_on_one_thread() {
     assert_eq!(f.class, FindingClass::WrongResult, "{f}");
     assert!(f.message.contains("returned 0, expected EBUSY"), "{f}");
 }
+
+/// The inline runs are a saving, not a change: on programs whose orders suspend operations
+/// (a umount waiting for a `drop_super`, a retry loop yielding to a suspended kill, an order
+/// blocked for ever) and on one that never waits, both runners give the same specification,
+/// order for order.
+#[test]
+fn inline_runs_give_the_specification_of_task_threads() {
+    use mountcheck_model::program::linearizable::{sequential_spec_on, SpecRunner};
+    let programs = [
+        blocking_example(),
+        program(
+            &["mkdir /mnt", "mount ram0 /mnt"],
+            &[&["get_super ram0 as sb", "umount /mnt"]],
+        ),
+        program(
+            &["mkdir /mnt", "mount ram0 /mnt", "mkdir /b"],
+            &[
+                &["get_super ram0 as sb", "drop_super sb"],
+                &["umount /mnt"],
+                &["mount ram0 /b"],
+            ],
+        ),
+        program(
+            &["mkdir /mnt"],
+            &[
+                &["mkdir /mnt/a", "rmdir /mnt/a"],
+                &["stat /mnt/a", "mkdir /mnt/a"],
+            ],
+        ),
+    ];
+    for p in &programs {
+        for d in LockDesign::ALL {
+            let spec = |r| {
+                let s = sequential_spec_on(p, d, r).unwrap_or_else(|e| panic!("{r:?}: {e}"));
+                let v: Vec<_> = s
+                    .outcomes()
+                    .iter()
+                    .map(|o| (o.order.clone(), o.outcome.clone()))
+                    .collect();
+                (s.orders(), s.feasible(), v)
+            };
+            assert_eq!(
+                spec(SpecRunner::InlineFirst),
+                spec(SpecRunner::Threads),
+                "{p:?} under {}",
+                d.name()
+            );
+        }
+    }
+}

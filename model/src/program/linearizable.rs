@@ -20,7 +20,9 @@
 //! needs it to is infeasible); after each operation the suspended ones whose wait is now
 //! satisfiable resume, in task order, each until it finishes or blocks again, before the next
 //! operation of the order. A retry loop's `yield` lets the other suspended tasks run first. An
-//! order that ends with an operation still suspended blocks for ever: it is infeasible.
+//! order that ends with an operation still suspended blocks for ever: it is infeasible. Most
+//! orders never suspend anything, so each run first goes inline, on the caller's thread, and is
+//! run again on task threads only when one of its operations would wait ([`SpecRunner`]).
 //!
 //! Failures without effect: `mount`, `mount --bind` and `umount` look their path up before the
 //! namespace semaphore, so another task can make them fail (EINVAL from `check_mnt`, EBUSY from
@@ -99,6 +101,63 @@ impl std::error::Error for SpecError {}
 impl From<SeqError> for SpecError {
     fn from(e: SeqError) -> Self {
         SpecError::Runner(e.0)
+    }
+}
+
+/// Why one run (a setup, or a setup and an order) stopped before its end.
+#[derive(Debug)]
+enum RunError {
+    /// The specification cannot be computed (or the setup is bad input).
+    Spec(SpecError),
+    /// Run inline, an operation would have to wait or yield: run again on task threads.
+    WouldWait,
+}
+
+impl RunError {
+    /// The specification's error: a run on task threads never asks to be run on them again.
+    fn spec(self) -> SpecError {
+        match self {
+            RunError::Spec(e) => e,
+            RunError::WouldWait => {
+                SpecError::Runner("a run on task threads asked to be run on task threads".into())
+            }
+        }
+    }
+}
+
+impl From<SpecError> for RunError {
+    fn from(e: SpecError) -> Self {
+        RunError::Spec(e)
+    }
+}
+
+impl From<SeqError> for RunError {
+    fn from(e: SeqError) -> Self {
+        RunError::Spec(e.into())
+    }
+}
+
+/// Where the specification's runs execute their operations. Both give the same specification
+/// (tested on every bundled scenario): the inline runs only save the thread hand-offs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SpecRunner {
+    /// Each run on the caller's thread, and again on task threads when one of its operations
+    /// would wait or yield ([`crate::sync::seq::Group::run_inline`]).
+    #[default]
+    InlineFirst,
+    /// Every run on task threads, one at a time, each operation handed to its task's thread.
+    Threads,
+}
+
+impl SpecRunner {
+    /// Run `attempt` (its argument: inline or not) as this runner does.
+    fn run<T>(self, mut attempt: impl FnMut(bool) -> Result<T, RunError>) -> Result<T, SpecError> {
+        let first = attempt(self == SpecRunner::InlineFirst);
+        match first {
+            Err(RunError::WouldWait) => attempt(false),
+            r => r,
+        }
+        .map_err(RunError::spec)
     }
 }
 
@@ -216,6 +275,9 @@ struct Run<'a> {
     program: &'a Program,
     cfg: Config,
     group: &'a Group,
+    /// Every operation runs on the coordinator's thread ([`Group::run_inline`]); the first that
+    /// would wait ends the run with [`RunError::WouldWait`].
+    inline: bool,
     slots: Vec<Slot>,
     pending: Vec<Pending>,
     doing: Vec<String>,
@@ -224,12 +286,13 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(program: &'a Program, cfg: Config, group: &'a Group) -> Self {
+    fn new(program: &'a Program, cfg: Config, group: &'a Group, inline: bool) -> Self {
         let n = program.threads.len();
         Run {
             program,
             cfg,
             group,
+            inline,
             slots: (0..=n).map(|_| Arc::new(Mutex::new(None))).collect(),
             pending: vec![Pending::Idle; n + 1],
             doing: vec![String::new(); n + 1],
@@ -238,14 +301,32 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Run `f` as task `t` (`doing` names it in a runner's error): on the coordinator's thread
+    /// when the run is inline, else on the task's thread.
+    fn exec<R: Send + 'static>(
+        &self,
+        t: usize,
+        doing: &str,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<Event, RunError> {
+        if self.inline {
+            match self.group.run_inline(f) {
+                Event::WouldWait => Err(RunError::WouldWait),
+                ev => Ok(ev),
+            }
+        } else {
+            Ok(self.group.run(t, doing, f)?)
+        }
+    }
+
     /// Boot, then the setup as init (task 0); its results.
-    fn setup(&mut self) -> Result<Vec<OpResult>, SpecError> {
+    fn setup(&mut self) -> Result<Vec<OpResult>, RunError> {
         let (s0, cfg) = (self.slots[0].clone(), self.cfg);
-        let ev = self.group.run(0, "booting", move || {
+        let ev = self.exec(0, "booting", move || {
             *slot(&s0) = Some(Task::boot(cfg, Ledger::new()));
         })?;
         if let Event::Failed(m) = ev {
-            return Err(SpecError::Runner(format!("boot failed: {m}")));
+            return Err(SpecError::Runner(format!("boot failed: {m}")).into());
         }
         let implied = setup_default();
         let mut out = Vec::new();
@@ -253,7 +334,7 @@ impl<'a> Run<'a> {
             let s0 = self.slots[0].clone();
             let c = call.clone();
             let doing = format!("running setup call `{}`", call.op);
-            let ev = self.group.run(0, &doing, move || {
+            let ev = self.exec(0, &doing, move || {
                 let mut g = slot(&s0);
                 let init = g.as_mut().expect("init booted");
                 apply_checked(init, &c, None).result
@@ -265,25 +346,28 @@ impl<'a> Run<'a> {
                     return Err(SpecError::Setup {
                         index,
                         msg: format!("`{}` blocks for ever ({w}): init is the only task", call.op),
-                    });
+                    }
+                    .into());
                 }
                 Event::Failed(m) => {
                     return Err(SpecError::Setup {
                         index,
                         msg: format!("`{}` fails in the fixed protocol: {m}", call.op),
-                    })
+                    }
+                    .into())
                 }
                 other => {
                     let _ = self.group.abandon(0);
                     return Err(SpecError::Runner(format!(
                         "setup call `{}` stopped with {other:?}",
                         call.op
-                    )));
+                    ))
+                    .into());
                 }
             };
             let want = call.expect.as_ref().unwrap_or(&implied);
             if !want.admits(r) {
-                return Err(SpecError::Setup {
+                return Err(RunError::Spec(SpecError::Setup {
                     index,
                     msg: format!(
                         "`{}` returns {r} in the fixed protocol, but the setup says {want}{}",
@@ -294,7 +378,7 @@ impl<'a> Run<'a> {
                             ""
                         }
                     ),
-                });
+                }));
             }
             out.push(r);
         }
@@ -302,9 +386,9 @@ impl<'a> Run<'a> {
     }
 
     /// Fork the threads' tasks from init.
-    fn fork(&mut self) -> Result<(), SpecError> {
+    fn fork(&mut self) -> Result<(), RunError> {
         let slots = self.slots.clone();
-        let ev = self.group.run(0, "forking the threads' tasks", move || {
+        let ev = self.exec(0, "forking the threads' tasks", move || {
             let g = slot(&slots[0]);
             let init = g.as_ref().expect("init booted");
             init.ctx.set_op("fork");
@@ -314,12 +398,12 @@ impl<'a> Run<'a> {
         })?;
         match ev {
             Event::Done(_) => Ok(()),
-            other => Err(SpecError::Runner(format!("fork stopped with {other:?}"))),
+            other => Err(SpecError::Runner(format!("fork stopped with {other:?}")).into()),
         }
     }
 
     /// Record what stopped task `t`.
-    fn note(&mut self, t: usize, ev: Event) -> Result<(), SpecError> {
+    fn note(&mut self, t: usize, ev: Event) -> Result<(), RunError> {
         match ev {
             Event::Done(v) => {
                 let o = *v.downcast::<OpOutcome>().expect("an OpOutcome");
@@ -333,21 +417,22 @@ impl<'a> Run<'a> {
                 return Err(SpecError::Runner(format!(
                     "T{t} `{}` raised in the fixed protocol, in a sequential order: {m}",
                     self.doing[t]
-                )))
+                ))
+                .into())
             }
             Event::Abandoned => {
-                return Err(SpecError::Runner(format!(
-                    "T{t} `{}` unwound unasked",
-                    self.doing[t]
-                )))
+                return Err(
+                    SpecError::Runner(format!("T{t} `{}` unwound unasked", self.doing[t])).into(),
+                )
             }
+            Event::WouldWait => return Err(RunError::WouldWait),
         }
         Ok(())
     }
 
     /// Resume every suspended task whose wait is now satisfiable (in task order, each until it
     /// finishes or blocks again), then let a yielding task go on; until nothing moves.
-    fn settle(&mut self) -> Result<(), SpecError> {
+    fn settle(&mut self) -> Result<(), RunError> {
         loop {
             if self.polls > MAX_POLLS_PER_ORDER {
                 let stuck: Vec<String> = self
@@ -360,7 +445,8 @@ impl<'a> Run<'a> {
                 return Err(SpecError::Runner(format!(
                     "livelock: more than {MAX_POLLS_PER_ORDER} polls in one order without every operation ending; {}",
                     stuck.join("; ")
-                )));
+                ))
+                .into());
             }
             let blocked = (1..self.pending.len())
                 .filter(|t| matches!(self.pending[*t], Pending::Blocked(_)))
@@ -400,7 +486,7 @@ impl<'a> Run<'a> {
         &mut self,
         order: &[u8],
         failed: &[(usize, usize)],
-    ) -> Result<Option<Outcome>, SpecError> {
+    ) -> Result<Option<Outcome>, RunError> {
         let mut next = vec![0usize; self.slots.len()];
         let skip = |t: usize, next: &mut Vec<usize>, results: &mut Vec<Vec<Option<OpResult>>>| {
             while failed.contains(&(t - 1, next[t])) {
@@ -419,7 +505,7 @@ impl<'a> Run<'a> {
             self.doing[t] = call.op.to_string();
             let s = self.slots[t].clone();
             let doing = format!("running `{}`", call.op);
-            let ev = self.group.run(t, &doing, move || {
+            let ev = self.exec(t, &doing, move || {
                 let mut g = slot(&s);
                 let task = g.as_mut().expect("forked");
                 apply_checked(task, &call, None)
@@ -448,7 +534,7 @@ impl<'a> Run<'a> {
     }
 
     /// Unwind every suspended task, so the group's threads are idle for the next order.
-    fn abandon_pending(&mut self) -> Result<(), SpecError> {
+    fn abandon_pending(&mut self) -> Result<(), RunError> {
         for t in 0..self.pending.len() {
             if self.pending[t] != Pending::Idle {
                 self.group.abandon(t)?;
@@ -479,13 +565,22 @@ pub fn run_setup(program: &Program, design: LockDesign) -> Result<Vec<OpResult>,
         setup: program.setup.clone(),
         ..Program::default()
     };
-    let mut run = Run::new(&only_setup, spec_config(design), &group);
-    run.setup()
+    SpecRunner::default()
+        .run(|inline| Run::new(&only_setup, spec_config(design), &group, inline).setup())
 }
 
 /// The sequential specification of `program` under `design`: the distinct outcomes of every
 /// feasible order. Refuses more than [`MAX_ORDERS`] orders.
 pub fn sequential_spec(program: &Program, design: LockDesign) -> Result<Spec, SpecError> {
+    sequential_spec_on(program, design, SpecRunner::default())
+}
+
+/// [`sequential_spec`], its runs executed as `runner` says.
+pub fn sequential_spec_on(
+    program: &Program,
+    design: LockDesign,
+    runner: SpecRunner,
+) -> Result<Spec, SpecError> {
     let runs = count_runs(program);
     if runs > u128::from(MAX_ORDERS) {
         return Err(SpecError::TooManyOrders {
@@ -513,12 +608,15 @@ pub fn sequential_spec(program: &Program, design: LockDesign) -> Result<Spec, Sp
         }
         for_each_order(&left, &mut |order| {
             enumerated += 1;
-            let mut run = Run::new(program, cfg, &group);
-            run.setup()?;
-            run.fork()?;
-            let out = run.order(order, &failed);
-            run.abandon_pending()?;
-            if let Some(o) = out? {
+            let out = runner.run(|inline| {
+                let mut run = Run::new(program, cfg, &group, inline);
+                run.setup()?;
+                run.fork()?;
+                let out = run.order(order, &failed);
+                run.abandon_pending()?;
+                out
+            })?;
+            if let Some(o) = out {
                 feasible += 1;
                 if seen.insert(o.clone()) {
                     outcomes.push(SpecOutcome {

@@ -23,12 +23,21 @@
 //! lets the coordinator run the others first. A parked task that the coordinator gives up on
 //! ([`Group::abandon`], or the group dropped) unwinds its stack and is ready for new work.
 //!
+//! Inline runs: handing the baton to a thread costs two wake-ups per operation, which on a
+//! virtual machine's cross-CPU wake-ups was most of a specification's time. Most operations of
+//! a sequential order never wait (nothing is held across operations), so [`Group::run_inline`]
+//! runs the closure on the coordinator's own thread; a wait that cannot be taken at once, or a
+//! yield, unwinds it ([`Event::WouldWait`]) with its effects half done, and the caller starts
+//! the whole run again on task threads, which can suspend it. Task threads are started only when
+//! first needed.
+//!
 //! Invariant: at most one task thread runs model code at any time (the others are parked on
-//! their command channel); every wait of the coordinator is bounded by [`REPORT_BOUND`] and
-//! fails with a message naming the task and what it was last doing.
+//! their command channel), and an inline run is never suspended (it finishes, fails or unwinds);
+//! every wait of the coordinator is bounded by [`REPORT_BOUND`] and fails with a message naming
+//! the task and what it was last doing.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -61,6 +70,9 @@ pub enum Event {
     Abandoned,
     /// It panicked with this message (a finding of the model, or a bug).
     Failed(String),
+    /// Run inline ([`Group::run_inline`]), it met a wait it could not take at once or a yield:
+    /// it unwound half done, and the run must start again on task threads.
+    WouldWait,
 }
 
 impl fmt::Debug for Event {
@@ -72,6 +84,7 @@ impl fmt::Debug for Event {
             Event::Yielded => f.write_str("Yielded"),
             Event::Abandoned => f.write_str("Abandoned"),
             Event::Failed(m) => write!(f, "Failed({m})"),
+            Event::WouldWait => f.write_str("WouldWait"),
         }
     }
 }
@@ -95,10 +108,15 @@ struct Link {
 
 thread_local! {
     static LINK: RefCell<Option<Rc<Link>>> = const { RefCell::new(None) };
+    /// This thread runs a closure inline ([`Group::run_inline`]).
+    static INLINE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The payload an abandoned task unwinds with.
 struct Abandoned;
+
+/// The payload an inline run unwinds with when it would have to wait.
+struct WouldWait;
 
 fn link() -> Option<Rc<Link>> {
     LINK.with(|l| l.borrow().clone())
@@ -106,7 +124,7 @@ fn link() -> Option<Rc<Link>> {
 
 /// Whether this thread is a task of a [`Group`] (the sleeping locks then report their waits).
 pub fn active() -> bool {
-    LINK.with(|l| l.borrow().is_some())
+    INLINE.get() || LINK.with(|l| l.borrow().is_some())
 }
 
 /// Wait until `acquire` succeeds: at once if it can, else report [`Event::Blocked`] with
@@ -115,6 +133,9 @@ pub fn active() -> bool {
 pub(crate) fn block_until(mut acquire: impl FnMut() -> bool, what: impl Fn() -> String) {
     if acquire() {
         return;
+    }
+    if INLINE.get() {
+        resume_unwind(Box::new(WouldWait));
     }
     let Some(link) = link() else {
         unreachable!("block_until outside a sequential task");
@@ -136,6 +157,9 @@ pub(crate) fn block_until(mut acquire: impl FnMut() -> bool, what: impl Fn() -> 
 
 /// `yield_now` in this mode: report [`Event::Yielded`] and wait for the coordinator's poll.
 pub(crate) fn yield_now() {
+    if INLINE.get() {
+        resume_unwind(Box::new(WouldWait));
+    }
     let Some(link) = link() else {
         return;
     };
@@ -181,12 +205,32 @@ struct Handle {
 
 /// A group of task threads run one at a time by the calling thread (the coordinator).
 pub struct Group {
-    tasks: Vec<Handle>,
+    /// How many task threads.
+    n: usize,
+    /// The task threads, started at the first [`Group::run`] (none while every run is inline).
+    tasks: OnceCell<Vec<Handle>>,
 }
 
 impl Group {
-    /// `n` idle task threads.
+    /// A group of `n` tasks; their threads start when first needed.
     pub fn new(n: usize) -> Result<Group, SeqError> {
+        Ok(Group {
+            n,
+            tasks: OnceCell::new(),
+        })
+    }
+
+    /// The task threads, started now if they were not.
+    fn tasks(&self) -> Result<&[Handle], SeqError> {
+        if let Some(t) = self.tasks.get() {
+            return Ok(t);
+        }
+        let started = Self::start(self.n)?;
+        Ok(self.tasks.get_or_init(|| started))
+    }
+
+    /// Start `n` idle task threads.
+    fn start(n: usize) -> Result<Vec<Handle>, SeqError> {
         let mut tasks = Vec::with_capacity(n);
         for i in 0..n {
             let (cmd_tx, cmd_rx) = mpsc::channel();
@@ -200,18 +244,18 @@ impl Group {
                 events: ev_rx,
             });
         }
-        Ok(Group { tasks })
+        Ok(tasks)
     }
 
     fn send(&self, task: usize, cmd: Cmd) -> Result<(), SeqError> {
-        self.tasks[task]
+        self.tasks()?[task]
             .cmds
             .send(cmd)
             .map_err(|_| SeqError(format!("sequential task T{task} is gone")))
     }
 
     fn wait(&self, task: usize, doing: &str) -> Result<Event, SeqError> {
-        match self.tasks[task].events.recv_timeout(REPORT_BOUND) {
+        match self.tasks()?[task].events.recv_timeout(REPORT_BOUND) {
             Ok(ev) => Ok(ev),
             Err(RecvTimeoutError::Timeout) => Err(SeqError(format!(
                 "sequential task T{task} did not report within {} s while {doing} (it neither finished, blocked on a sleeping lock nor yielded)",
@@ -235,6 +279,28 @@ impl Group {
             Cmd::Run(Box::new(move || Box::new(f()) as Box<dyn Any + Send>)),
         )?;
         self.wait(task, doing)
+    }
+
+    /// Run `f` on this thread, as a task that may not be suspended: [`Event::Done`] with its
+    /// value, [`Event::Failed`] when it panicked, or [`Event::WouldWait`] when it met a wait it
+    /// could not take at once or a yield (it unwound half done: its run's state is no longer
+    /// one of the model's, and the run must start again on task threads, [`Group::run`]).
+    pub fn run_inline<R: Send + 'static>(&self, f: impl FnOnce() -> R) -> Event {
+        /// Clears [`INLINE`] however the closure ends.
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                INLINE.set(false);
+            }
+        }
+        debug_assert!(!active(), "an inline run inside a sequential task");
+        INLINE.set(true);
+        let _reset = Reset;
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(v) => Event::Done(Box::new(v)),
+            Err(p) if p.is::<WouldWait>() => Event::WouldWait,
+            Err(p) => Event::Failed(panic_text(&*p)),
+        }
     }
 
     /// Let a blocked or yielding task try again; return what stopped it.
