@@ -6,7 +6,10 @@
 //! [`OPERATIONS`], as in swarm testing, Groce et al. ISSTA 2012) and one argument byte per
 //! [`Piece`] of that operation's syntax, which [`realize`] turns into text the model's own
 //! parser reads. A new row of `operations!` is generated with no change here. Half the swarms
-//! have at most [`SMALL_SWARM`] operations, so that a few meet often. Arguments are drawn so
+//! have at most [`SMALL_SWARM`] operations, so that a few meet often. One scenario in four is
+//! small ([`SMALL_SHARE`]: two threads of one drawn call), which loom searches to its end. Half
+//! the scenarios keep the linearizability check on ([`Case::checked`]: a call that would turn it
+//! off is dropped), since a wrong result is seen by that check alone. Arguments are drawn so
 //! that most calls mean something: a path is, one time in four, the path of the thread's
 //! previous call (a task works on one object: opens it, then looks at it), else three times in
 //! four one of the directories the setup's layout created or a file in one (the scenario's
@@ -15,12 +18,14 @@
 //! threads end with `exit`. Handles follow the calling rules of the table's `handle` column
 //! ([`HandleUse`]): a call that needs a held handle uses one its own task bound (or first binds
 //! one with the table's binding call of that class), a task takes one lock of a class at a time
-//! (a second could name the object it locked: its own deadlock) and gives it back, and what a
-//! task holds at its end (a `get_super` not dropped, a `lock_super` not unlocked) is given back
-//! before its `exit`, so that no generated program
-//! breaks a rule whose breach is the caller's bug; whatever such a program's serial runs report
-//! is a finding. The layout (directories, and devices mounted on some) is the only place naming
-//! operations (`mkdir` and `mount`, the scenario language's way to make a path exist).
+//! (a second could name the object it locked: its own deadlock) and gives it back, a task that
+//! holds a `get_super` works on that handle only until it drops it (any other call may put the
+//! last reference of a lazily unmounted mount, whose kill waits for the `s_umount` it holds),
+//! and what a task holds at its end (a `get_super` not dropped, a `lock_super` not unlocked) is
+//! given back before its `exit`, so that no generated program breaks a rule whose breach is the
+//! caller's bug; whatever such a program's serial runs report is a finding. The layout
+//! (directories, and devices mounted on some) is the only place naming operations (`mkdir` and
+//! `mount`, the scenario language's way to make a path exist).
 //!
 //! Invariant: every program [`realize`] returns passes what a scenario file must pass
 //! (`scenario::check_program`: it round-trips through the parser, [`Program::validate`] holds,
@@ -28,6 +33,8 @@
 //! so every value of a proptest value tree, shrunk or not, realizes to a valid program (or to
 //! none, when fewer than one thread is left).
 
+use super::check_of;
+use crate::scenario::Check;
 use mountcheck_model::program::linearizable::run_setup;
 use mountcheck_model::program::syntax::Piece;
 use mountcheck_model::program::{HandleClass, HandleUse, OpKind, OpSpec, OPERATIONS};
@@ -71,6 +78,13 @@ pub const MIN_SWARM: usize = 3;
 /// other half from the whole table.
 pub const SMALL_SWARM: usize = 6;
 
+/// The odds (other scenarios, small ones) of a small scenario: two threads of one drawn call
+/// each (with their `exit` and the calls the handle rules add, mostly within
+/// `fuzz::LOOM_SMALL_CALLS`), which loom can search to its end: a race that needs two preemptions
+/// in one window (an expiry between its read of a namespace's count and its increment) is rare
+/// in PCT's few executions and certain in loom's whole space.
+pub const SMALL_SHARE: (u32, u32) = (3, 1);
+
 /// Bounds of generation, from the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GenConfig {
@@ -107,6 +121,11 @@ pub struct Case {
     /// The threads' calls, and whether the thread ends with `exit` (a task's last act, the
     /// moment its namespace and files are given back, races the others' calls).
     pub threads: Vec<(Vec<AbstractCall>, bool)>,
+    /// The threads keep the linearizability check on: a call that would turn it off (an
+    /// operation the kernel does not make atomic, or one whose intermediate steps a call of
+    /// another thread can see) is dropped, so that a wrong result, which only that check sees,
+    /// can be seen (half the scenarios; drawn, not shrunk).
+    pub checked: bool,
 }
 
 fn call() -> impl Strategy<Value = AbstractCall> {
@@ -127,17 +146,22 @@ pub fn case_strategy(cfg: GenConfig) -> BoxedStrategy<Case> {
         vec((any::<u8>(), option::of(any::<u8>())), 0..=MAX_LAYOUT),
         any::<u8>(),
         vec(call(), 0..=MAX_SETUP_EXTRA),
-        vec(
-            (vec(call(), 1..=cfg.max_ops), any::<bool>()),
-            2..=cfg.max_threads,
-        ),
+        prop_oneof![
+            SMALL_SHARE.0 => vec(
+                (vec(call(), 1..=cfg.max_ops), any::<bool>()),
+                2..=cfg.max_threads,
+            ),
+            SMALL_SHARE.1 => vec((vec(call(), 1..=1), any::<bool>()), 2..=2),
+        ],
+        any::<bool>().no_shrink(),
     )
-        .prop_map(|(swarm, layout, focus, setup, threads)| Case {
+        .prop_map(|(swarm, layout, focus, setup, threads, checked)| Case {
             swarm,
             layout,
             focus,
             setup,
             threads,
+            checked,
         })
         .boxed()
 }
@@ -288,6 +312,11 @@ impl Handles {
         (!ok.is_empty()).then(|| ok[usize::from(b) % ok.len()])
     }
 
+    /// Whether the task holds a handle it must give back ([`HandleClass::must_release`]).
+    fn holds_must_release(&self) -> bool {
+        self.0.iter().any(|h| h.class.must_release() && !h.released)
+    }
+
     /// Whether the task holds a lock on a handle of `class`.
     fn locks(&self, class: HandleClass) -> bool {
         self.0
@@ -307,11 +336,26 @@ impl Handles {
     }
 }
 
+/// What every call appended to a program must keep, besides the program's validity.
+#[derive(Clone, Copy, Debug)]
+struct Rules {
+    /// The lock design the setup runs under (each setup call must return 0 in it).
+    design: LockDesign,
+    /// The threads keep the linearizability check on ([`Case::checked`]).
+    keep_check: bool,
+}
+
 /// Append `call` to `list` (the setup when `setup`, else the last thread of `p`) if the program
-/// stays valid; return whether it was kept.
-fn push_valid(p: &mut Program, setup: bool, call: Call, design: LockDesign) -> bool {
+/// stays valid (and, under `rules.keep_check`, checked for linearizability); return whether it
+/// was kept.
+fn push_valid(p: &mut Program, setup: bool, call: Call, rules: Rules) -> bool {
     list(p, setup).push(call);
-    let ok = p.validate().is_ok() && (!setup || run_setup(p, design).is_ok());
+    let ok = p.validate().is_ok()
+        && if setup {
+            run_setup(p, rules.design).is_ok()
+        } else {
+            !rules.keep_check || check_of(p) == Check::Linearizable
+        };
     if !ok {
         list(p, setup).pop();
     }
@@ -328,8 +372,8 @@ fn list(p: &mut Program, setup: bool) -> &mut Vec<Call> {
 }
 
 /// Parse `text` and append it as [`push_valid`] does.
-fn push_text(p: &mut Program, setup: bool, text: &str, design: LockDesign) -> bool {
-    parse_call(text).is_ok_and(|c| push_valid(p, setup, c, design))
+fn push_text(p: &mut Program, setup: bool, text: &str, rules: Rules) -> bool {
+    parse_call(text).is_ok_and(|c| push_valid(p, setup, c, rules))
 }
 
 /// Append the calls of one task (`setup`: init's, else the last thread of `p`), each given its
@@ -345,13 +389,13 @@ fn add_calls(
     swarm: &[OpKind],
     pool: &Pool<'_>,
     setup: bool,
-    design: LockDesign,
+    rules: Rules,
 ) {
     let mut held = Handles::default();
     pool.start_task();
     let bind = |p: &mut Program, held: &mut Handles, spec: &OpSpec, args: &[u8; ARGS], class| {
         let name = format!("h{}", held.0.len());
-        if push_text(p, setup, &text_of(spec, args, pool, "", &name), design) {
+        if push_text(p, setup, &text_of(spec, args, pool, "", &name), rules) {
             held.0.push(Held {
                 name,
                 class,
@@ -368,9 +412,24 @@ fn add_calls(
     for c in calls {
         let spec = c.op.get(swarm).spec();
         let b = c.args[0];
+        let on_held = match spec.handle {
+            HandleUse::Uses(class)
+            | HandleUse::Locks(class)
+            | HandleUse::Unlocks(class)
+            | HandleUse::Releases(class) => class.must_release(),
+            HandleUse::None | HandleUse::Binds(_) => false,
+        };
+        if held.holds_must_release() && !on_held && spec.kind != OpKind::Exit {
+            // While it holds a `get_super` (`s_umount` for read) a task works on that handle
+            // only: any other call may put the last reference of a mount that another task
+            // detached lazily, whose `kill_super` then waits for the `s_umount` this task
+            // holds: its own deadlock, in the kernel too, where no holder of `s_umount` walks a
+            // path or unmounts. (An `exit` ends the task: what it holds is given back first.)
+            continue;
+        }
         match spec.handle {
             HandleUse::None => {
-                exited = push_text(p, setup, &text_of(spec, &c.args, pool, "", ""), design)
+                exited = push_text(p, setup, &text_of(spec, &c.args, pool, "", ""), rules)
                     && spec.kind == OpKind::Exit;
             }
             HandleUse::Binds(class) => {
@@ -399,7 +458,7 @@ fn add_calls(
                     }
                 };
                 let text = text_of(spec, &c.args, pool, &held.0[i].name, "");
-                if push_text(p, setup, &text, design) {
+                if push_text(p, setup, &text, rules) {
                     held.apply(i, what);
                 }
             }
@@ -409,7 +468,7 @@ fn add_calls(
         }
     }
     if exits && !exited && !setup {
-        exited = push_text(p, setup, OpKind::Exit.spec().name, design);
+        exited = push_text(p, setup, OpKind::Exit.spec().name, rules);
     }
     // What the task still holds is given back, before its exit.
     let exit = if exited { list(p, setup).pop() } else { None };
@@ -421,7 +480,7 @@ fn add_calls(
                     p,
                     setup,
                     &text_of(spec, &[0; ARGS], pool, &h.name, ""),
-                    design,
+                    rules,
                 );
             }
         };
@@ -446,6 +505,10 @@ pub fn realize(case: &Case, design: LockDesign) -> Option<Program> {
         end: EndState::ExitAll,
         spec: None,
     };
+    let rules = Rules {
+        design,
+        keep_check: case.checked,
+    };
     let mut dirs: Vec<&'static str> = Vec::new();
     let mut mounted: Vec<&'static str> = Vec::new();
     let mut layout: Vec<(&'static str, Option<u8>)> = case
@@ -455,12 +518,12 @@ pub fn realize(case: &Case, design: LockDesign) -> Option<Program> {
         .collect();
     layout.sort_by_key(|(dir, _)| dir.matches('/').count());
     for (dir, dev) in layout {
-        if push_text(&mut p, true, &format!("mkdir {dir}"), design) && !dirs.contains(&dir) {
+        if push_text(&mut p, true, &format!("mkdir {dir}"), rules) && !dirs.contains(&dir) {
             dirs.push(dir);
         }
         if let Some(d) = dev {
             let dev = DEVICES[usize::from(d) % DEVICES.len()];
-            if push_text(&mut p, true, &format!("mount {dev} {dir}"), design)
+            if push_text(&mut p, true, &format!("mount {dev} {dir}"), rules)
                 && !mounted.contains(&dev)
             {
                 mounted.push(dev);
@@ -468,10 +531,10 @@ pub fn realize(case: &Case, design: LockDesign) -> Option<Program> {
         }
     }
     let pool = Pool::new(&dirs, &mounted, case.focus);
-    add_calls(&mut p, &case.setup, false, &case.swarm, &pool, true, design);
+    add_calls(&mut p, &case.setup, false, &case.swarm, &pool, true, rules);
     for (t, exits) in &case.threads {
         p.threads.push(Vec::new());
-        add_calls(&mut p, t, *exits, &case.swarm, &pool, false, design);
+        add_calls(&mut p, t, *exits, &case.swarm, &pool, false, rules);
         if p.threads.last().is_some_and(Vec::is_empty) {
             p.threads.pop();
         }
@@ -541,6 +604,10 @@ mod tests {
     }
 
     fn realize_threads_ending(calls: Vec<Vec<(OpKind, [u8; ARGS])>>, exits: bool) -> Program {
+        realize_case(calls, exits, false)
+    }
+
+    fn realize_case(calls: Vec<Vec<(OpKind, [u8; ARGS])>>, exits: bool, checked: bool) -> Program {
         let swarm: Vec<OpKind> = OPERATIONS.iter().map(|s| s.kind).collect();
         let index = |k: OpKind| {
             // An `Index` picks `k` out of the whole table: proptest maps its value onto the length.
@@ -557,6 +624,7 @@ mod tests {
             layout: vec![(0, Some(0))],
             focus: 0,
             setup: Vec::new(),
+            checked,
             threads: calls
                 .into_iter()
                 .map(|t| {
@@ -662,5 +730,52 @@ mod tests {
             vec![(OpKind::Stat, [0; ARGS])],
         ]);
         assert_eq!(texts(&q)[0], vec!["open /a/f as h0", "stat /a"]);
+    }
+
+    #[test]
+    fn a_task_holding_a_super_block_works_on_it_only_until_it_drops_it() {
+        let p = realize_threads(vec![
+            vec![
+                (OpKind::GetSuper, [0; ARGS]),
+                (OpKind::Stat, [0; ARGS]),
+                (OpKind::Statfs, [0; ARGS]),
+                (OpKind::Open, [0; ARGS]),
+                (OpKind::DropSuper, [0; ARGS]),
+                (OpKind::Stat, [0; ARGS]),
+            ],
+            vec![(OpKind::Umount, [0; ARGS])],
+        ]);
+        assert_eq!(
+            texts(&p),
+            vec![
+                vec![
+                    "get_super ram0 as h0",
+                    "statfs h0",
+                    "drop_super h0",
+                    "stat /a"
+                ],
+                vec!["umount /a"],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_checked_case_drops_the_calls_that_would_turn_the_linearizability_check_off() {
+        let calls = || {
+            vec![
+                vec![(OpKind::Umount, [0; ARGS]), (OpKind::Sync, [0; ARGS])],
+                vec![(OpKind::Stat, [0; ARGS]), (OpKind::Umount, [0; ARGS])],
+            ]
+        };
+        let unchecked = realize_case(calls(), false, false);
+        assert_eq!(
+            texts(&unchecked),
+            vec![vec!["umount /a", "sync"], vec!["stat /a", "umount /a"]]
+        );
+        assert_eq!(check_of(&unchecked), Check::None);
+        // `sync` is not atomic; a second thread's `umount` meets the first's.
+        let checked = realize_case(calls(), false, true);
+        assert_eq!(texts(&checked), vec![vec!["umount /a"], vec!["stat /a"]]);
+        assert_eq!(check_of(&checked), Check::Linearizable);
     }
 }

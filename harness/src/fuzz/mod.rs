@@ -7,7 +7,9 @@
 //! runner seeded by `--seed`); each is checked as a file would be (`scenario::check_program`,
 //! the sequential specification's order bound, here [`FUZZ_MAX_ORDERS`]: a scenario past it is
 //! skipped and the next one drawn), given its sequential specification and explored with PCT
-//! (and loom when it has at most [`LOOM_MAX_CALLS`] thread calls) by `run::explore_all_with`,
+//! and loom, two different samples of its interleavings (PCT's random priorities and change
+//! points; loom's first executions, the schedule's last steps varied first, or its whole space
+//! for a scenario of at most [`LOOM_SMALL_CALLS`] thread calls), by `run::explore_each_with`,
 //! `--jobs` child processes at once, under one progress bar. A scenario that fails is shrunk by
 //! `shrink` (proptest's value-tree shrinking with the exploration as the test), written as
 //! `<reports>/found/<class>-<hash>.toml` (an ordinary scenario file: variant, `expect` = the class,
@@ -59,9 +61,10 @@ use crate::verdict::Verdict;
 /// so that each specification takes well under a second); a scenario past it is skipped.
 pub const FUZZ_MAX_ORDERS: u128 = 5_000;
 
-/// The most thread calls of a generated scenario that loom also explores (its space grows fast
-/// with calls).
-pub const LOOM_MAX_CALLS: usize = 4;
+/// The most thread calls of a generated scenario that loom searches for `--loom-iterations`
+/// executions (most such scenarios to their end); a larger one, whose space grows fast with its
+/// calls, gets `--iterations` loom executions, as PCT does.
+pub const LOOM_SMALL_CALLS: usize = 4;
 
 /// `--budget` by default: seconds of the whole campaign.
 pub const DEFAULT_BUDGET_SECS: f64 = 60.0;
@@ -74,11 +77,17 @@ pub const MAX_OPS: u64 = 8;
 /// `--threads` by default (Lincheck's shape: 2 to 4).
 pub const DEFAULT_THREADS: usize = 3;
 
-/// `--iterations` by default: executions per exploration of a generated scenario (PCT: a prefix
-/// of `run`'s 2000, with the same seed, so what it finds `run` finds; loom: the first executions
-/// of its search, reported `incomplete` when it has more; few, so that more scenarios, the
-/// scarcer thing, are tried in a budget).
+/// `--iterations` by default: executions per exploration of a generated scenario by PCT (and
+/// the other samplers): a prefix of `run`'s 2000, with the same seed, so what it finds `run`
+/// finds; few, so that more scenarios, the scarcer thing, are tried in a budget.
 pub const DEFAULT_FUZZ_ITERATIONS: u64 = 200;
+
+/// `--loom-iterations` by default: executions of loom's search of a generated scenario (one of
+/// at most [`LOOM_SMALL_CALLS`] thread calls). Such a scenario's whole space at preemption bound
+/// 2 is about a thousand executions (an `expire` beside a `clone -n; exit`: 900 to 1 223 in the
+/// fixed protocol, its race met at execution 221 to 481), so most are searched to their end:
+/// a clean that is complete, where PCT's few executions are a sample.
+pub const DEFAULT_FUZZ_LOOM_ITERATIONS: u64 = 2_000;
 
 /// `--time-limit` by default: seconds per exploration of a generated scenario.
 pub const DEFAULT_SCENARIO_TIME_LIMIT: f64 = 10.0;
@@ -116,15 +125,17 @@ pub struct FuzzArgs {
     /// `get_super` before a `drop_super` and the `drop_super` before its end, come on top).
     #[arg(long, default_value_t = DEFAULT_OPS, value_parser = options::ranged(1..=MAX_OPS))]
     pub ops: usize,
-    /// Backends each scenario is explored with (loom only for scenarios of at most 4 thread
-    /// calls).
+    /// Backends each scenario is explored with.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Backend::Pct, Backend::Loom])]
     pub backend: Vec<Backend>,
-    /// Executions per exploration of a generated scenario, for every backend (a loom
-    /// exploration that reaches it is `incomplete`; the shrunk scenario is explored again at
-    /// `run`'s default bounds).
+    /// Executions per exploration of a generated scenario, for every backend but loom (the
+    /// shrunk scenario is explored again at `run`'s default bounds).
     #[arg(long, default_value_t = DEFAULT_FUZZ_ITERATIONS, value_parser = options::ranged_u64(bounds::ITERATIONS_RANGE))]
     pub iterations: u64,
+    /// Executions of loom's search of a generated scenario of at most 4 thread calls (a larger
+    /// one gets `--iterations`; a search that reaches its cap is `incomplete`).
+    #[arg(long, default_value_t = DEFAULT_FUZZ_LOOM_ITERATIONS, value_parser = options::ranged_u64(bounds::ITERATIONS_RANGE))]
+    pub loom_iterations: u64,
     /// Time bound of one exploration of a generated scenario, in seconds.
     #[arg(long, default_value_t = DEFAULT_SCENARIO_TIME_LIMIT, value_parser = options::time_limit)]
     pub time_limit: f64,
@@ -475,6 +486,10 @@ pub fn run(a: &FuzzArgs, command: &str) -> Result<ExitCode> {
         reports: &found_dir,
         minimize_witness: false,
     };
+    let loom_set = Settings {
+        iterations: Some(a.loom_iterations),
+        ..set
+    };
     let cfg = GenConfig {
         max_threads: a.threads,
         max_ops: a.ops,
@@ -588,16 +603,26 @@ pub fn run(a: &FuzzArgs, command: &str) -> Result<ExitCode> {
         let (mut trees, batch): (Vec<_>, Vec<Scenario>) = batch.into_iter().unzip();
         let tasks: Vec<(&Scenario, Backend)> = batch
             .iter()
-            .flat_map(|s| {
-                let small = s.program.threads.iter().map(Vec::len).sum::<usize>() <= LOOM_MAX_CALLS;
-                a.backend
-                    .iter()
-                    .filter(move |b| **b != Backend::Loom || small)
-                    .map(move |b| (s, *b))
-            })
+            .flat_map(|s| a.backend.iter().map(move |b| (s, *b)))
             .collect();
         bar.set_message(format!("{} found", sum.found.len()));
-        let reports = run::explore_all_with(&tasks, &set, &ProgressBar::hidden())?;
+        let capped: Vec<_> = tasks
+            .iter()
+            .map(|&(s, b)| {
+                let small =
+                    s.program.threads.iter().map(Vec::len).sum::<usize>() <= LOOM_SMALL_CALLS;
+                (
+                    s,
+                    b,
+                    if b == Backend::Loom && small {
+                        loom_set
+                    } else {
+                        set
+                    },
+                )
+            })
+            .collect();
+        let reports = run::explore_each_with(&capped, a.jobs, &ProgressBar::hidden())?;
         let first_index = sum.scenarios;
         sum.scenarios += batch.len();
         bar.set_position(sum.scenarios as u64);
