@@ -6,11 +6,10 @@
 //! [`OPERATIONS`], as in swarm testing, Groce et al. ISSTA 2012) and one argument byte per
 //! [`Piece`] of that operation's syntax, which [`realize`] turns into text the model's own
 //! parser reads. A new row of `operations!` is generated with no change here. Half the swarms
-//! have at most [`SMALL_SWARM`] operations, so that a few meet often. One scenario in four is
-//! small ([`SMALL_SHARE`]: two threads of one drawn call), which loom searches to its end. Half
-//! the scenarios keep the linearizability check on ([`Case::checked`]: a call that would turn it
-//! off is dropped), since a wrong result is seen by that check alone. Arguments are drawn so
-//! that most calls mean something: a path is, one time in four, the path of the thread's
+//! have at most [`SMALL_SWARM`] operations, so that a few meet often. Half the scenarios keep
+//! the linearizability check on ([`Case::checked`]: a call that would turn it off is dropped),
+//! since a wrong result is seen by that check alone. Arguments are drawn so that most calls
+//! mean something: a path is, one time in four, the path of the thread's
 //! previous call (a task works on one object: opens it, then looks at it), else three times in
 //! four one of the directories the setup's layout created or a file in one (the scenario's
 //! `focus` keeps a random subset of them: a swarm over paths), else any of [`PATHS`] (`.` and
@@ -78,13 +77,6 @@ pub const MIN_SWARM: usize = 3;
 /// other half from the whole table.
 pub const SMALL_SWARM: usize = 6;
 
-/// The odds (other scenarios, small ones) of a small scenario: two threads of one drawn call
-/// each (with their `exit` and the calls the handle rules add, mostly within
-/// `fuzz::LOOM_SMALL_CALLS`), which loom can search to its end: a race that needs two preemptions
-/// in one window (an expiry between its read of a namespace's count and its increment) is rare
-/// in PCT's few executions and certain in loom's whole space.
-pub const SMALL_SHARE: (u32, u32) = (3, 1);
-
 /// Bounds of generation, from the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GenConfig {
@@ -146,13 +138,10 @@ pub fn case_strategy(cfg: GenConfig) -> BoxedStrategy<Case> {
         vec((any::<u8>(), option::of(any::<u8>())), 0..=MAX_LAYOUT),
         any::<u8>(),
         vec(call(), 0..=MAX_SETUP_EXTRA),
-        prop_oneof![
-            SMALL_SHARE.0 => vec(
-                (vec(call(), 1..=cfg.max_ops), any::<bool>()),
-                2..=cfg.max_threads,
-            ),
-            SMALL_SHARE.1 => vec((vec(call(), 1..=1), any::<bool>()), 2..=2),
-        ],
+        vec(
+            (vec(call(), 1..=cfg.max_ops), any::<bool>()),
+            2..=cfg.max_threads,
+        ),
         any::<bool>().no_shrink(),
     )
         .prop_map(|(swarm, layout, focus, setup, threads, checked)| Case {
