@@ -288,6 +288,13 @@ fn scenario_of(name: String, program: Program, variant: Variant, design: LockDes
     }
 }
 
+/// Whether backend `b` explores `program` for `--loom-iterations` executions (loom on a
+/// scenario of at most [`LOOM_SMALL_CALLS`] thread calls: most such spaces end below it) rather
+/// than `--iterations`.
+fn searched_whole(program: &Program, b: Backend) -> bool {
+    b == Backend::Loom && program.threads.iter().map(Vec::len).sum::<usize>() <= LOOM_SMALL_CALLS
+}
+
 /// Check `program` as a file would be checked and attach its specification; `Err` with the
 /// reason when it cannot be explored.
 fn ready(
@@ -609,17 +616,8 @@ pub fn run(a: &FuzzArgs, command: &str) -> Result<ExitCode> {
         let capped: Vec<_> = tasks
             .iter()
             .map(|&(s, b)| {
-                let small =
-                    s.program.threads.iter().map(Vec::len).sum::<usize>() <= LOOM_SMALL_CALLS;
-                (
-                    s,
-                    b,
-                    if b == Backend::Loom && small {
-                        loom_set
-                    } else {
-                        set
-                    },
-                )
+                let whole = searched_whole(&s.program, b);
+                (s, b, if whole { loom_set } else { set })
             })
             .collect();
         let reports = run::explore_each_with(&capped, a.jobs, &ProgressBar::hidden())?;
@@ -965,5 +963,25 @@ mod tests {
             "{t}"
         );
         assert_eq!(t.matches("<!-- begin ").count(), 2, "{t}");
+    }
+
+    #[test]
+    fn loom_gets_its_own_cap_on_small_scenarios_only_and_pct_never() {
+        let p = |threads: &[&[&str]]| Program {
+            threads: threads
+                .iter()
+                .map(|t| {
+                    t.iter()
+                        .map(|c| mountcheck_model::parse_call(c).unwrap())
+                        .collect()
+                })
+                .collect(),
+            ..Program::default()
+        };
+        let four = p(&[&["stat /", "stat /"], &["stat /", "exit"]]);
+        let five = p(&[&["stat /", "stat /", "stat /"], &["stat /", "exit"]]);
+        assert!(searched_whole(&four, Backend::Loom));
+        assert!(!searched_whole(&five, Backend::Loom));
+        assert!(!searched_whole(&four, Backend::Pct));
     }
 }
