@@ -401,13 +401,9 @@ fn add_calls(
     for c in calls {
         let spec = c.op.get(swarm).spec();
         let b = c.args[0];
-        let on_held = match spec.handle {
-            HandleUse::Uses(class)
-            | HandleUse::Locks(class)
-            | HandleUse::Unlocks(class)
-            | HandleUse::Releases(class) => class.must_release(),
-            HandleUse::None | HandleUse::Binds(_) => false,
-        };
+        // A use of a held handle (not a new one) of a class the task must give back.
+        let on_held = !matches!(spec.handle, HandleUse::Binds(_))
+            && spec.handle.class().is_some_and(HandleClass::must_release);
         if held.holds_must_release() && !on_held && spec.kind != OpKind::Exit {
             // While it holds a `get_super` (`s_umount` for read) a task works on that handle
             // only: any other call may put the last reference of a mount that another task
