@@ -74,6 +74,31 @@ pub fn parent_of(path: &str) -> &str {
     }
 }
 
+/// `path` (absolute within a filesystem) as seen from the root `base` of a mount of that
+/// filesystem: `/` for `base` itself, the rest below it, `None` when `path` is not at or below
+/// `base`.
+pub fn relative(path: &str, base: &str) -> Option<String> {
+    if base == "/" {
+        return Some(path.to_string());
+    }
+    if path == base {
+        return Some("/".into());
+    }
+    path.strip_prefix(base)
+        .filter(|r| r.starts_with('/'))
+        .map(str::to_string)
+}
+
+/// Absolute path `b` appended to absolute path `a` (a mountpoint's path inside the mount it sits
+/// on, after that mount's own mountpoint): `/` on either side adds nothing.
+pub fn join(a: &str, b: &str) -> String {
+    match (a, b) {
+        ("/", b) => b.to_string(),
+        (a, "/") => a.to_string(),
+        (a, b) => format!("{a}{b}"),
+    }
+}
+
 impl FsTree {
     /// An empty filesystem: just `/`.
     pub fn new() -> Self {

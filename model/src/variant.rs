@@ -5,7 +5,7 @@
 //! in the code with `Mutant::X` and the kernel function it follows. The switch is a runtime value
 //! carried by [`crate::kernel::Config`], so one build explores them all.
 //!
-//! [`mutants!`] is the one table of the catalog: for each mutant its variant, id, one-line
+//! `mutants!` is the one table of the catalog: for each mutant its variant, id, one-line
 //! description, trigger, the finding class it must produce, its `See:` reference, whether it is
 //! a bug of the kernel's history (rather than a removed guard), and the lock design its code
 //! lives in (`None`: every design). Its scenario is `scenarios/<id>.toml`

@@ -2,10 +2,10 @@
 //! lock, read-mostly) under every backend: the fixed protocol stays clean and the planted bugs are
 //! still caught, with `Config { lock_design, .. }`.
 //!
-//! What it checks: the designs of `model/src/kernel.rs` (`TreeLock`, `SpinLock::with_design`)
-//! and the find-then-pin of `get_super` in `model/src/super_block.rs`. The programs race lookups
-//! (`lookup_mnt` in a path walk, `get_super`, the `super_blocks` walk of `sync`, expiry) against
-//! the writers of the same structures (`umount`, `mount`, `clone`, exit), the races where a
+//! What it checks: the designs of `model/src/kernel/locks.rs` (`TreeLock`, `SpinLock::with_design`)
+//! and the find-then-pin of `get_super` in `model/src/super_block/get_super.rs`. The programs race
+//! lookups (`lookup_mnt` in a path walk, `get_super`, the `super_blocks` walk of `sync`, expiry)
+//! against the writers of the same structures (`umount`, `mount`, `clone`, exit), the races where a
 //! lock-free read path could pin an object after a writer checked it, or revive a freed one.
 //!
 //! Invariant: for each design, no finding on the clean programs, and the planted bug's class on
@@ -450,7 +450,7 @@ mod under_loom {
         }
     }
 
-    /// The read-mostly handshake of `lookup_mnt` and the umounter (model/src/mount.rs:
+    /// The read-mostly handshake of `lookup_mnt` and the umounter (model/src/mount/legitimize.rs:
     /// `lookup_mnt_rcu`, `umount_busy_count`), written out with loom's own primitives and
     /// nothing else, so that the protocol is checked apart from the model, and so that loom can be
     /// shown to catch the two ways to get it wrong: no re-check after the pin

@@ -3,11 +3,12 @@
 //! naming the lock, and a retry loop gives up after `sync::MAX_RETRIES` rounds (and, on real
 //! threads, the wait bound) with a `livelock` finding naming the loop and the object.
 //!
-//! What it checks: two model slips that used to hang on real threads. `missing-drop-super`
-//! leaves `s_umount` held for read, so the umount's `kill_super` slept for ever in
-//! `down_write(s_umount)` (model/src/super_block.rs, model/src/sync/sem.rs). A umount that sets a
-//! mount's `mnt_umounting` flag (the read-mostly design's handshake, model/src/mount.rs) and never
-//! clears it made every `lookup_mnt` of that mount retry for ever. Each now ends in a finding.
+//! What it checks: two model slips that used to hang on real threads. `missing-drop-super` leaves
+//! `s_umount` held for read, so the umount's `kill_super` slept for ever in `down_write(s_umount)`
+//! (model/src/super_block/locks.rs, model/src/sync/sem.rs). A umount that sets a mount's
+//! `mnt_umounting` flag (the read-mostly design's handshake, model/src/mount/legitimize.rs) and
+//! never clears it made every `lookup_mnt` of that mount retry for ever. Each now ends in a
+//! finding.
 //!
 //! Run: `cargo test -p mountcheck-model --test no_hang` (about ten seconds: each case waits for
 //! the real-threads bound once).

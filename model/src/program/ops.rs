@@ -1,7 +1,7 @@
 //! The operations of the scenario language, each described once.
 //!
 //! What it models: the system calls and kernel entry points a scenario thread can make, with the
-//! kernel function each one follows. [`operations!`] is the one table: for every operation its
+//! kernel function each one follows. `operations!` is the one table: for every operation its
 //! variant and fields, its name and syntax ([`Piece`]s), the kernel call it stands for, the kinds
 //! of result it returns, whether the kernel makes it atomic (with the reason and the source),
 //! which of its steps other tasks can see ([`Steps`]), what it does with a handle under the

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Call;
 use crate::error::OpResult;
+use crate::fs::{join, relative};
 use crate::kernel::Tree;
 use crate::mount::Mount;
 use crate::namespace::Namespace;
@@ -67,26 +68,6 @@ pub struct Outcome {
     pub results: Vec<Vec<Option<OpResult>>>,
     /// Per namespace in use, its mount table.
     pub tables: Tables,
-}
-
-fn relative(path: &str, base: &str) -> Option<String> {
-    if base == "/" {
-        return Some(path.to_string());
-    }
-    if path == base {
-        return Some("/".into());
-    }
-    path.strip_prefix(base)
-        .filter(|r| r.starts_with('/'))
-        .map(str::to_string)
-}
-
-fn join(a: &str, b: &str) -> String {
-    match (a, b) {
-        ("/", b) => b.to_string(),
-        (a, "/") => a.to_string(),
-        (a, b) => format!("{a}{b}"),
-    }
 }
 
 /// The mountpoint of mount `m` from its namespace's root `root`, following parents (bounded, so a

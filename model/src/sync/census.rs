@@ -7,7 +7,7 @@
 //! alive from the moment the facade spawns it (or, for the execution's main thread, from
 //! [`reset`]) until its closure returns; it is blocked while it is inside a facade call that can
 //! sleep: taking a mutex or a reader-writer lock, waiting on a condition variable (the sleeping
-//! locks of [`super::sem`]), joining a thread.
+//! locks of `sync::sem`), joining a thread.
 //!
 //! Invariant: `0 <= blocked <= alive` while an execution runs. The counts are std atomics, so
 //! the checkers never see them and they add no interleavings. They are updated by explicit calls,
@@ -15,7 +15,7 @@
 //! the counts must still say what the threads were doing when the checker gave up. Under loom and
 //! shuttle one execution runs at a time per process and every model thread runs on the checker's
 //! own OS thread, so process-wide counters are exact. On real threads (std) nothing reads them (a
-//! deadlock there is found by the bounded waits of [`super::sem`]), so they compile to nothing:
+//! deadlock there is found by the bounded waits of `sync::sem`), so they compile to nothing:
 //! parallel test executions in one process cannot disturb them, and the benchmarks pay nothing.
 
 #[cfg(any(loom, feature = "shuttle"))]

@@ -31,16 +31,19 @@
 //! and `grab_super`'s `s_count > S_BIAS` test, made with its own pin held, is unaffected by
 //! concurrent pins and puts of weight one.
 
-use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
+use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 
 use crate::fs::{Dentry, FsTree};
-use crate::kernel::{Kernel, LockDesign, SpinGuard, SuperBlocks, RCU_READ};
+use crate::kernel::{Kernel, LockDesign, SpinGuard, SuperBlocks};
 use crate::life::Life;
-use crate::oracle::lockdep::{LockClass, LockId, LockMode};
-use crate::oracle::{Counter, Ctx, Note, ObjKind, ObjState, Oid, Verb, S_BIAS};
+use crate::oracle::{Counter, Ctx, Note, ObjKind, ObjState, Oid, S_BIAS};
 use crate::rules;
 use crate::sync::{self, Arc, AtomicBool, AtomicIsize, Ordering, RwSem, Semaphore};
 use crate::variant::Mutant;
+
+mod get_super;
+mod locks;
+mod sync_supers;
 
 /// The ledger tag of the `super_blocks` list's reference.
 pub const LIST_TAG: &str = "super_blocks list";
@@ -191,72 +194,6 @@ impl Kernel {
         panic!("livelock (invariant oracle off): {what}")
     }
 
-    /// `down_read(s_umount)`.
-    #[track_caller]
-    pub fn down_read_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
-        let id = LockId::of(LockClass::SUmount, sb.oid);
-        sb.touch(self, ctx, "down_read(s_umount)");
-        self.might_sleep(ctx, "down_read(s_umount)", Some(sb.oid));
-        ctx.before_acquire(id, LockMode::Shared, 0);
-        if let Err(e) = sb.s_umount.down_read() {
-            let lock = format!("down_read(sb#{}.s_umount)", sb.oid.0);
-            self.stuck(ctx, &lock, &rwsem_holders(&sb.s_umount), Some(sb.oid), e);
-        }
-        sb.touch(self, ctx, "down_read(s_umount) woke up and");
-        ctx.acquired(id, LockMode::Shared, Verb::Semaphore, 0);
-    }
-
-    /// `up_read(s_umount)`.
-    pub fn up_read_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
-        sb.touch(self, ctx, "up_read(s_umount)");
-        if !sb.s_umount.up_read() {
-            self.ledger.invariant(
-                ctx,
-                Some(sb.oid),
-                format!("up_read of sb#{}.s_umount not held for read", sb.oid.0),
-            );
-        }
-        ctx.release(
-            LockId::of(LockClass::SUmount, sb.oid),
-            LockMode::Shared,
-            Verb::Semaphore,
-        );
-    }
-
-    /// `down_write(s_umount)`.
-    #[track_caller]
-    pub fn down_write_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
-        self.down_write_umount_nested(ctx, sb, 0);
-    }
-
-    /// `down_write_nested(s_umount, subclass)`: a second `s_umount` taken while one is held,
-    /// annotated for lockdep as the kernel's `alloc_super` does for the super_block it is
-    /// setting up (`SINGLE_DEPTH_NESTING`: that one is not yet visible to anyone).
-    #[track_caller]
-    pub fn down_write_umount_nested(&self, ctx: &Ctx, sb: &SuperBlock, subclass: u8) {
-        let id = LockId::of(LockClass::SUmount, sb.oid);
-        sb.touch(self, ctx, "down_write(s_umount)");
-        self.might_sleep(ctx, "down_write(s_umount)", Some(sb.oid));
-        ctx.before_acquire(id, LockMode::Exclusive, subclass);
-        if let Err(e) = sb.s_umount.down_write() {
-            let lock = format!("down_write(sb#{}.s_umount)", sb.oid.0);
-            self.stuck(ctx, &lock, &rwsem_holders(&sb.s_umount), Some(sb.oid), e);
-        }
-        sb.touch(self, ctx, "down_write(s_umount) woke up and");
-        ctx.acquired(id, LockMode::Exclusive, Verb::Semaphore, subclass);
-    }
-
-    /// `up_write(s_umount)`.
-    pub fn up_write_umount(&self, ctx: &Ctx, sb: &SuperBlock) {
-        sb.touch(self, ctx, "up_write(s_umount)");
-        sb.s_umount.up_write();
-        ctx.release(
-            LockId::of(LockClass::SUmount, sb.oid),
-            LockMode::Exclusive,
-            Verb::Semaphore,
-        );
-    }
-
     /// `get_sb_bdev` / `get_sb_nodev` for a named device: return the device's live super_block
     /// with one more `s_active` reference held by `holder` (via `grab_super`), or allocate,
     /// fill and list a new one (`alloc_super`, `insert_super`, `read_super`). Follows the
@@ -383,100 +320,6 @@ impl Kernel {
         false
     }
 
-    /// `get_super(dev)`: find the live super_block of `dev`, pinned by `s_count` (tag `tag`) and
-    /// with `s_umount` held for read; `None` if the device has no live filesystem. Rescans when
-    /// the super_block died before `s_umount` was won. The search and the pin follow the lock
-    /// design (see the module documentation).
-    pub fn get_super(&self, ctx: &Ctx, dev: &str, tag: &str) -> Option<Arc<SuperBlock>> {
-        let mut retries = sync::Retries::new();
-        loop {
-            let sb = match self.cfg.lock_design {
-                LockDesign::Global | LockDesign::RwLock => {
-                    // The shared side: the one `sb_lock` (global), `read_lock` (rwlock).
-                    let list = self.sb_lock.read(ctx);
-                    let sb = list.iter().find(|s| s.dev == dev).cloned()?;
-                    if !self.mutant(Mutant::GetSuperNoPin) {
-                        self.sb_get(ctx, &sb, tag, 1);
-                    }
-                    drop(list);
-                    sb
-                }
-                LockDesign::ReadMostly => {
-                    let index = self.sb_index.as_ref().expect("read-mostly design");
-                    let g = sync::rcu::read_lock();
-                    ctx.acquire(RCU_READ, LockMode::Shared, Verb::Rcu, 0);
-                    let sb = if self.mutant(Mutant::GetSuperNoPin) {
-                        index.find_map(&g, dev, |s| Some(s.clone()))
-                    } else {
-                        index.find_map(&g, dev, |s| {
-                            self.pin_if_listed(ctx, s, tag).then(|| s.clone())
-                        })
-                    };
-                    ctx.release(RCU_READ, LockMode::Shared, Verb::Rcu);
-                    g.unlock();
-                    sb?
-                }
-            };
-            self.down_read_umount(ctx, &sb);
-            if sb.s_root.load(Ordering::SeqCst) || self.mutant(Mutant::GetSuperNoRecheck) {
-                return Some(sb);
-            }
-            self.drop_super(ctx, &sb, tag);
-            // Rescan. In the fixed protocol the dead super_block is already unlinked; a mutant that
-            // lets readers in early may spin here, so let the checker run the others first.
-            if let Err(n) = retries.again() {
-                let what = format!(
-                    "get_super({dev}) rescanned {n} times and keeps finding sb#{} dead",
-                    sb.oid.0
-                );
-                self.livelock(ctx, &sb, what);
-            }
-        }
-    }
-
-    /// The read-mostly design's pin: `s_count++` only while the list's `S_BIAS` is held
-    /// (increment-if-listed), without `sb_lock`. Returns whether it pinned.
-    fn pin_if_listed(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str) -> bool {
-        sync::oracle_atomic(|| match inc_if_listed(sb) {
-            Some(now) => {
-                self.ledger.get(ctx, sb.oid, Counter::SCount, tag, 1, now);
-                true
-            }
-            None => false,
-        })
-    }
-
-    /// `get_super`'s find-and-pin with no bookkeeping (no `Ctx`, nothing in the ledger, no
-    /// `s_umount`): the design's search of the list and its `s_count` pin, what the benchmarks
-    /// time. Undo with [`Kernel::unpin_super_quiet`].
-    pub fn find_super_quiet(&self, dev: &str) -> Option<Arc<SuperBlock>> {
-        match self.cfg.lock_design {
-            LockDesign::Global | LockDesign::RwLock => self.sb_lock.peek(|list| {
-                let sb = list.iter().find(|s| s.dev == dev)?;
-                sb.s_count.fetch_add(1, Ordering::SeqCst);
-                Some(sb.clone())
-            }),
-            LockDesign::ReadMostly => {
-                let index = self.sb_index.as_ref().expect("read-mostly design");
-                let g = sync::rcu::read_lock();
-                index.find_map(&g, dev, |s| inc_if_listed(s).map(|_| s.clone()))
-            }
-        }
-    }
-
-    /// Drop a pin taken by [`Kernel::find_super_quiet`] the way `put_super` of the design does it
-    /// (under the exclusive `sb_lock`, or the read-mostly design's `atomic_dec_and_lock`). The
-    /// super_block must stay listed meanwhile: this put is never the last.
-    pub fn unpin_super_quiet(&self, sb: &SuperBlock) {
-        if self.cfg.lock_design == LockDesign::ReadMostly && dec_if_not_last(sb).is_some() {
-            return;
-        }
-        self.sb_lock.peek_exclusive(|_| {
-            let before = sb.s_count.fetch_sub(1, Ordering::SeqCst);
-            debug_assert!(before > 1, "unpin_super_quiet dropped the last s_count");
-        });
-    }
-
     /// `drop_super`: `up_read(s_umount)` and drop the `s_count` pin taken as `tag`.
     pub fn drop_super(&self, ctx: &Ctx, sb: &SuperBlock, tag: &str) {
         self.up_read_umount(ctx, sb);
@@ -575,153 +418,6 @@ impl Kernel {
         ctx.require(&rules::STATFS, Some(sb.oid));
         sb.touch_fs(self, ctx, "statfs");
         ctx.note(Note::Statfs(sb.oid));
-    }
-
-    /// `down(&dir->i_sem)` of the filesystem's directories.
-    #[track_caller]
-    pub fn down_i_sem(&self, ctx: &Ctx, sb: &SuperBlock) {
-        let id = LockId::of(LockClass::ISem, sb.oid);
-        sb.touch_fs(self, ctx, "down(i_sem)");
-        self.might_sleep(ctx, "down(i_sem)", Some(sb.oid));
-        ctx.before_acquire(id, LockMode::Exclusive, 0);
-        if let Err(e) = sb.i_sem.down() {
-            let lock = format!("down(sb#{}.i_sem)", sb.oid.0);
-            self.stuck(ctx, &lock, "another thread", Some(sb.oid), e);
-        }
-        ctx.acquired(id, LockMode::Exclusive, Verb::Semaphore, 0);
-    }
-
-    /// `up(&dir->i_sem)`.
-    pub fn up_i_sem(&self, ctx: &Ctx, sb: &SuperBlock) {
-        sb.i_sem.up();
-        ctx.release(
-            LockId::of(LockClass::ISem, sb.oid),
-            LockMode::Exclusive,
-            Verb::Semaphore,
-        );
-    }
-
-    /// `lock_super`: the seed's semaphore, or the pre-seed flag under the mutant.
-    pub fn lock_super(&self, ctx: &Ctx, sb: &SuperBlock) {
-        sb.touch(self, ctx, "lock_super");
-        let id = LockId::of(LockClass::SLock, sb.oid);
-        if self.mutant(Mutant::LockSuperUnlocked) {
-            let mut retries = sync::Retries::new();
-            while sb.s_lock_flag.load(Ordering::SeqCst) {
-                if let Err(n) = retries.again() {
-                    self.livelock(
-                        ctx,
-                        sb,
-                        format!("lock_super spun {n} times on sb#{}'s flag", sb.oid.0),
-                    );
-                }
-            }
-            sb.s_lock_flag.store(true, Ordering::SeqCst);
-        } else {
-            self.might_sleep(ctx, "lock_super", Some(sb.oid));
-            ctx.before_acquire(id, LockMode::Exclusive, 0);
-            if let Err(e) = sb.s_lock.down() {
-                let lock = format!("lock_super(sb#{})", sb.oid.0);
-                self.stuck(ctx, &lock, "another thread", Some(sb.oid), e);
-            }
-        }
-        ctx.acquired(id, LockMode::Exclusive, Verb::LockSuper, 0);
-        let inside = sb.s_lock_inside.fetch_add(1, StdOrdering::SeqCst) + 1;
-        if inside > 1 {
-            self.ledger.invariant(
-                ctx,
-                Some(sb.oid),
-                format!(
-                    "lock_super: {inside} threads inside sb#{}'s s_lock at once",
-                    sb.oid.0
-                ),
-            );
-        }
-    }
-
-    /// `unlock_super`.
-    pub fn unlock_super(&self, ctx: &Ctx, sb: &SuperBlock) {
-        sb.touch(self, ctx, "unlock_super");
-        sb.s_lock_inside.fetch_sub(1, StdOrdering::SeqCst);
-        if self.mutant(Mutant::LockSuperUnlocked) {
-            sb.s_lock_flag.store(false, Ordering::SeqCst);
-        } else if !sb.s_lock.up() {
-            self.ledger.invariant(
-                ctx,
-                Some(sb.oid),
-                format!("unlock_super of sb#{} that is not locked", sb.oid.0),
-            );
-        }
-        ctx.release(
-            LockId::of(LockClass::SLock, sb.oid),
-            LockMode::Exclusive,
-            Verb::LockSuper,
-        );
-    }
-
-    /// `sync_supers` / `writeback_inodes`: walk `super_blocks`, pinning each super_block while
-    /// `sb_lock` is dropped. After the pin is put, a super_block that was unlinked meanwhile
-    /// restarts the walk (`__put_super_and_need_restart`); the mutant follows its stale link.
-    pub fn sync_filesystems(&self, ctx: &Ctx) {
-        let tag = format!("sync walk by T{}", ctx.tid);
-        let mut list = self.sb_lock.lock(ctx);
-        let mut idx = 0;
-        let mut restarts = sync::Retries::new();
-        while idx < list.len() {
-            let sb = list[idx].clone();
-            self.sb_get(ctx, &sb, &tag, 1);
-            drop(list);
-            // The mutant calls ->write_super without s_umount.
-            let locked = !self.mutant(Mutant::SyncWriteSuperUnlocked);
-            if locked {
-                self.down_read_umount(ctx, &sb);
-            }
-            // The s_root test and ->write_super are two steps (each a scheduling point).
-            if sb.s_root.load(Ordering::SeqCst) {
-                ctx.require(&rules::WRITE_SUPER, Some(sb.oid));
-                sb.touch_fs(self, ctx, "sync_fs");
-                ctx.note(Note::WriteSuper(sb.oid));
-            }
-            if locked {
-                self.up_read_umount(ctx, &sb);
-            }
-            list = self.sb_lock.lock(ctx);
-            if self.mutant(Mutant::SyncPoisonedWalk) {
-                self.sb_put_locked(ctx, &sb, &tag, 1);
-                sb.touch(self, ctx, "sync: follow s_list.next");
-                if !sb.on_list.load(Ordering::SeqCst) {
-                    self.ledger.fail(
-                        ctx,
-                        crate::oracle::FindingClass::UseAfterFree,
-                        format!("sync follows the poisoned s_list link of sb#{}, unlinked by kill_super", sb.oid.0),
-                        Some(sb.oid),
-                        Vec::new(),
-                    );
-                }
-                idx = list
-                    .iter()
-                    .position(|s| Arc::ptr_eq(s, &sb))
-                    .map_or(list.len(), |p| p + 1);
-            } else {
-                let unlinked = !sb.on_list.load(Ordering::SeqCst);
-                let pos = list.iter().position(|s| Arc::ptr_eq(s, &sb));
-                self.sb_put_locked(ctx, &sb, &tag, 1);
-                idx = match (unlinked, pos) {
-                    (false, Some(p)) => p + 1,
-                    _ => {
-                        if let Err(n) = restarts.count() {
-                            drop(list);
-                            let what = format!(
-                                "sync restarted its super_blocks walk {n} times (last after sb#{} was unlinked)",
-                                sb.oid.0
-                            );
-                            self.livelock(ctx, &sb, what);
-                        }
-                        0
-                    }
-                };
-            }
-        }
     }
 }
 
