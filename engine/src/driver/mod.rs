@@ -9,15 +9,15 @@
 //! `serialize_schedule`, replayable byte for byte by `ReplayScheduler::new_from_encoded`.
 //!
 //! How an exploration ends is observed, never guessed from a checker's wording, and decided in
-//! one place ([`stop_reason`]):
+//! one place (`stop_reason`):
 //!
 //! - Budget. loom's `max_permutations` and `max_duration` and shuttle's `Config::max_time` end a
 //!   run by returning, exactly as a run that finished does (loom even checks them only every
 //!   `checkpoint_interval` executions), so a caller cannot tell "explored everything" from "cut
 //!   short". The engine therefore never hands its budget to a systematic checker: it checks the
-//!   execution cap and the time limit itself at the start of each execution ([`one_execution`])
+//!   execution cap and the time limit itself at the start of each execution (`one_execution`)
 //!   and, when either is reached, unwinds out of the checker with a private payload
-//!   ([`BudgetReached`], raised with `resume_unwind`, so no panic hook sees it; loom's coroutines
+//!   (`BudgetReached`, raised with `resume_unwind`, so no panic hook sees it; loom's coroutines
 //!   and shuttle's continuations pass a payload through unchanged). A checker that returns has
 //!   then run out of executions on its own: loom's `Execution::step` found no next path, DFS no
 //!   next schedule. Randomized schedulers (PCT, random) get the execution count as their own
@@ -395,287 +395,19 @@ pub fn response_at_panic() -> Response {
 }
 
 #[cfg(not(any(loom, feature = "shuttle")))]
-mod imp {
-    use super::*;
-
-    /// Run the program again and again: only the budget or a panic ends it.
-    fn until_stopped(req: &Request) {
-        loop {
-            one_execution(&req.program, req.config);
-        }
-    }
-
-    /// Real threads: run the program again and again until a finding or the budget.
-    pub(super) fn run(req: &Request) -> Result<Run, String> {
-        let r = catch_unwind(AssertUnwindSafe(|| until_stopped(req)));
-        Ok(Run {
-            end: RunEnd::of(r),
-            replay: ReplayToken::None,
-            single_schedule: false,
-            checkpoint: None,
-        })
-    }
-}
+mod on_threads;
+#[cfg(not(any(loom, feature = "shuttle")))]
+use on_threads as imp;
 
 #[cfg(all(feature = "shuttle", not(loom)))]
-mod imp {
-    use super::*;
-    use shuttle::scheduler::{
-        DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Schedule, Scheduler, Task,
-        TaskId,
-    };
-    use shuttle_engine::scheduler::serialization::{deserialize_schedule, serialize_schedule};
-    use std::sync::Arc;
-
-    /// What the recording scheduler shares with the driver.
-    #[derive(Default)]
-    struct Seen {
-        /// The current execution's schedule, every decision pushed.
-        schedule: Option<Schedule>,
-        /// Executions begun.
-        begun: u64,
-        /// Some decision had two or more runnable threads to choose from.
-        choice: bool,
-        /// The run ended because the program has a single schedule.
-        single_schedule: bool,
-    }
-
-    /// Wraps a scheduler: keeps the current execution's schedule, and ends the run after the
-    /// first execution of a program that never offered a choice (its only schedule has run; PCT
-    /// would refuse to go on, asserting that the test exercised no concurrency).
-    struct Recording<S> {
-        inner: S,
-        seen: Arc<Mutex<Seen>>,
-    }
-
-    impl<S: Scheduler> Scheduler for Recording<S> {
-        fn new_execution(&mut self) -> Option<Schedule> {
-            {
-                let mut seen = lock(&self.seen);
-                if seen.begun > 0 && !seen.choice {
-                    seen.single_schedule = true;
-                    return None;
-                }
-            }
-            let s = self.inner.new_execution()?;
-            let mut seen = lock(&self.seen);
-            seen.begun += 1;
-            seen.schedule = Some(Schedule::new(s.seed));
-            Some(s)
-        }
-
-        fn next_task(
-            &mut self,
-            runnable: &[&Task],
-            current: Option<TaskId>,
-            is_yielding: bool,
-        ) -> Option<TaskId> {
-            let t = self.inner.next_task(runnable, current, is_yielding)?;
-            let mut seen = lock(&self.seen);
-            seen.choice |= runnable.len() > 1;
-            if let Some(s) = seen.schedule.as_mut() {
-                s.push_task(t);
-            }
-            Some(t)
-        }
-
-        fn next_u64(&mut self) -> u64 {
-            if let Some(s) = lock(&self.seen).schedule.as_mut() {
-                s.push_random();
-            }
-            self.inner.next_u64()
-        }
-    }
-
-    fn runner<S: Scheduler + 'static>(req: &Request, inner: S) -> Run {
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let mut config = shuttle::Config::new();
-        // No `max_time`: the engine's budget stops the run (see the module documentation).
-        config.failure_persistence = shuttle::FailurePersistence::None;
-        let sched = Recording {
-            inner,
-            seen: seen.clone(),
-        };
-        let program = req.program.clone();
-        let cfg = req.config;
-        let r = catch_unwind(AssertUnwindSafe(move || {
-            shuttle::Runner::new(sched, config).run(move || one_execution(&program, cfg));
-        }));
-        let seen = lock(&seen);
-        let schedule = seen.schedule.as_ref().map(serialize_schedule);
-        Run {
-            end: RunEnd::of(r),
-            replay: ReplayToken::Shuttle {
-                schedule: schedule.unwrap_or_default(),
-            },
-            single_schedule: seen.single_schedule,
-            checkpoint: None,
-        }
-    }
-
-    /// Check that a shuttle schedule (a replay token's) decodes, so that replaying it cannot
-    /// make shuttle panic on it.
-    pub fn check_schedule(schedule: &str) -> Result<(), String> {
-        deserialize_schedule(schedule)
-            .map(|_| ())
-            .ok_or_else(|| "the shuttle schedule does not decode".to_string())
-    }
-
-    pub(super) fn run(req: &Request) -> Result<Run, String> {
-        let n = usize::try_from(req.max_executions).unwrap_or(usize::MAX);
-        Ok(match &req.strategy {
-            Strategy::Pct { depth } => {
-                runner(req, PctScheduler::new_from_seed(req.seed, *depth, n))
-            }
-            Strategy::Random => runner(req, RandomScheduler::new_from_seed(req.seed, n)),
-            // Unbounded: the engine's budget stops DFS, so a DFS that returns has exhausted.
-            Strategy::Dfs => runner(req, DfsScheduler::new(None, false)),
-            Strategy::ReplayShuttle { schedule } => {
-                check_schedule(schedule)?;
-                runner(req, ReplayScheduler::new_from_encoded(schedule))
-            }
-            Strategy::ShrinkShuttle { schedule, class } => {
-                check_schedule(schedule)?;
-                let limit = Duration::from_secs_f64(req.time_limit_secs);
-                let Some((witness, info)) =
-                    crate::shrink::shrink(&req.program, req.config, schedule, *class, limit)
-                else {
-                    return Err(format!(
-                        "the schedule to shrink does not reproduce a {class} finding"
-                    ));
-                };
-                *lock(&SHRINK) = Some(info);
-                // Replay the witness as a fresh exploration of one execution: its finding is
-                // classified like any other, and the token is the schedule that replays it.
-                begin(req, Instant::now());
-                runner(req, ReplayScheduler::new_from_encoded(&witness))
-            }
-            other => {
-                return Err(format!(
-                    "strategy `{}` is not a shuttle strategy",
-                    other.name()
-                ))
-            }
-        })
-    }
-}
+mod on_shuttle;
+#[cfg(all(feature = "shuttle", not(loom)))]
+use on_shuttle as imp;
 
 #[cfg(loom)]
-mod imp {
-    use super::*;
-    use crate::bounds;
-    use std::path::PathBuf;
-
-    /// Checkpoint interval while exploring: large, because storing the path costs (measured with
-    /// loom 0.7.3 on a toy super_block model: writing the path before every execution cuts
-    /// throughput about 4x). A failure is then captured by resuming from the last checkpoint with
-    /// interval 1.
-    pub const EXPLORE_CHECKPOINT_INTERVAL: usize = 512;
-
-    // A loom checkpoint schedules `loom::MAX_THREADS` threads, which is what
-    // `ReplayToken::check_loom_shape` expects, and an execution needs that many.
-    const _: () = assert!(bounds::EXECUTION_THREADS == loom::MAX_THREADS);
-
-    fn builder(max_branches: usize, preemption_bound: Option<usize>) -> loom::model::Builder {
-        let mut b = loom::model::Builder::new();
-        b.max_threads = bounds::EXECUTION_THREADS;
-        b.max_branches = max_branches;
-        b.preemption_bound = preemption_bound;
-        // loom's own limits stop silently; the engine's budget stops the run instead (see the
-        // module documentation). `Builder::new` reads them from the environment: clear them.
-        b.max_duration = None;
-        b.max_permutations = None;
-        b.log = false;
-        b.location = false;
-        b
-    }
-
-    fn checkpoint_path(req: &Request, name: &str) -> Result<PathBuf, String> {
-        let dir = req
-            .scratch_dir
-            .as_ref()
-            .ok_or("loom needs a scratch directory for its checkpoint")?;
-        Ok(PathBuf::from(dir).join(name))
-    }
-
-    fn check(req: &Request, b: loom::model::Builder, path: &PathBuf) -> Run {
-        let program = req.program.clone();
-        let cfg = req.config;
-        let r = catch_unwind(AssertUnwindSafe(|| {
-            b.check(move || one_execution(&program, cfg))
-        }));
-        let stored = std::fs::read_to_string(path).ok();
-        Run {
-            end: RunEnd::of(r),
-            replay: ReplayToken::Loom {
-                checkpoint: stored.clone().unwrap_or_default(),
-            },
-            single_schedule: false,
-            checkpoint: stored,
-        }
-    }
-
-    pub(super) fn run(req: &Request) -> Result<Run, String> {
-        match &req.strategy {
-            Strategy::Loom {
-                preemption_bound,
-                max_branches,
-            } => {
-                let path = checkpoint_path(req, "loom-checkpoint.json")?;
-                let mut b = builder(*max_branches, *preemption_bound);
-                b.checkpoint_file = Some(path.clone());
-                match &req.resume_checkpoint {
-                    // Capture: resume at the last stored path, store before every execution, so
-                    // the file names the failing execution when the panic stops the run.
-                    Some(cp) => {
-                        if cp.is_empty() {
-                            // Failed before the first checkpoint: capture from the start.
-                            let _ = std::fs::remove_file(&path);
-                        } else {
-                            ReplayToken::Loom {
-                                checkpoint: cp.clone(),
-                            }
-                            .check_loom_shape(*max_branches)?;
-                            std::fs::write(&path, cp)
-                                .map_err(|e| format!("cannot write the checkpoint: {e}"))?;
-                        }
-                        b.checkpoint_interval = 1;
-                    }
-                    None => {
-                        let _ = std::fs::remove_file(&path);
-                        b.checkpoint_interval = EXPLORE_CHECKPOINT_INTERVAL;
-                    }
-                }
-                Ok(check(req, b, &path))
-            }
-            Strategy::ReplayLoom {
-                checkpoint,
-                max_branches,
-            } => {
-                let path = checkpoint_path(req, "loom-replay.json")?;
-                std::fs::write(&path, checkpoint)
-                    .map_err(|e| format!("cannot write the checkpoint: {e}"))?;
-                let mut b = builder(*max_branches, None);
-                b.checkpoint_file = Some(path.clone());
-                b.checkpoint_interval = 1;
-                // loom checks `max_permutations` before each execution from the second on: 2
-                // runs exactly the checkpointed one.
-                b.max_permutations = Some(2);
-                let mut run = check(req, b, &path);
-                // The token of a replay is the checkpoint it replayed, unchanged.
-                run.replay = ReplayToken::Loom {
-                    checkpoint: checkpoint.clone(),
-                };
-                run.checkpoint = None;
-                Ok(run)
-            }
-            other => Err(format!(
-                "strategy `{}` is not a loom strategy",
-                other.name()
-            )),
-        }
-    }
-}
+mod on_loom;
+#[cfg(loom)]
+use on_loom as imp;
 
 #[cfg(all(feature = "shuttle", not(loom)))]
 pub use imp::check_schedule;
