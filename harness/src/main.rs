@@ -19,6 +19,7 @@ mod merge;
 mod options;
 mod out;
 mod pool;
+mod replay;
 mod report;
 mod run;
 mod scenario;
@@ -129,7 +130,7 @@ fn main() -> ExitCode {
         Cmd::Fuzz(a) => fuzz::run(a, &command),
         Cmd::Run(a) => run::run(a, &command),
         Cmd::Merge(a) => merge::merge(a, &command),
-        Cmd::Replay { report } => run::replay(report),
+        Cmd::Replay { report } => replay::replay(report),
         Cmd::Catalog(a) => catalog::run(a),
         Cmd::Conform(a) => conform::run(a),
         Cmd::RenderHtml { out, reports } => render_html(out, reports, &command),

@@ -2,11 +2,11 @@
 //!
 //! Rust ignores `SIGPIPE`, so a write to a pipe whose reader is gone (`mountcheck list | head -1`)
 //! fails with `BrokenPipe`, and `println!` panics on it. Like ripgrep, mountcheck treats a broken
-//! pipe as the reader having seen enough: [`print`] then succeeds without writing, now and for the
-//! rest of the process, and the command ends with the exit status its work earned (a `run` still
-//! writes its reports and exits 1 on an unexpected verdict).
+//! pipe as the reader having seen enough: [`print()`] then succeeds without writing, now and for
+//! the rest of the process, and the command ends with the exit status its work earned (a `run`
+//! still writes its reports and exits 1 on an unexpected verdict).
 //!
-//! Invariant: nothing in the CLI writes to stdout except through [`print`].
+//! Invariant: nothing in the CLI writes to stdout except through [`print()`].
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +31,7 @@ pub fn print(text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// [`print`] `text` and a newline.
+/// [`print()`] `text` and a newline.
 pub fn println(text: &str) -> anyhow::Result<()> {
     print(&format!("{text}\n"))
 }

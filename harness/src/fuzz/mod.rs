@@ -1,24 +1,30 @@
 //! `mountcheck fuzz`: generated concurrent scenarios, explored under controlled interleavings,
 //! shrunk to the smallest failing scenario file.
 //!
-//! What it does, after Lincheck (generate from declared operations, run each scenario under a
-//! model checker, minimize what fails), swarm testing and syzkaller's minimization: `gen`
-//! draws scenarios from the model's operation table with proptest (a deterministic ChaCha
-//! runner seeded by `--seed`); each is checked as a file would be (`scenario::check_program`,
-//! the sequential specification's order bound, here [`FUZZ_MAX_ORDERS`]: a scenario past it is
-//! skipped and the next one drawn), given its sequential specification and explored with PCT
-//! and loom, two different samples of its interleavings (PCT's random priorities and change
-//! points; loom's first executions, the schedule's last steps varied first, or its whole space
-//! for a scenario of at most [`LOOM_SMALL_CALLS`] thread calls), by `run::explore_each_with`,
-//! `--jobs` child processes at once, under one progress bar. A scenario that fails is shrunk by
-//! `shrink` (proptest's value-tree shrinking with the exploration as the test), written as
-//! `<reports>/found/<class>-<hash>.toml` (an ordinary scenario file: variant, `expect` = the class,
-//! a description of what raced) and explored again as `mountcheck run` would, with loom and PCT
-//! at their default bounds and every witness minimized (fewest preemptions), whose reports are
-//! written beside it. `coverage` counts which pairs of operations ran concurrently. The summary
-//! is printed, and written to `<reports>/fuzz.json` and into this campaign's section of
-//! `<reports>/fuzz.md` (other sections, the other lock designs' campaigns and the catalog's
-//! time-to-find table written by `scripts/fuzz-catalog.sh`, are kept).
+//! What it does, after Lincheck (generate from declared operations, run each scenario under a model
+//! checker, minimize what fails), swarm testing and syzkaller's minimization: `gen` draws scenarios
+//! from the model's operation table with proptest (a deterministic ChaCha runner seeded by
+//! `--seed`); each is checked as a file would be (`scenario::check_program`, the sequential
+//! specification's order bound, here [`FUZZ_MAX_ORDERS`]: a scenario past it is skipped and the
+//! next one drawn), given its sequential specification and explored with PCT, loom and shuttle's
+//! random scheduler, three different samples of its interleavings (PCT's random priorities and few
+//! change points, which order whole calls; loom's first executions, the schedule's last steps
+//! varied first, or its whole space for a scenario of at most [`LOOM_SMALL_CALLS`] thread calls;
+//! the random walk's switch at any step, which overlaps two short critical sections, a race that
+//! needs two well-placed preemptions and PCT's change points seldom meet), by
+//! `run::explore_each_with`, `--jobs` child processes at once, under one progress bar. A scenario
+//! that fails is shrunk by `shrink` (proptest's value-tree shrinking with the exploration as the
+//! test), written as `<reports>/found/<class>-<hash>.toml` (an ordinary scenario file: variant,
+//! `expect` = the class, a description of what raced) and explored again as `mountcheck run` would,
+//! with loom and PCT (and the campaign's other backends) at their default bounds and every witness
+//! minimized (fewest preemptions), whose reports are written beside it. `coverage` counts which
+//! pairs of operations ran concurrently. The summary is printed, and written to
+//! `<reports>/fuzz.json` and into this campaign's section of `<reports>/fuzz.md` (other sections,
+//! the other lock designs' campaigns and the catalog's time-to-find table written by
+//! `scripts/fuzz-catalog.sh`, are kept). Each step has its file: `gen` (generation), `prepare` (the
+//! legality check and the specification), `shrink`, `found` (the found file and its exploration as
+//! `mountcheck run` would), `coverage` and `summary` (`fuzz.json`, `fuzz.md`); this file holds the
+//! options and the campaign loop.
 //!
 //! Invariant: the scenarios, their explorations (PCT's seed is `run`'s default, and bounds are
 //! counts, never times, except the per-exploration time limit as a safety net) and the shrinking
@@ -28,33 +34,37 @@
 //! finding or a checker error), 0 when not, 2 on bad input, before anything is explored.
 
 pub mod coverage;
+mod found;
 pub mod gen;
+mod prepare;
 pub mod shrink;
+mod summary;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mountcheck_engine::bounds;
-use mountcheck_model::oracle::FindingClass;
 use mountcheck_model::program::linearizable::count_runs;
-use mountcheck_model::program::{Atomicity, HandleClass, HandleUse, Steps};
-use mountcheck_model::{LockDesign, Oracles, Program, Variant};
+use mountcheck_model::{LockDesign, Program, Variant};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use serde::Serialize;
 
 use self::coverage::Coverage;
+use self::found::write_found;
 use self::gen::{calls, case_strategy, realize, Case, GenConfig};
+pub use self::prepare::check_of;
+use self::prepare::{legal, ready, searched_whole};
+pub use self::summary::{summary_markdown, update_section, FoundInfo, Summary};
 use crate::options::{self, Design, ExploreOptions};
 use crate::out;
 use crate::report::{self, Report};
 use crate::run::{self, Backend, BadInput, Settings};
-use crate::scenario::{self, check_program, Check, Expect, Scenario};
+use crate::scenario::{self, Scenario};
 use crate::verdict::Verdict;
 
 /// The most sequential orders of a generated scenario (below the specification's `MAX_ORDERS`,
@@ -77,9 +87,10 @@ pub const MAX_OPS: u64 = 8;
 /// `--threads` by default (Lincheck's shape: 2 to 4).
 pub const DEFAULT_THREADS: usize = 3;
 
-/// `--iterations` by default: executions per exploration of a generated scenario by PCT (and
-/// the other samplers): a prefix of `run`'s 2000, with the same seed, so what it finds `run`
-/// finds; few, so that more scenarios, the scarcer thing, are tried in a budget.
+/// `--iterations` by default: executions per exploration of a generated scenario by PCT and by
+/// the random scheduler (each): a prefix of `run`'s 2000, with the same seed, so what it finds
+/// `run` with that backend finds; few, so that more scenarios, the scarcer thing, are tried in
+/// a budget.
 pub const DEFAULT_FUZZ_ITERATIONS: u64 = 200;
 
 /// `--loom-iterations` by default: executions of loom's search of a generated scenario (one of
@@ -126,7 +137,7 @@ pub struct FuzzArgs {
     #[arg(long, default_value_t = DEFAULT_OPS, value_parser = options::ranged(1..=MAX_OPS))]
     pub ops: usize,
     /// Backends each scenario is explored with.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Backend::Pct, Backend::Loom])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Backend::Pct, Backend::Loom, Backend::Random])]
     pub backend: Vec<Backend>,
     /// Executions per exploration of a generated scenario, for every backend but loom (the
     /// shrunk scenario is explored again at `run`'s default bounds).
@@ -160,268 +171,6 @@ pub struct FuzzArgs {
     /// Where `found/`, `fuzz.md` and `fuzz.json` are written.
     #[arg(long, default_value = "reports")]
     pub reports: PathBuf,
-}
-
-/// One finding of the campaign, as `fuzz.json` lists it.
-#[derive(Clone, Debug, Serialize)]
-pub struct FoundInfo {
-    /// The scenario file written.
-    pub file: String,
-    /// The finding class.
-    pub class: String,
-    /// Which generated scenario (1-based, in generation order) found it.
-    pub scenario: usize,
-    /// Calls of the generated scenario.
-    pub calls_before: usize,
-    /// Calls of the shrunk scenario.
-    pub calls_after: usize,
-    /// Explorations shrinking spent.
-    pub shrink_steps: usize,
-    /// The backends that found it again at `mountcheck run`'s default bounds.
-    pub reproduced_by: Vec<String>,
-    /// The fewest preemptions of its witness (loom's iterative bounds, else shuttle's shrink).
-    pub preemptions: Option<usize>,
-    /// For a mutant: whether the fixed protocol is clean on the shrunk scenario under PCT (a
-    /// finding that the fixed protocol shares is not the mutant's).
-    pub fixed_twin_clean: Option<bool>,
-    /// Seconds from the campaign's start to the end of the batch that found it.
-    pub secs: f64,
-}
-
-/// The campaign's figures (`fuzz.json`).
-#[derive(Clone, Debug, Serialize)]
-pub struct Summary {
-    /// The generator's seed.
-    pub seed: u64,
-    /// The variant explored.
-    pub variant: String,
-    /// The lock design explored.
-    pub lock_design: String,
-    /// The budget, seconds.
-    pub budget_secs: f64,
-    /// Scenarios generated and explored.
-    pub scenarios: usize,
-    /// Draws skipped (no thread left after dropping invalid calls, too many sequential orders,
-    /// or a specification that failed).
-    pub skipped: usize,
-    /// Explorations (scenario × backend).
-    pub explorations: usize,
-    /// Executions of all explorations (shrinking's not included).
-    pub executions: u64,
-    /// Explorations that stopped early (incomplete).
-    pub incomplete: usize,
-    /// Explorations where the checker failed.
-    pub checker_errors: usize,
-    /// Specifications the fixed protocol could not compute (a finding in a sequential order).
-    pub spec_failures: Vec<String>,
-    /// Seconds of the campaign.
-    pub elapsed_secs: f64,
-    /// Seconds to the first finding.
-    pub first_find_secs: Option<f64>,
-    /// Scenarios tried up to and including the first that found something.
-    pub first_find_scenarios: Option<usize>,
-    /// Findings, one per distinct shrunk scenario.
-    pub found: Vec<FoundInfo>,
-    /// Findings that shrank to a scenario already found.
-    pub duplicates: usize,
-    /// For a mutant: calls of its hand-written scenario (`scenarios/<id>.toml`).
-    pub hand_written_calls: Option<usize>,
-    /// The op × op coverage.
-    pub coverage: Coverage,
-}
-
-/// The linearizability check of a generated program: off when it calls an operation the
-/// kernel does not make atomic ([`Atomicity::No`] in the operation table: its effects on the
-/// mount tables are not one step, so no sequential order need match them), or when two of its
-/// threads' calls can see each other's intermediate steps ([`Steps::meet`]: a `umount` beside a
-/// `mount` or a `get_super`); on otherwise. The lifetime, invariant and lockdep oracles judge
-/// every program.
-pub fn check_of(p: &Program) -> Check {
-    let not_atomic = p
-        .threads
-        .iter()
-        .flatten()
-        .any(|c| c.op.spec().atomicity == Atomicity::No);
-    let meet = p.threads.iter().enumerate().any(|(i, t)| {
-        t.iter().any(|a| {
-            p.threads.iter().enumerate().any(|(j, u)| {
-                i != j
-                    && u.iter()
-                        .any(|b| Steps::meet(a.op.spec().steps, b.op.spec().steps))
-            })
-        })
-    });
-    if not_atomic || meet {
-        Check::None
-    } else {
-        Check::Linearizable
-    }
-}
-
-/// A scenario of `program` ready to explore (its specification not yet attached).
-fn scenario_of(name: String, program: Program, variant: Variant, design: LockDesign) -> Scenario {
-    let call_pos = program
-        .threads
-        .iter()
-        .map(|t| vec![(1, 1); t.len()])
-        .collect();
-    let check = check_of(&program);
-    Scenario {
-        name,
-        file: PathBuf::from("<generated>"),
-        description: String::new(),
-        see: None,
-        variant,
-        expect: match variant {
-            Variant::Fixed => Expect::Clean,
-            Variant::Mutant(m) => Expect::Finding(m.expected_under(design)),
-        },
-        program,
-        name_pos: (1, 1),
-        lock_design: Some(design),
-        check,
-        check_pos: (1, 1),
-        call_pos,
-        spec_info: None,
-        spec_secs: None,
-        oracles: Oracles::all(),
-    }
-}
-
-/// Whether backend `b` explores `program` for `--loom-iterations` executions (loom on a
-/// scenario of at most [`LOOM_SMALL_CALLS`] thread calls: most such spaces end below it) rather
-/// than `--iterations`.
-fn searched_whole(program: &Program, b: Backend) -> bool {
-    b == Backend::Loom && program.threads.iter().map(Vec::len).sum::<usize>() <= LOOM_SMALL_CALLS
-}
-
-/// Check `program` as a file would be checked and attach its specification; `Err` with the
-/// reason when it cannot be explored.
-fn ready(
-    name: String,
-    program: Program,
-    variant: Variant,
-    design: LockDesign,
-) -> Result<Scenario, String> {
-    if count_runs(&program) > FUZZ_MAX_ORDERS {
-        return Err("too many sequential orders".into());
-    }
-    check_program(&program, design).map_err(|e| e.msg)?;
-    let mut s = [scenario_of(name, program, variant, design)];
-    crate::specs::attach_specs(&mut s, 1).map_err(|e| format!("{e:#}"))?;
-    let [s] = s;
-    if let Some(info) = &s.spec_info {
-        if info.feasible < info.orders {
-            // Its calls alone deadlock in some sequential order (two lock_super in opposite
-            // orders): a bug of the caller, which the kernel has too, not of the protocol.
-            return Err("some sequential order of its calls blocks for ever".into());
-        }
-    }
-    Ok(s)
-}
-
-/// Every order of `0..n`.
-fn permutations(n: usize) -> Vec<Vec<usize>> {
-    if n == 0 {
-        return vec![Vec::new()];
-    }
-    let mut out = Vec::new();
-    for p in permutations(n - 1) {
-        for at in 0..=p.len() {
-            let mut q = p.clone();
-            q.insert(at, n - 1);
-            out.push(q);
-        }
-    }
-    out
-}
-
-/// Whether some thread of `p` makes a call, or takes a lock, while it holds a handle it must
-/// give back ([`HandleClass::must_release`]: a `get_super`'s `s_umount`): the only way the
-/// generated calls, which keep the handle rules, can block their own task in a serial order. A program without
-/// such a call needs no [`legal`] runs (and a protocol bug that deadlocks serially stays a
-/// finding).
-fn holds_across(p: &Program) -> bool {
-    p.threads.iter().any(|t| {
-        let mut held = 0usize;
-        t.iter().any(|c| {
-            let h = c.op.spec().handle;
-            let must = h.class().is_some_and(HandleClass::must_release);
-            match h {
-                HandleUse::Binds(_) if must => {
-                    held += 1;
-                    false
-                }
-                HandleUse::Releases(_) if must => {
-                    held = held.saturating_sub(1);
-                    false
-                }
-                // A lock_super while holding: a second lock of the same super_block through
-                // another handle waits for itself.
-                HandleUse::Locks(_) => held > 0,
-                _ if must => false,
-                _ => held > 0,
-            }
-        })
-    })
-}
-
-/// The legality check: each program run on the fixed protocol with its threads one after
-/// another, in every order of the threads (loom at preemption bound 0,
-/// [`LEGALITY_PREEMPTIONS`], runs a program's threads in their order, each to its end or until
-/// it blocks: one execution). A serial order that deadlocks is no race: the calls themselves
-/// break a calling rule the generator's handle rules do not cover (a task holding a
-/// `get_super` unmounts that filesystem: `kill_super` waits for the `s_umount` its own caller
-/// holds), which is the caller's bug, in the kernel too. Such a program is dropped (`None`).
-/// Any other finding of a serial order is kept: the generated calls keep the calling rules, so
-/// it is a bug of the protocol that needs no race (a leak on `chroot`, a wrong `rmdir`), and
-/// the exploration reports it.
-fn legal(
-    programs: Vec<Program>,
-    design: LockDesign,
-    set: &Settings<'_>,
-) -> Result<Vec<Option<Program>>> {
-    let mut owner = Vec::new();
-    let mut scenarios: Vec<Scenario> = Vec::new();
-    for (i, p) in programs.iter().enumerate() {
-        if !holds_across(p) {
-            continue;
-        }
-        for (k, order) in permutations(p.threads.len()).into_iter().enumerate() {
-            let serial = Program {
-                threads: order.iter().map(|&t| p.threads[t].clone()).collect(),
-                spec: None,
-                ..p.clone()
-            };
-            let mut s = scenario_of(format!("legality-{i}-{k}"), serial, Variant::Fixed, design);
-            s.check = Check::None;
-            scenarios.push(s);
-            owner.push(i);
-        }
-    }
-    let tasks: Vec<(&Scenario, Backend)> = scenarios.iter().map(|s| (s, Backend::Loom)).collect();
-    let opts = ExploreOptions {
-        preemption_bound: LEGALITY_PREEMPTIONS,
-        ..set.opts.clone()
-    };
-    let legality = Settings {
-        opts: &opts,
-        iterations: None,
-        minimize_witness: false,
-        ..*set
-    };
-    let reports = run::explore_all_with(&tasks, &legality, &ProgressBar::hidden())?;
-    let mut ok = vec![true; programs.len()];
-    for (i, r) in owner.iter().zip(&reports) {
-        if r.verdict == Verdict::Finding(FindingClass::Deadlock) {
-            ok[*i] = false;
-        }
-    }
-    Ok(programs
-        .into_iter()
-        .zip(ok)
-        .map(|(p, ok)| ok.then_some(p))
-        .collect())
 }
 
 /// The seed of the generator's ChaCha runner.
@@ -741,247 +490,4 @@ pub fn run(a: &FuzzArgs, command: &str) -> Result<ExitCode> {
             ExitCode::from(1)
         },
     )
-}
-
-/// Write the shrunk scenario's file, explore it again as `mountcheck run` would (loom and PCT at
-/// their default bounds, witnesses minimized) and write its reports beside it; for a mutant, also
-/// explore the fixed twin with PCT.
-#[allow(clippy::too_many_arguments)]
-fn write_found(
-    dir: &Path,
-    name: &str,
-    shrunk: &shrink::Shrunk,
-    class: FindingClass,
-    variant: Variant,
-    design: LockDesign,
-    a: &FuzzArgs,
-    index: usize,
-    secs: f64,
-) -> Result<FoundInfo> {
-    let p = &shrunk.scenario.program;
-    let file = dir.join(format!("{name}.toml"));
-    let description = format!(
-        "Generated by `mountcheck fuzz --seed {}` (scenario {index}, variant {}, lock design {}), shrunk from {} to {} calls. {}",
-        a.seed,
-        variant.id(),
-        design.name(),
-        shrunk.calls_before,
-        calls(p),
-        shrink::describe(p, &shrunk.report)
-    );
-    let check = check_of(p);
-    let description = if check == Check::None {
-        format!("{description} Its linearizability is not checked: it calls an operation that is not atomic (scenarios/README.md, \"Which operations are atomic\").")
-    } else {
-        description
-    };
-    let text = shrink::scenario_toml(name, &description, p, variant, design, class, check);
-    report::write_whole(&file, &text)?;
-    // The file as `mountcheck run` reads it.
-    let mut scenarios = vec![scenario::load(&file).map_err(|e| anyhow::anyhow!("{e}"))?];
-    let opts = ExploreOptions {
-        preemption_bound: bounds::DEFAULT_PREEMPTION_BOUND,
-        max_branches: bounds::DEFAULT_MAX_BRANCHES,
-        depth: bounds::DEFAULT_DEPTH,
-        seed: options::DEFAULT_SEED,
-        time_limit: bounds::DEFAULT_TIME_LIMIT_SECS,
-        jobs: a.jobs,
-        lock_design: None,
-        allow_incomplete: false,
-        scenarios_dir: PathBuf::from("scenarios"),
-        reports: dir.to_path_buf(),
-    };
-    run::prepare(&mut scenarios, None, &opts)?;
-    let set = Settings {
-        opts: &opts,
-        iterations: None,
-        reports: dir,
-        minimize_witness: true,
-    };
-    let s = &scenarios[0];
-    let tasks: Vec<(&Scenario, Backend)> = vec![(s, Backend::Loom), (s, Backend::Pct)];
-    let reports = run::explore_all_with(&tasks, &set, &ProgressBar::hidden())?;
-    run::write_report_files(&reports, dir).context("writing the found scenario's reports")?;
-    let reproduced_by: Vec<String> = reports
-        .iter()
-        .filter(|r| r.verdict == Verdict::Finding(class))
-        .map(|r| r.exploration.strategy.clone())
-        .collect();
-    let preemptions = reports
-        .iter()
-        .filter(|r| r.verdict == Verdict::Finding(class))
-        .filter_map(|r| r.witness.as_ref().map(|w| w.preemptions))
-        .min();
-    let fixed_twin_clean = match variant {
-        Variant::Fixed => None,
-        Variant::Mutant(_) => {
-            let mut twin = s.clone();
-            run::override_variant(&mut twin, Variant::Fixed);
-            twin.name = format!("{name}-fixed-twin");
-            let set = Settings {
-                minimize_witness: false,
-                ..set
-            };
-            let r = run::explore_all_with(&[(&twin, Backend::Pct)], &set, &ProgressBar::hidden())?;
-            Some(r.iter().all(|r| !matches!(r.verdict, Verdict::Finding(_))))
-        }
-    };
-    Ok(FoundInfo {
-        file: file.display().to_string(),
-        class: class.name().to_string(),
-        scenario: index,
-        calls_before: shrunk.calls_before,
-        calls_after: calls(p),
-        shrink_steps: shrunk.steps,
-        reproduced_by,
-        preemptions,
-        fixed_twin_clean,
-        secs,
-    })
-}
-
-/// The summary: figures, findings, coverage (printed, and this campaign's section of
-/// `fuzz.md`).
-pub fn summary_markdown(s: &Summary, command: &str) -> String {
-    let mut o = format!(
-        "## Campaign: variant `{}`, lock design `{}`, seed {}\n\n`{command}`\n\n",
-        s.variant, s.lock_design, s.seed
-    );
-    o.push_str(&format!(
-        "- {} scenario(s) explored ({} draw(s) skipped), {} exploration(s), {} execution(s), {:.1} s (budget {:.0} s)\n",
-        s.scenarios, s.skipped, s.explorations, s.executions, s.elapsed_secs, s.budget_secs
-    ));
-    o.push_str(&format!(
-        "- {} incomplete exploration(s), {} checker error(s), {} specification failure(s)\n",
-        s.incomplete,
-        s.checker_errors,
-        s.spec_failures.len()
-    ));
-    match (s.first_find_secs, s.first_find_scenarios) {
-        (Some(t), Some(n)) => o.push_str(&format!(
-            "- first finding after {t:.1} s, at scenario {n}\n"
-        )),
-        _ => o.push_str("- nothing found\n"),
-    }
-    if !s.found.is_empty() {
-        o.push_str(
-            "\n| found | class | calls (generated → shrunk) | shrink explorations | reproduced by | fewest preemptions | fixed twin clean |\n|---|---|---|---|---|---|---|\n"
-        );
-        for f in &s.found {
-            o.push_str(&format!(
-                "| `{}` | {} | {} → {} | {} | {} | {} | {} |\n",
-                f.file,
-                f.class,
-                f.calls_before,
-                f.calls_after,
-                f.shrink_steps,
-                if f.reproduced_by.is_empty() {
-                    "—".to_string()
-                } else {
-                    f.reproduced_by.join(", ")
-                },
-                f.preemptions.map_or("—".into(), |p| p.to_string()),
-                f.fixed_twin_clean.map_or("—".to_string(), |c| if c {
-                    "yes".into()
-                } else {
-                    "**no**".into()
-                })
-            ));
-        }
-        if s.duplicates > 0 {
-            o.push_str(&format!(
-                "\n{} more finding(s) shrank to a scenario above.\n",
-                s.duplicates
-            ));
-        }
-    }
-    o.push_str("\n### Operations run concurrently (scenarios per pair)\n\n");
-    o.push_str(&s.coverage.markdown());
-    o
-}
-
-/// Replace the section `key` of the Markdown file at `path` (between `<!-- begin KEY -->` and
-/// `<!-- end KEY -->`) with `body`, keeping the others; sections are kept sorted by key.
-pub fn update_section(path: &Path, key: &str, body: &str) -> Result<()> {
-    let old = std::fs::read_to_string(path).unwrap_or_default();
-    let mut sections: std::collections::BTreeMap<String, String> = Default::default();
-    let mut rest = old.as_str();
-    while let Some(b) = rest.find("<!-- begin ") {
-        let after = &rest[b + "<!-- begin ".len()..];
-        let Some(k_end) = after.find(" -->") else {
-            break;
-        };
-        let k = after[..k_end].to_string();
-        let end_marker = format!("<!-- end {k} -->");
-        let Some(e) = after.find(&end_marker) else {
-            break;
-        };
-        let content = after[k_end + " -->".len()..e]
-            .trim_matches('\n')
-            .to_string();
-        sections.insert(k, content);
-        rest = &after[e + end_marker.len()..];
-    }
-    sections.insert(key.to_string(), body.trim_matches('\n').to_string());
-    let mut o = String::from(
-        "# Fuzzing campaigns\n\nWritten by `mountcheck fuzz` (one section per campaign: lock design and variant) and `scripts/fuzz-catalog.sh` (the catalog's time-to-find table); see reports/README.md.\n\n",
-    );
-    for (k, v) in &sections {
-        o.push_str(&format!("<!-- begin {k} -->\n{v}\n<!-- end {k} -->\n\n"));
-    }
-    report::write_whole(path, &o)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn permutations_are_every_order() {
-        let p = permutations(3);
-        assert_eq!(p.len(), 6);
-        let set: BTreeSet<Vec<usize>> = p.into_iter().collect();
-        assert_eq!(set.len(), 6);
-        assert!(set.iter().all(|o| {
-            let mut s = o.clone();
-            s.sort();
-            s == vec![0, 1, 2]
-        }));
-        assert_eq!(permutations(1), vec![vec![0]]);
-    }
-
-    #[test]
-    fn sections_are_replaced_and_the_others_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("fuzz.md");
-        update_section(&p, "catalog", "| table |").unwrap();
-        update_section(&p, "campaign global fixed", "first body").unwrap();
-        update_section(&p, "campaign global fixed", "second body").unwrap();
-        let t = std::fs::read_to_string(&p).unwrap();
-        assert!(
-            t.contains("| table |") && t.contains("second body") && !t.contains("first body"),
-            "{t}"
-        );
-        assert_eq!(t.matches("<!-- begin ").count(), 2, "{t}");
-    }
-
-    #[test]
-    fn loom_gets_its_own_cap_on_small_scenarios_only_and_pct_never() {
-        let p = |threads: &[&[&str]]| Program {
-            threads: threads
-                .iter()
-                .map(|t| {
-                    t.iter()
-                        .map(|c| mountcheck_model::parse_call(c).unwrap())
-                        .collect()
-                })
-                .collect(),
-            ..Program::default()
-        };
-        let four = p(&[&["stat /", "stat /"], &["stat /", "exit"]]);
-        let five = p(&[&["stat /", "stat /", "stat /"], &["stat /", "exit"]]);
-        assert!(searched_whole(&four, Backend::Loom));
-        assert!(!searched_whole(&five, Backend::Loom));
-        assert!(!searched_whole(&four, Backend::Pct));
-    }
 }

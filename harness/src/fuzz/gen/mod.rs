@@ -1,30 +1,36 @@
 //! Generation of concurrent scenarios from the model's operation table, with proptest.
 //!
-//! What it generates: Lincheck's shape (Koval et al., "Lincheck", CAV 2023): a setup run by init,
-//! 2 to `--threads` threads of 1 to `--ops` calls, and the end `exit-all`. Nothing here names an
+//! What it generates: Lincheck's shape (Koval et al., "Lincheck", CAV 2023): a setup run by init, 2
+//! to `--threads` threads of 1 to `--ops` calls, and the end `exit-all`. Nothing here names an
 //! operation of the threads: a call is an index into the scenario's swarm (a random subset of
 //! [`OPERATIONS`], as in swarm testing, Groce et al. ISSTA 2012) and one argument byte per
-//! [`Piece`] of that operation's syntax, which [`realize`] turns into text the model's own
-//! parser reads. A new row of `operations!` is generated with no change here. Half the swarms
-//! have at most [`SMALL_SWARM`] operations, so that a few meet often. Half the scenarios keep
-//! the linearizability check on ([`Case::checked`]: a call that would turn it off is dropped),
-//! since a wrong result is seen by that check alone. Arguments are drawn so that most calls
-//! mean something: a path is, one time in four, the path of the thread's
-//! previous call (a task works on one object: opens it, then looks at it), else three times in
-//! four one of the directories the setup's layout created or a file in one (the scenario's
-//! `focus` keeps a random subset of them: a swarm over paths), else any of [`PATHS`] (`.` and
-//! `..` among them); a device one the layout mounted (else any of [`DEVICES`]). Half the
-//! threads end with `exit`. Handles follow the calling rules of the table's `handle` column
-//! ([`HandleUse`]): a call that needs a held handle uses one its own task bound (or first binds
-//! one with the table's binding call of that class), a task takes one lock of a class at a time
-//! (a second could name the object it locked: its own deadlock) and gives it back, a task that
-//! holds a `get_super` works on that handle only until it drops it (any other call may put the
-//! last reference of a lazily unmounted mount, whose kill waits for the `s_umount` it holds),
-//! and what a task holds at its end (a `get_super` not dropped, a `lock_super` not unlocked) is
-//! given back before its `exit`, so that no generated program breaks a rule whose breach is the
-//! caller's bug; whatever such a program's serial runs report is a finding. The layout
-//! (directories, and devices mounted on some) is the only place naming operations (`mkdir` and
-//! `mount`, the scenario language's way to make a path exist).
+//! [`Piece`](mountcheck_model::program::syntax::Piece) of that operation's syntax, which
+//! [`realize`] turns into text the model's own parser reads. A new row of `operations!` is
+//! generated with no change here. Half the swarms have at most [`SMALL_SWARM`] operations, so that
+//! a few meet often. Half the scenarios keep the linearizability check on ([`Case::checked`]: a
+//! call that would turn it off is dropped), since a wrong result is seen by that check alone. Sizes
+//! are a swarm too: each scenario keeps at most [`Case::thread_len`] (1 to `--ops`) of each
+//! thread's calls, so that a third of the scenarios are small enough for loom to search whole. The
+//! layout mounts a device on three in four of its directories ([`LAYOUT_MOUNT_ODDS`]), so that
+//! mounts often nest. Arguments are drawn so that most calls mean something and calls of different
+//! threads meet on one object (syzkaller's choice table relates calls through the resources they
+//! share): a path is, one time in four, the path of the thread's previous call (a task works on one
+//! object: opens it, then looks at it); one time in four a path related to one an earlier task drew
+//! (that path, a mountpoint its walk crosses, or a layout path below it: a walk and the umount of
+//! the mount it crosses); else mostly one of the directories the setup's layout created or a file
+//! in one (the scenario's `focus` keeps a random subset of them: a swarm over paths), else any of
+//! [`PATHS`] (`.` and `..` among them); a device is one the layout mounted (else any of
+//! [`DEVICES`]). Half the threads end with `exit`. Handles follow the calling rules of the table's
+//! `handle` column ([`HandleUse`]): a call that needs a held handle uses one its own task bound (or
+//! first binds one with the table's binding call of that class), a task takes one lock of a class
+//! at a time (a second could name the object it locked: its own deadlock) and gives it back, a task
+//! that holds a `get_super` works on that handle only until it drops it (any other call may put the
+//! last reference of a lazily unmounted mount, whose kill waits for the `s_umount` it holds), and
+//! what a task holds at its end (a `get_super` not dropped, a `lock_super` not unlocked) is given
+//! back before its `exit`, so that no generated program breaks a rule whose breach is the caller's
+//! bug; whatever such a program's serial runs report is a finding. The layout (directories, and
+//! devices mounted on some) is the only place naming operations (`mkdir` and `mount`, the scenario
+//! language's way to make a path exist).
 //!
 //! Invariant: every program [`realize`] returns passes what a scenario file must pass
 //! (`scenario::check_program`: it round-trips through the parser, [`Program::validate`] holds,
@@ -35,7 +41,6 @@
 use super::check_of;
 use crate::scenario::Check;
 use mountcheck_model::program::linearizable::run_setup;
-use mountcheck_model::program::syntax::Piece;
 use mountcheck_model::program::{HandleClass, HandleUse, OpKind, OpSpec, OPERATIONS};
 use mountcheck_model::{parse_call, Call, EndState, LockDesign, Program};
 use proptest::collection::vec;
@@ -43,7 +48,12 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::{subsequence, Index};
 use proptest::strategy::BoxedStrategy;
-use std::cell::RefCell;
+
+mod handles;
+mod pool;
+
+use handles::{op_doing, Handles, Held};
+use pool::{text_of, Pool};
 
 /// The paths calls draw from after the layout's, simplest first (shrinking moves toward the
 /// front): top-level directories, nested ones, a file, the root, a path relative to the cwd;
@@ -60,11 +70,17 @@ pub const LAYOUT_DIRS: &[&str] = &["/a", "/a/b", "/b", "/a/b/c"];
 /// The devices calls draw from, simplest first.
 pub const DEVICES: &[&str] = &["ram0", "ram1", "ram2"];
 
-/// Argument bytes per call: at least the most [`Piece`]s an operation has (tested).
+/// Argument bytes per call: at least the most [`Piece`](mountcheck_model::program::syntax::Piece)s
+/// an operation has (tested).
 pub const ARGS: usize = 4;
 
 /// The most layout entries (directories, each perhaps with a mount) a setup starts with.
 pub const MAX_LAYOUT: usize = 4;
+
+/// The odds that a layout entry's directory gets a device mounted on it: three in four, so that
+/// mounts nest (`/a` and `/a/b` both mounted) in a good share of the layouts, as the trees a
+/// lazy umount detaches and a walk crosses do.
+pub const LAYOUT_MOUNT_ODDS: f64 = 0.75;
 
 /// The most extra setup calls (any operation of the swarm) after the layout.
 pub const MAX_SETUP_EXTRA: usize = 2;
@@ -113,6 +129,10 @@ pub struct Case {
     /// The threads' calls, and whether the thread ends with `exit` (a task's last act, the
     /// moment its namespace and files are given back, races the others' calls).
     pub threads: Vec<(Vec<AbstractCall>, bool)>,
+    /// The most of its drawn calls each thread keeps (1 to `--ops`): a swarm over sizes, so that
+    /// many scenarios are small enough for loom to search whole ([`super::LOOM_SMALL_CALLS`])
+    /// while others keep long threads. Shrinks toward 1.
+    pub thread_len: usize,
     /// The threads keep the linearizability check on: a call that would turn it off (an
     /// operation the kernel does not make atomic, or one whose intermediate steps a call of
     /// another thread can see) is dropped, so that a wrong result, which only that check sees,
@@ -135,7 +155,13 @@ pub fn case_strategy(cfg: GenConfig) -> BoxedStrategy<Case> {
             subsequence(all, least..=n),
         ]
         .no_shrink(),
-        vec((any::<u8>(), option::of(any::<u8>())), 0..=MAX_LAYOUT),
+        vec(
+            (
+                any::<u8>(),
+                option::weighted(LAYOUT_MOUNT_ODDS, any::<u8>()),
+            ),
+            0..=MAX_LAYOUT,
+        ),
         any::<u8>(),
         vec(call(), 0..=MAX_SETUP_EXTRA),
         vec(
@@ -143,186 +169,20 @@ pub fn case_strategy(cfg: GenConfig) -> BoxedStrategy<Case> {
             2..=cfg.max_threads,
         ),
         any::<bool>().no_shrink(),
+        1..=cfg.max_ops,
     )
-        .prop_map(|(swarm, layout, focus, setup, threads, checked)| Case {
-            swarm,
-            layout,
-            focus,
-            setup,
-            threads,
-            checked,
-        })
+        .prop_map(
+            |(swarm, layout, focus, setup, threads, checked, thread_len)| Case {
+                swarm,
+                layout,
+                focus,
+                setup,
+                threads,
+                checked,
+                thread_len,
+            },
+        )
         .boxed()
-}
-
-/// Where a call's arguments come from: the path the task drew last (one draw in four), the paths
-/// (its directories and a file in each) and devices of the scenario's layout (three draws in four
-/// of the rest), so that calls meet on the same objects, then every one of [`PATHS`] and
-/// [`DEVICES`].
-struct Pool<'a> {
-    /// The directories the layout made, then a file name in each (`/a/f`).
-    near: Vec<String>,
-    /// The devices the layout mounted.
-    mounted: &'a [&'static str],
-    /// The path the current task drew last (none at a task's start).
-    last: RefCell<Option<String>>,
-}
-
-/// Draws below this byte pick the task's previous path, when it has one (one in four).
-const REUSE_SHARE: u8 = 64;
-
-/// Draws below this byte (and not reusing) pick from the layout's own paths and devices.
-const LAYOUT_SHARE: u8 = 192;
-
-impl<'a> Pool<'a> {
-    /// The pool of a layout's `dirs` and `mounted` devices, its near paths narrowed to those
-    /// whose bit is set in `focus` (all of them when none is).
-    fn new(dirs: &[&str], mounted: &'a [&'static str], focus: u8) -> Self {
-        let all: Vec<String> = dirs
-            .iter()
-            .map(|d| d.to_string())
-            .chain(dirs.iter().map(|d| format!("{d}/f")))
-            .collect();
-        let kept: Vec<String> = all
-            .iter()
-            .enumerate()
-            .take(u8::BITS as usize) // one bit of `focus` per entry
-            .filter(|&(i, _)| focus & (1 << i) != 0)
-            .map(|(_, p)| p.clone())
-            .collect();
-        let near = if kept.is_empty() { all } else { kept };
-        Pool {
-            near,
-            mounted,
-            last: RefCell::new(None),
-        }
-    }
-
-    /// A new task starts: it has drawn no path yet.
-    fn start_task(&self) {
-        self.last.replace(None);
-    }
-
-    fn path(&self, b: u8) -> String {
-        let last = self.last.borrow().clone();
-        let p = match last {
-            Some(l) if b < REUSE_SHARE => l,
-            _ if !self.near.is_empty() && b < LAYOUT_SHARE => {
-                self.near[usize::from(b) % self.near.len()].clone()
-            }
-            _ => PATHS[usize::from(b) % PATHS.len()].to_string(),
-        };
-        self.last.replace(Some(p.clone()));
-        p
-    }
-
-    fn dev(&self, b: u8) -> &'static str {
-        if !self.mounted.is_empty() && b < LAYOUT_SHARE {
-            self.mounted[usize::from(b) % self.mounted.len()]
-        } else {
-            DEVICES[usize::from(b) % DEVICES.len()]
-        }
-    }
-}
-
-/// The text of operation `spec` with argument bytes `args`, `handle` for a handle it uses and
-/// `binds` for one it binds.
-fn text_of(spec: &OpSpec, args: &[u8; ARGS], pool: &Pool<'_>, handle: &str, binds: &str) -> String {
-    let mut words = vec![spec.name.to_string()];
-    for (piece, &b) in spec.syntax.iter().zip(args.iter().cycle()) {
-        match piece {
-            Piece::Path(_) => words.push(pool.path(b)),
-            Piece::Dev(_) => words.push(pool.dev(b).to_string()),
-            Piece::Binds(_) => {
-                words.push("as".into());
-                words.push(binds.to_string());
-            }
-            Piece::Uses(_) => words.push(handle.to_string()),
-            Piece::Lit(w) => words.push(w.to_string()),
-            Piece::Opt(w) => {
-                if b & 1 == 1 {
-                    words.push(w.to_string());
-                }
-            }
-            Piece::Flags(letters) => {
-                for (i, (l, _)) in letters.iter().enumerate() {
-                    if b & (1 << i) != 0 {
-                        words.push(format!("-{l}"));
-                    }
-                }
-            }
-        }
-    }
-    words.join(" ")
-}
-
-/// One handle a task's calls bound, and what the task holds on it.
-#[derive(Clone, Debug)]
-struct Held {
-    name: String,
-    class: HandleClass,
-    /// Locked by this task ([`HandleUse::Locks`]).
-    locked: bool,
-    /// Given back ([`HandleUse::Releases`]).
-    released: bool,
-    /// Given back at the end of the task's calls if still held: always when the class must be
-    /// ([`HandleClass::must_release`]), else as the binding call's last argument byte says.
-    release_at_end: bool,
-}
-
-/// The first operation of the table that does `what` (the calls appended to keep the calling
-/// rules).
-fn op_doing(what: HandleUse) -> Option<&'static OpSpec> {
-    OPERATIONS.iter().find(|s| s.handle == what)
-}
-
-/// The handles of one task, in the order they were bound.
-#[derive(Default)]
-struct Handles(Vec<Held>);
-
-impl Handles {
-    /// A handle `what` may be applied to under the calling rules, the most recent first, picked
-    /// by `b`: a held one (not given back; for a lock, not locked; for a release, not locked; for
-    /// an unlock, locked).
-    fn pick(&self, what: HandleUse, b: u8) -> Option<usize> {
-        let ok: Vec<usize> = (0..self.0.len())
-            .rev()
-            .filter(|&i| {
-                let h = &self.0[i];
-                Some(h.class) == what.class()
-                    && !h.released
-                    && match what {
-                        HandleUse::Locks(_) | HandleUse::Releases(_) => !h.locked,
-                        HandleUse::Unlocks(_) => h.locked,
-                        _ => true,
-                    }
-            })
-            .collect();
-        (!ok.is_empty()).then(|| ok[usize::from(b) % ok.len()])
-    }
-
-    /// Whether the task holds a handle it must give back ([`HandleClass::must_release`]).
-    fn holds_must_release(&self) -> bool {
-        self.0.iter().any(|h| h.class.must_release() && !h.released)
-    }
-
-    /// Whether the task holds a lock on a handle of `class`.
-    fn locks(&self, class: HandleClass) -> bool {
-        self.0
-            .iter()
-            .any(|h| h.class == class && h.locked && !h.released)
-    }
-
-    /// Record that `what` was applied to handle `i`.
-    fn apply(&mut self, i: usize, what: HandleUse) {
-        let h = &mut self.0[i];
-        match what {
-            HandleUse::Locks(_) => h.locked = true,
-            HandleUse::Unlocks(_) => h.locked = false,
-            HandleUse::Releases(_) => h.released = true,
-            _ => {}
-        }
-    }
 }
 
 /// What every call appended to a program must keep, besides the program's validity.
@@ -496,6 +356,7 @@ pub fn realize(case: &Case, design: LockDesign) -> Option<Program> {
     };
     let mut dirs: Vec<&'static str> = Vec::new();
     let mut mounted: Vec<&'static str> = Vec::new();
+    let mut mountpoints: Vec<&'static str> = Vec::new();
     let mut layout: Vec<(&'static str, Option<u8>)> = case
         .layout
         .iter()
@@ -508,17 +369,21 @@ pub fn realize(case: &Case, design: LockDesign) -> Option<Program> {
         }
         if let Some(d) = dev {
             let dev = DEVICES[usize::from(d) % DEVICES.len()];
-            if push_text(&mut p, true, &format!("mount {dev} {dir}"), rules)
-                && !mounted.contains(&dev)
-            {
-                mounted.push(dev);
+            if push_text(&mut p, true, &format!("mount {dev} {dir}"), rules) {
+                if !mounted.contains(&dev) {
+                    mounted.push(dev);
+                }
+                if !mountpoints.contains(&dir) {
+                    mountpoints.push(dir);
+                }
             }
         }
     }
-    let pool = Pool::new(&dirs, &mounted, case.focus);
+    let pool = Pool::new(&dirs, &mountpoints, &mounted, case.focus);
     add_calls(&mut p, &case.setup, false, &case.swarm, &pool, true, rules);
     for (t, exits) in &case.threads {
         p.threads.push(Vec::new());
+        let t = &t[..t.len().min(case.thread_len.max(1))];
         add_calls(&mut p, t, *exits, &case.swarm, &pool, false, rules);
         if p.threads.last().is_some_and(Vec::is_empty) {
             p.threads.pop();
@@ -534,6 +399,7 @@ pub fn calls(p: &Program) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::pool::{is_below, RELATED_SHARE, REUSE_SHARE};
     use super::*;
     use crate::scenario::check_program;
     use proptest::strategy::ValueTree;
@@ -593,6 +459,20 @@ mod tests {
     }
 
     fn realize_case(calls: Vec<Vec<(OpKind, [u8; ARGS])>>, exits: bool, checked: bool) -> Program {
+        let layout = vec![(0, Some(0))];
+        realize_with(layout, calls, exits, checked, usize::MAX)
+    }
+
+    /// The program of a case with this `layout` (indices into [`LAYOUT_DIRS`] and
+    /// [`DEVICES`]), these threads' calls (each ending with `exit` when `exits`), `checked` and
+    /// `thread_len`, under the global design, over the whole table.
+    fn realize_with(
+        layout: Vec<(u8, Option<u8>)>,
+        calls: Vec<Vec<(OpKind, [u8; ARGS])>>,
+        exits: bool,
+        checked: bool,
+        thread_len: usize,
+    ) -> Program {
         let swarm: Vec<OpKind> = OPERATIONS.iter().map(|s| s.kind).collect();
         let index = |k: OpKind| {
             // An `Index` picks `k` out of the whole table: proptest maps its value onto the length.
@@ -606,10 +486,11 @@ mod tests {
         };
         let case = Case {
             swarm: swarm.clone(),
-            layout: vec![(0, Some(0))],
+            layout,
             focus: 0,
             setup: Vec::new(),
             checked,
+            thread_len,
             threads: calls
                 .into_iter()
                 .map(|t| {
@@ -762,5 +643,55 @@ mod tests {
         let checked = realize_case(calls(), false, true);
         assert_eq!(texts(&checked), vec![vec!["umount /a"], vec!["stat /a"]]);
         assert_eq!(check_of(&checked), Check::Linearizable);
+    }
+
+    #[test]
+    fn a_related_path_draw_picks_an_earlier_task_s_path_or_the_mountpoint_its_walk_crosses() {
+        // /a (ram0) and /a/b (ram1) nested; near paths /a, /a/b, /a/f, /a/b/f.
+        let nested = vec![(0, Some(0)), (1, Some(1))];
+        let related = RELATED_SHARE - 1;
+        let lazy = 1; // the first of umount's flags, `-l`
+        let p = realize_with(
+            nested,
+            vec![
+                vec![(OpKind::Stat, [related, 0, 0, 0])],
+                vec![(OpKind::Umount, [lazy, REUSE_SHARE + 1, 0, 0])],
+                vec![(OpKind::Stat, [REUSE_SHARE, 0, 0, 0])],
+            ],
+            false,
+            false,
+            usize::MAX,
+        );
+        assert_eq!(
+            texts(&p),
+            vec![
+                // The first task has no earlier task's path: the draw is the layout's (127 % 4).
+                vec!["stat /a/b/f"],
+                // Related to /a/b/f (the one earlier path): /a/b/f, then the mountpoints its
+                // walk crosses, /a and /a/b; draw 1 of them is /a.
+                vec!["umount -l /a"],
+                // Draw 0: the first earlier path itself.
+                vec!["stat /a/b/f"],
+            ]
+        );
+        assert!(is_below("/a/b/f", "/a") && is_below("/a", "/") && !is_below("/ab", "/a"));
+        assert!(!is_below("/a", "/a") && !is_below("a/b", "a"));
+    }
+
+    #[test]
+    fn a_case_s_thread_length_keeps_that_many_drawn_calls_of_each_thread() {
+        let calls = || {
+            vec![
+                vec![(OpKind::Stat, [0; ARGS]), (OpKind::Mkdir, [0; ARGS])],
+                vec![(OpKind::Sync, [0; ARGS]), (OpKind::Stat, [0; ARGS])],
+            ]
+        };
+        let one = realize_with(vec![(0, Some(0))], calls(), true, false, 1);
+        assert_eq!(
+            texts(&one),
+            vec![vec!["stat /a", "exit"], vec!["sync", "exit"]]
+        );
+        let all = realize_with(vec![(0, Some(0))], calls(), false, false, 2);
+        assert_eq!(texts(&all)[1], vec!["sync", "stat /a"]);
     }
 }
