@@ -27,8 +27,9 @@
 #   breaks even a sequential order is killed before any exploration: `run` computes each
 #   scenario's sequential specification on the (mutated) model first and refuses with exit 2,
 #   "the sequential specification failed: … use-after-free …"; that exit 2 counts as a kill.
-# - fuzz: `mountcheck fuzz --budget B --seed 1` killed when it exits 1 (it found something),
-#   survived on 0; "not run" when the binary has no `fuzz` subcommand.
+# - fuzz: `mountcheck fuzz --budget B --seed 1 --until-found` killed when it exits 1 (it found
+#   something; the campaign stops there and the cell says when), survived on 0; "not run" when
+#   the binary has no `fuzz` subcommand.
 # - "does not compile" and timeouts are their own outcomes, never kills.
 # Before the mutants, the unmutated tree is built and run the same way (once per lock design the
 # patches need): if the control is not clean, nothing measured would mean anything, so the script
@@ -201,7 +202,7 @@ HAVE_FUZZ=0
 # fuzz DESIGN OUT: sets F_RC.
 fuzz() {
     local design=$1 out=$2 rc=0
-    local args=(fuzz --budget "$FUZZ_BUDGET" --seed 1 --reports "$out/fuzz")
+    local args=(fuzz --budget "$FUZZ_BUDGET" --seed 1 --until-found --reports "$out/fuzz")
     [[ "$design" == default ]] || args+=(--lock-design "$design")
     bounded $((FUZZ_BUDGET + FUZZ_GRACE)) "$BIN" "${args[@]}" >"$out/fuzz.out" 2>"$out/fuzz.err" || rc=$?
     F_RC=$rc
@@ -358,7 +359,7 @@ write_report() {
         echo "where, and which kernel bug class it resembles); none is a catalog switch of \`model/src/variant.rs\`."
         echo "Bundled: \`mountcheck run --backend loom,pct --allow-incomplete\` over every bundled scenario"
         echo "under the patch's lock design; killed when a verdict is not the expected one (the explorations"
-        echo "are named). Fuzz: \`mountcheck fuzz --budget $FUZZ_BUDGET --seed 1\`; killed on exit 1."
+        echo "are named). Fuzz: \`mountcheck fuzz --budget $FUZZ_BUDGET --seed 1 --until-found\`; killed on exit 1 (the cell says when the first finding came)."
         echo "Witness: for a mutant the bundled scenarios miss, \`mutations/witness/<patch>.toml\` is a scenario"
         echo "the unmutated tree passes clean (checked first) and the mutant fails: proof that it changes"
         echo "behaviour (not an equivalent mutant); it is not part of the bundled figure."
@@ -454,7 +455,10 @@ for p in "${PATCHES[@]}"; do
         fuzz "$design" "$out"
         case $F_RC in
             0) fcell="survived" ;;
-            1) fcell="killed"; fkill=1 ;;
+            1)
+                # The campaign stops at its first finding (--until-found): say when that was.
+                secs=$(sed -n 's/.*"first_find_secs": *\([0-9][0-9]*\(\.[0-9]\)\{0,1\}\).*/\1/p' "$out/fuzz/fuzz.json" 2>/dev/null | head -1)
+                fcell="killed${secs:+ (first finding at $secs s)}"; fkill=1 ;;
             124) fail "$name: fuzz hit its bound of $((FUZZ_BUDGET + FUZZ_GRACE)) s (budget $FUZZ_BUDGET s + $FUZZ_GRACE s grace)"; fcell="timeout"; fkill=-1 ;;
             *) fail "$name: mountcheck fuzz exited $F_RC: $(tail -2 "$out/fuzz.err" | tr '\n' ' ')"; fcell="fuzz exit $F_RC"; fkill=-1 ;;
         esac
