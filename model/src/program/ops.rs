@@ -747,6 +747,15 @@ impl Op {
     pub fn spec(&self) -> &'static OpSpec {
         self.kind().spec()
     }
+
+    /// Whether this call detaches mounts that other tasks pin (`umount -l`, `MNT_DETACH`): their
+    /// super_block then dies at the last of those pins' puts, which may come in another task's
+    /// call after this one returned, so a later call of this task that reads `super_blocks`
+    /// ([`Steps::Supers`]) can find it alive where no sequential order does (a walk's pin is
+    /// never held between two calls of a sequential order).
+    pub fn detaches_pinned(&self) -> bool {
+        matches!(self, Op::Umount { flags, .. } if flags.detach)
+    }
 }
 
 fn cell(s: &str) -> String {
