@@ -12,7 +12,10 @@
 //! are a swarm too: each scenario keeps at most [`Case::thread_len`] (1 to `--ops`) of each
 //! thread's calls, so that a third of the scenarios are small enough for loom to search whole. The
 //! layout mounts a device on three in four of its directories ([`LAYOUT_MOUNT_ODDS`]), so that
-//! mounts often nest. Arguments are drawn so that most calls mean something and calls of different
+//! mounts often nest. One setup in eight ([`CONTEXT_ODDS`]) ends in a context: init's root moved
+//! into a mount nested in another (`chroot /a/b`, the cwd left outside it), where the mounts
+//! above the root are reached only from the cwd (`pivot_root a a`: CVE-2014-7970's loop) and
+//! `..` stops at the root; paths are then written as the tasks name them. Arguments are drawn so that most calls mean something and calls of different
 //! threads meet on one object (syzkaller's choice table relates calls through the resources they
 //! share): a path is, one time in four, the path of the thread's previous call (a task works on one
 //! object: opens it, then looks at it); one time in four a path related to one an earlier task drew
@@ -53,7 +56,7 @@ mod handles;
 mod pool;
 
 use handles::{op_doing, Handles, Held};
-use pool::{text_of, Pool};
+use pool::{text_of, Pool, View};
 
 /// The paths calls draw from after the layout's, simplest first (shrinking moves toward the
 /// front): top-level directories, nested ones, a file, the root, a path relative to the cwd;
@@ -81,6 +84,15 @@ pub const MAX_LAYOUT: usize = 4;
 /// mounts nest (`/a` and `/a/b` both mounted) in a good share of the layouts, as the trees a
 /// lazy umount detaches and a walk crosses do.
 pub const LAYOUT_MOUNT_ODDS: f64 = 0.75;
+
+/// The odds that a scenario's setup has a context ([`Case::context`]): one in eight, so that a
+/// root inside a nested mount (where `pivot_root` can make a loop, CVE-2014-7970, and `..` stops
+/// at the root) is tried often while most scenarios keep init's first root.
+pub const CONTEXT_ODDS: f64 = 0.125;
+
+/// The outer and the inner directory of the nested mounts a context adds to the layout (indices
+/// into [`LAYOUT_DIRS`]: `/a`, and `/a/b` below it).
+const CONTEXT_DIRS: (u8, u8) = (0, 1);
 
 /// The most extra setup calls (any operation of the swarm) after the layout.
 pub const MAX_SETUP_EXTRA: usize = 2;
@@ -124,7 +136,14 @@ pub struct Case {
     /// then a file in each) the calls draw from: a swarm over paths, so that calls of different
     /// threads meet on one path more often (no bit of an existing entry set: all of them).
     pub focus: u8,
-    /// Extra setup calls, run by init after the layout.
+    /// The setup's context: when set, the layout mounts a device on `/a` and another on `/a/b`
+    /// below it, and init ends the layout with `chroot /a/b` (after `chdir /a` when the byte's
+    /// low bit is set, else its cwd stays `/`, outside its root), so every thread starts with its
+    /// root inside a nested mount and reaches the mounts above it only from its cwd, as a
+    /// container's or an initramfs's task does; the byte's next bits pick the two devices. Paths
+    /// are then written as the tasks name them ([`pool::View::name`]).
+    pub context: Option<u8>,
+    /// Extra setup calls, run by init after the layout (and the context).
     pub setup: Vec<AbstractCall>,
     /// The threads' calls, and whether the thread ends with `exit` (a task's last act, the
     /// moment its namespace and files are given back, races the others' calls).
@@ -163,6 +182,7 @@ pub fn case_strategy(cfg: GenConfig) -> BoxedStrategy<Case> {
             0..=MAX_LAYOUT,
         ),
         any::<u8>(),
+        option::weighted(CONTEXT_ODDS, any::<u8>()),
         vec(call(), 0..=MAX_SETUP_EXTRA),
         vec(
             (vec(call(), 1..=cfg.max_ops), any::<bool>()),
@@ -172,10 +192,11 @@ pub fn case_strategy(cfg: GenConfig) -> BoxedStrategy<Case> {
         1..=cfg.max_ops,
     )
         .prop_map(
-            |(swarm, layout, focus, setup, threads, checked, thread_len)| Case {
+            |(swarm, layout, focus, context, setup, threads, checked, thread_len)| Case {
                 swarm,
                 layout,
                 focus,
+                context,
                 setup,
                 threads,
                 checked,
@@ -357,11 +378,20 @@ pub fn realize(case: &Case, design: LockDesign) -> Option<Program> {
     let mut dirs: Vec<&'static str> = Vec::new();
     let mut mounted: Vec<&'static str> = Vec::new();
     let mut mountpoints: Vec<&'static str> = Vec::new();
+    let dir_of = |i: u8| LAYOUT_DIRS[usize::from(i) % LAYOUT_DIRS.len()];
     let mut layout: Vec<(&'static str, Option<u8>)> = case
         .layout
         .iter()
-        .map(|&(path, dev)| (LAYOUT_DIRS[usize::from(path) % LAYOUT_DIRS.len()], dev))
+        .map(|&(path, dev)| (dir_of(path), dev))
         .collect();
+    let (outer, inner) = (dir_of(CONTEXT_DIRS.0), dir_of(CONTEXT_DIRS.1));
+    if let Some(c) = case.context {
+        // The nested mounts the context's root sits in, instead of the layout's own entries
+        // for those two directories.
+        layout.retain(|(dir, _)| *dir != outer && *dir != inner);
+        layout.push((outer, Some(c >> 1)));
+        layout.push((inner, Some((c >> 1).wrapping_add(1))));
+    }
     layout.sort_by_key(|(dir, _)| dir.matches('/').count());
     for (dir, dev) in layout {
         if push_text(&mut p, true, &format!("mkdir {dir}"), rules) && !dirs.contains(&dir) {
@@ -380,6 +410,19 @@ pub fn realize(case: &Case, design: LockDesign) -> Option<Program> {
         }
     }
     let pool = Pool::new(&dirs, &mountpoints, &mounted, case.focus);
+    if let Some(c) = case.context {
+        let cwd = if c & 1 == 1 && push_text(&mut p, true, &format!("chdir {outer}"), rules) {
+            outer
+        } else {
+            "/"
+        };
+        if push_text(&mut p, true, &format!("chroot {inner}"), rules) {
+            pool.set_view(View {
+                root: inner.into(),
+                cwd: cwd.into(),
+            });
+        }
+    }
     add_calls(&mut p, &case.setup, false, &case.swarm, &pool, true, rules);
     for (t, exits) in &case.threads {
         p.threads.push(Vec::new());
@@ -488,6 +531,7 @@ mod tests {
             swarm: swarm.clone(),
             layout,
             focus: 0,
+            context: None,
             setup: Vec::new(),
             checked,
             thread_len,
@@ -676,6 +720,112 @@ mod tests {
         );
         assert!(is_below("/a/b/f", "/a") && is_below("/a", "/") && !is_below("/ab", "/a"));
         assert!(!is_below("/a", "/a") && !is_below("a/b", "a"));
+    }
+
+    #[test]
+    fn a_view_names_a_place_from_its_root_inside_it_and_from_its_cwd_outside_it() {
+        let view = |root: &str, cwd: &str| View {
+            root: root.into(),
+            cwd: cwd.into(),
+        };
+        let first = View::default();
+        for p in ["/", "/a", "/a/b/f", "a", ".."] {
+            assert_eq!(first.name(p), p);
+        }
+        // chroot /a/b with the cwd left at /.
+        let moved = view("/a/b", "/");
+        for (p, named) in [
+            ("/a/b", "/"),
+            ("/a/b/c", "/c"),
+            ("/a/b/f", "/f"),
+            ("/a", "a"),
+            ("/a/f", "a/f"),
+            ("/b", "b"),
+            ("/", "."),
+            ("a", "a"),
+            ("..", ".."),
+        ] {
+            assert_eq!(moved.name(p), named, "{p}");
+        }
+        // chdir /a first: the hand-written pivot-root-loop scenario's view.
+        let beside = view("/a/b", "/a");
+        for (p, named) in [
+            ("/a", "."),
+            ("/a/f", "f"),
+            ("/b", "../b"),
+            ("/", ".."),
+            ("/a/b/c", "/c"),
+        ] {
+            assert_eq!(beside.name(p), named, "{p}");
+        }
+        // A cwd inside the root: a place outside the root cannot be reached.
+        assert_eq!(view("/a", "/a/b").name("/b"), "/b");
+    }
+
+    #[test]
+    fn a_context_roots_the_threads_in_a_nested_mount_and_reaches_pivot_root_s_loop() {
+        use mountcheck_model::{execute, Config, FindingClass, Ledger, Mutant, Variant};
+        let swarm: Vec<OpKind> = OPERATIONS.iter().map(|s| s.kind).collect();
+        let pivot = swarm
+            .iter()
+            .position(|k| *k == OpKind::PivotRoot)
+            .expect("pivot_root is in the table");
+        let mut runner = TestRunner::deterministic();
+        // An `Index` picking pivot_root out of the whole table (1 in |table| per draw).
+        let op = (0..100_000)
+            .map(|_| any::<Index>().new_tree(&mut runner).unwrap().current())
+            .find(|i| i.index(swarm.len()) == pivot)
+            .expect("an Index picking pivot_root");
+        let case = |context| Case {
+            swarm: swarm.clone(),
+            layout: Vec::new(),
+            focus: 0,
+            context,
+            setup: Vec::new(),
+            checked: false,
+            thread_len: usize::MAX,
+            threads: vec![(
+                vec![AbstractCall {
+                    op,
+                    args: [0; ARGS],
+                }],
+                false,
+            )],
+        };
+        // Without a context there is no layout: the draws are the fixed paths.
+        let none = realize(&case(None), LockDesign::Global).unwrap();
+        assert!(none.setup.is_empty());
+        assert_eq!(texts(&none), vec![vec!["pivot_root /a /a"]]);
+        // Context 0b10: ram1 on /a, ram2 on /a/b, init's cwd left at /.
+        let p = realize(&case(Some(0b10)), LockDesign::Global).unwrap();
+        let setup: Vec<String> = p.setup.iter().map(|c| c.op.to_string()).collect();
+        assert_eq!(
+            setup,
+            [
+                "mkdir /a",
+                "mount ram1 /a",
+                "mkdir /a/b",
+                "mount ram2 /a/b",
+                "chroot /a/b"
+            ]
+        );
+        // The layout's /a, twice (the second draw reuses the first), from the cwd.
+        assert_eq!(texts(&p), vec![vec!["pivot_root a a"]]);
+        // Under the mutant that pivot_root makes ram1 its own parent.
+        let cfg = Config {
+            variant: Variant::Mutant(Mutant::PivotRootLoop),
+            ..Config::default()
+        };
+        let ledger = Ledger::new();
+        let l2 = ledger.clone();
+        let r = std::panic::catch_unwind(|| execute(&p, cfg, l2));
+        assert!(r.is_err(), "the loop was not made");
+        let finding = ledger.finding().expect("a finding");
+        assert_eq!(finding.class, FindingClass::Invariant, "{finding}");
+        // Its low bit set: chdir /a first, and /a is `.`.
+        let q = realize(&case(Some(0b11)), LockDesign::Global).unwrap();
+        assert_eq!(q.setup[4].op.to_string(), "chdir /a");
+        assert_eq!(texts(&q), vec![vec!["pivot_root . ."]]);
     }
 
     #[test]

@@ -4,10 +4,17 @@
 //! [`super::DEVICES`]), and [`text_of`], which writes an operation's words from its syntax
 //! pieces and argument bytes.
 //!
+//! Paths are drawn as places of the setup's tree (absolute paths from init's first root) and
+//! written as the tasks name them: when the setup's context moved the root and cwd
+//! ([`super::Case::context`]), [`View::name`] writes a path inside the root from that root and a
+//! path outside it from the cwd (`a` for `/a` with the root at `/a/b` and the cwd at `/`), the
+//! only way a task reaches it.
+//!
 //! Invariant: a draw is a function of its byte and of the draws before it in the scenario (the
 //! pool's memory of each task's paths), so one case always realizes to one program.
 
 use super::{ARGS, DEVICES, PATHS};
+use mountcheck_model::fs::relative;
 use mountcheck_model::program::syntax::Piece;
 use mountcheck_model::program::OpSpec;
 use std::cell::RefCell;
@@ -31,6 +38,61 @@ pub(super) struct Pool<'a> {
     mine: RefCell<Vec<String>>,
     /// The paths earlier tasks (init's setup, earlier threads) drew.
     others: RefCell<Vec<String>>,
+    /// Where the tasks stand when they name a path: init's after the setup's context, which
+    /// every thread inherits (a task's own `chdir` or `chroot` is not followed).
+    view: RefCell<View>,
+}
+
+/// A task's root and cwd, as places of the setup's tree (absolute paths from init's first root).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct View {
+    /// The task's root.
+    pub root: String,
+    /// The task's cwd (outside the root when a `chroot` left it there, as `chroot(2)` does).
+    pub cwd: String,
+}
+
+impl Default for View {
+    fn default() -> Self {
+        View {
+            root: "/".into(),
+            cwd: "/".into(),
+        }
+    }
+}
+
+impl View {
+    /// How a task with this view names place `p` of the setup's tree (an absolute path; any
+    /// other path is returned as it is): from its root when `p` is at or below the root (`/c`
+    /// for `/a/b/c` with the root at `/a/b`), else from its cwd (`a`, `../b`, `.`) when the cwd
+    /// is outside the root (a walk up from the cwd never meets the root then), else as it is
+    /// (a place the task cannot reach).
+    pub fn name(&self, p: &str) -> String {
+        if !p.starts_with('/') {
+            return p.to_string();
+        }
+        if let Some(r) = relative(p, &self.root) {
+            return r;
+        }
+        if relative(&self.cwd, &self.root).is_some() {
+            return p.to_string();
+        }
+        let parts = |q: &str| -> Vec<String> {
+            q.split('/')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let (to, from) = (parts(p), parts(&self.cwd));
+        let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+        let mut rel = vec!["..".to_string(); from.len() - common];
+        rel.extend(to[common..].iter().cloned());
+        if rel.is_empty() {
+            ".".into()
+        } else {
+            rel.join("/")
+        }
+    }
 }
 
 /// Draws below this byte pick the task's previous path, when it has one (one in four).
@@ -75,7 +137,13 @@ impl<'a> Pool<'a> {
             mounted,
             mine: RefCell::new(Vec::new()),
             others: RefCell::new(Vec::new()),
+            view: RefCell::new(View::default()),
         }
+    }
+
+    /// From now on paths are named as a task with `view` names them.
+    pub(super) fn set_view(&self, view: View) {
+        self.view.replace(view);
     }
 
     /// A new task starts: it has drawn no path yet; what the last task drew is an earlier
@@ -99,6 +167,7 @@ impl<'a> Pool<'a> {
         r
     }
 
+    /// The path draw of byte `b`, named as the tasks' view names it.
     pub(super) fn path(&self, b: u8) -> String {
         let last = self.mine.borrow().last().cloned();
         let others = self.others.borrow();
@@ -114,8 +183,9 @@ impl<'a> Pool<'a> {
             }
             _ => PATHS[usize::from(b) % PATHS.len()].to_string(),
         };
-        self.mine.borrow_mut().push(p.clone());
-        p
+        let named = self.view.borrow().name(&p);
+        self.mine.borrow_mut().push(p);
+        named
     }
 
     pub(super) fn dev(&self, b: u8) -> &'static str {
