@@ -292,19 +292,8 @@ mod tests {
 
     #[test]
     fn loom_gets_its_own_cap_on_small_scenarios_only_and_pct_never() {
-        let p = |threads: &[&[&str]]| Program {
-            threads: threads
-                .iter()
-                .map(|t| {
-                    t.iter()
-                        .map(|c| mountcheck_model::parse_call(c).unwrap())
-                        .collect()
-                })
-                .collect(),
-            ..Program::default()
-        };
-        let four = p(&[&["stat /", "stat /"], &["stat /", "exit"]]);
-        let five = p(&[&["stat /", "stat /", "stat /"], &["stat /", "exit"]]);
+        let four = program(&[&["stat /", "stat /"], &["stat /", "exit"]]);
+        let five = program(&[&["stat /", "stat /", "stat /"], &["stat /", "exit"]]);
         assert!(searched_whole(&four, Backend::Loom));
         assert!(!searched_whole(&five, Backend::Loom));
         assert!(!searched_whole(&four, Backend::Pct));

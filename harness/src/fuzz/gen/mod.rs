@@ -516,6 +516,19 @@ mod tests {
         checked: bool,
         thread_len: usize,
     ) -> Program {
+        let case = case_with(layout, None, calls, exits, checked, thread_len);
+        realize(&case, LockDesign::Global).expect("a thread")
+    }
+
+    /// The case [`realize_with`] realizes, with a setup `context` besides.
+    fn case_with(
+        layout: Vec<(u8, Option<u8>)>,
+        context: Option<u8>,
+        calls: Vec<Vec<(OpKind, [u8; ARGS])>>,
+        exits: bool,
+        checked: bool,
+        thread_len: usize,
+    ) -> Case {
         let swarm: Vec<OpKind> = OPERATIONS.iter().map(|s| s.kind).collect();
         let index = |k: OpKind| {
             // An `Index` picks `k` out of the whole table: proptest maps its value onto the length.
@@ -527,11 +540,11 @@ mod tests {
                 .find(|i| *i.get(&swarm) == k)
                 .unwrap_or_else(|| panic!("no Index picking {k:?} in {DRAWS} draws"))
         };
-        let case = Case {
+        Case {
             swarm: swarm.clone(),
             layout,
             focus: 0,
-            context: None,
+            context,
             setup: Vec::new(),
             checked,
             thread_len,
@@ -545,8 +558,7 @@ mod tests {
                     (calls, exits)
                 })
                 .collect(),
-        };
-        realize(&case, LockDesign::Global).expect("a thread")
+        }
     }
 
     fn texts(p: &Program) -> Vec<Vec<String>> {
@@ -765,32 +777,9 @@ mod tests {
     #[test]
     fn a_context_roots_the_threads_in_a_nested_mount_and_reaches_pivot_root_s_loop() {
         use mountcheck_model::{execute, Config, FindingClass, Ledger, Mutant, Variant};
-        let swarm: Vec<OpKind> = OPERATIONS.iter().map(|s| s.kind).collect();
-        let pivot = swarm
-            .iter()
-            .position(|k| *k == OpKind::PivotRoot)
-            .expect("pivot_root is in the table");
-        let mut runner = TestRunner::deterministic();
-        // An `Index` picking pivot_root out of the whole table (1 in |table| per draw).
-        let op = (0..100_000)
-            .map(|_| any::<Index>().new_tree(&mut runner).unwrap().current())
-            .find(|i| i.index(swarm.len()) == pivot)
-            .expect("an Index picking pivot_root");
-        let case = |context| Case {
-            swarm: swarm.clone(),
-            layout: Vec::new(),
-            focus: 0,
-            context,
-            setup: Vec::new(),
-            checked: false,
-            thread_len: usize::MAX,
-            threads: vec![(
-                vec![AbstractCall {
-                    op,
-                    args: [0; ARGS],
-                }],
-                false,
-            )],
+        let case = |context| {
+            let pivot = vec![vec![(OpKind::PivotRoot, [0; ARGS])]];
+            case_with(Vec::new(), context, pivot, false, false, usize::MAX)
         };
         // Without a context there is no layout: the draws are the fixed paths.
         let none = realize(&case(None), LockDesign::Global).unwrap();
