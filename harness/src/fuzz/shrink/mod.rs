@@ -8,8 +8,9 @@
 //! ([`ValueTree::complicate`]), which is exactly proptest's shrinking loop with the exploration as
 //! the test. Then the program itself is shrunk as Lincheck minimizes a scenario ([`smaller`]):
 //! a thread or a call removed at a time, with the calls that depend on it (a `get_super` with the
-//! calls using its handle), and a setup call moved into a thread, kept while the same class is
-//! found (each candidate explored at `run`'s default executions, not the campaign's few, and by
+//! calls using its handle), a setup call moved into a thread, and a directory level taken out of
+//! the paths (`/a/b` written `/b`, so the `mkdir /a` kept only as its parent can go), kept while
+//! the same class is found (each candidate explored at `run`'s default executions, not the campaign's few, and by
 //! a capped loom search too when PCT does not find it again, so a race met by luck is not
 //! lost). The second phase removes what the first cannot: a value tree's element changes the
 //! meaning of the bytes after it (a device drawn from the layout's mounts), and the calls the
@@ -41,6 +42,8 @@ use crate::report::Report;
 use crate::run::{self, Backend, Settings};
 use crate::scenario::{Check, Scenario};
 use crate::verdict::Verdict;
+
+mod paths;
 
 /// What shrinking produced.
 pub struct Shrunk {
@@ -168,7 +171,9 @@ pub fn shrink(
 /// binds; for a lock, its unlock; never an unlock or a required release alone, which would break
 /// the calling rules); then, as many calls with a shorter setup, the setup's last
 /// call moved to the front of a thread (a mount made in the setup may be the race's other
-/// half). Each step shortens the program or its setup, so shrinking ends.
+/// half); last, as many calls with simpler paths ([`paths::collapsed`]: one directory level
+/// taken out, so the call that made it may go next). Each step shortens the program, its setup
+/// or its paths' text, so shrinking ends.
 pub fn smaller(p: &Program) -> Vec<Program> {
     let mut out = Vec::new();
     if p.threads.len() > 1 {
@@ -212,6 +217,7 @@ pub fn smaller(p: &Program) -> Vec<Program> {
             }
         }
     }
+    out.extend(paths::collapsed(p));
     out
 }
 
@@ -501,7 +507,7 @@ mod tests {
         p.setup.push(parse_call("mount ram0 /a").unwrap());
         let moved: Vec<Program> = smaller(&p)
             .into_iter()
-            .filter(|q| calls(q) == calls(&p))
+            .filter(|q| calls(q) == calls(&p) && q.setup.len() < p.setup.len())
             .collect();
         assert_eq!(moved.len(), 2);
         assert_eq!(
