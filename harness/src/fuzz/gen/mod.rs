@@ -13,27 +13,32 @@
 //! thread's calls, so that a third of the scenarios are small enough for loom to search whole. The
 //! layout mounts a device on three in four of its directories ([`LAYOUT_MOUNT_ODDS`]), so that
 //! mounts often nest. One setup in eight ([`CONTEXT_ODDS`]) ends in a context: init's root moved
-//! into a mount nested in another (`chroot /a/b`, the cwd left outside it), where the mounts
-//! above the root are reached only from the cwd (`pivot_root a a`: CVE-2014-7970's loop) and
-//! `..` stops at the root; paths are then written as the tasks name them. Arguments are drawn so that most calls mean something and calls of different
-//! threads meet on one object (syzkaller's choice table relates calls through the resources they
-//! share): a path is, one time in four, the path of the thread's previous call (a task works on one
-//! object: opens it, then looks at it); one time in four a path related to one an earlier task drew
-//! (that path, a mountpoint its walk crosses, or a layout path below it: a walk and the umount of
-//! the mount it crosses); else mostly one of the directories the setup's layout created or a file
-//! in one (the scenario's `focus` keeps a random subset of them: a swarm over paths), else any of
-//! [`PATHS`] (`.` and `..` among them); a device is one the layout mounted (else any of
-//! [`DEVICES`]). Half the threads end with `exit`. Handles follow the calling rules of the table's
-//! `handle` column ([`HandleUse`]): a call that needs a held handle uses one its own task bound (or
-//! first binds one with the table's binding call of that class), a task takes one lock of a class
-//! at a time (a second could name the object it locked: its own deadlock) and gives it back, a task
-//! that holds a `get_super` works on that handle only until it drops it (any other call may put the
-//! last reference of a lazily unmounted mount, whose kill waits for the `s_umount` it holds), and
-//! what a task holds at its end (a `get_super` not dropped, a `lock_super` not unlocked) is given
-//! back before its `exit`, so that no generated program breaks a rule whose breach is the caller's
-//! bug; whatever such a program's serial runs report is a finding. The layout (directories, and
-//! devices mounted on some) is the only place naming operations (`mkdir` and `mount`, the scenario
-//! language's way to make a path exist).
+//! into a mount nested in another (`chroot /a/b`, the cwd left outside it), where the mounts above
+//! the root are reached only from the cwd (`pivot_root a a`: CVE-2014-7970's loop) and `..` stops
+//! at the root; paths are then written as the tasks name them. Arguments are drawn so that most
+//! calls mean something and calls of different threads meet on one object (syzkaller's choice table
+//! relates calls through the resources they share): a path is, one time in four, the path of the
+//! thread's previous call (a task works on one object: opens it, then looks at it); one time in
+//! four a path related to one an earlier task drew (that path, a mountpoint its walk crosses, or a
+//! layout path below it: a walk and the umount of the mount it crosses); else mostly one of the
+//! directories the setup's layout created or a file in one (the scenario's `focus` keeps a random
+//! subset of them: a swarm over paths), else any of [`PATHS`] (`.` and `..` among them); a device
+//! is one the layout mounted (else any of [`DEVICES`]). A thread call that fails run alone after
+//! the setup and its task's earlier calls (the model's own answer: `umount` of a directory nothing
+//! is mounted on, `rmdir` of a mountpoint) has its path and device drawn again, up to
+//! [`MEANINGFUL_TRIES`] times, three calls in four ([`meaningful_text`]): the others keep a first
+//! draw that fails alone, which another thread's call may make meaningful. Half the threads end
+//! with `exit`. Handles follow the calling rules of the table's `handle` column ([`HandleUse`]): a
+//! call that needs a held handle uses one its own task bound (or first binds one with the table's
+//! binding call of that class), a task takes one lock of a class at a time (a second could name the
+//! object it locked: its own deadlock) and gives it back, a task that holds a `get_super` works on
+//! that handle only until it drops it (any other call may put the last reference of a lazily
+//! unmounted mount, whose kill waits for the `s_umount` it holds), and what a task holds at its end
+//! (a `get_super` not dropped, a `lock_super` not unlocked) is given back before its `exit`, so
+//! that no generated program breaks a rule whose breach is the caller's bug; whatever such a
+//! program's serial runs report is a finding. The layout (directories, and devices mounted on some)
+//! is the only place naming operations (`mkdir` and `mount`, the scenario language's way to make a
+//! path exist).
 //!
 //! Invariant: every program [`realize`] returns passes what a scenario file must pass
 //! (`scenario::check_program`: it round-trips through the parser, [`Program::validate`] holds,
@@ -44,6 +49,7 @@
 use super::check_of;
 use crate::scenario::Check;
 use mountcheck_model::program::linearizable::run_setup;
+use mountcheck_model::program::syntax::Piece;
 use mountcheck_model::program::{HandleClass, HandleUse, OpKind, OpSpec, OPERATIONS};
 use mountcheck_model::{parse_call, Call, EndState, LockDesign, Program};
 use proptest::collection::vec;
@@ -93,6 +99,22 @@ pub const CONTEXT_ODDS: f64 = 0.125;
 /// The outer and the inner directory of the nested mounts a context adds to the layout (indices
 /// into [`LAYOUT_DIRS`]: `/a`, and `/a/b` below it).
 const CONTEXT_DIRS: (u8, u8) = (0, 1);
+
+/// Draws of a thread call's path and device bytes tried before its first draw is kept: when the
+/// call fails run alone after the setup and its task's earlier calls (`umount` of a directory no
+/// device is mounted on, `rmdir` of a mountpoint), its path and device bytes are drawn again, up
+/// to this many times, so that most calls mean something (a call that fails alone may still
+/// succeed beside another thread's, so the first draw is kept when none succeeds).
+pub const MEANINGFUL_TRIES: u8 = 3;
+
+/// The bits of a call's last argument byte of which one at least must be set for its arguments
+/// to be drawn again when it fails alone: three calls in four are, the fourth keeps its first
+/// draw (a path that does not exist yet, a mount not made yet: what another thread's call may
+/// make meaningful).
+const MEANINGFUL_BITS: u8 = 0x60;
+
+/// What a redraw adds to each path and device byte (odd, so that the tries differ in every bit).
+const REDRAW_STEP: u8 = 0x5b;
 
 /// The most extra setup calls (any operation of the swarm) after the layout.
 pub const MAX_SETUP_EXTRA: usize = 2;
@@ -246,6 +268,68 @@ fn push_text(p: &mut Program, setup: bool, text: &str, rules: Rules) -> bool {
     parse_call(text).is_ok_and(|c| push_valid(p, setup, c, rules))
 }
 
+/// Whether call `text` returns 0 run alone: by init, after `p`'s setup and `earlier` (the calls
+/// of its task that did), in the fixed protocol under `design`.
+fn succeeds_alone(p: &Program, earlier: &[Call], text: &str, design: LockDesign) -> bool {
+    let Ok(call) = parse_call(text) else {
+        return false;
+    };
+    let mut setup = p.setup.clone();
+    setup.extend(earlier.iter().cloned());
+    setup.push(call);
+    let alone = Program {
+        setup,
+        ..Program::default()
+    };
+    run_setup(&alone, design).is_ok()
+}
+
+/// The text of a thread call of `spec` ([`text_of`]) whose path and device bytes are drawn again
+/// (up to [`MEANINGFUL_TRIES`] times) while it fails run alone ([`succeeds_alone`]), the first
+/// draw kept when no draw succeeds; and whether the text returned is known to succeed alone. A
+/// call with no path or device, or none of [`MEANINGFUL_BITS`] set in its last argument byte, is
+/// drawn once (and not run).
+#[allow(clippy::too_many_arguments)]
+fn meaningful_text(
+    spec: &OpSpec,
+    args: &[u8; ARGS],
+    pool: &Pool<'_>,
+    handle: &str,
+    binds: &str,
+    p: &Program,
+    earlier: &[Call],
+    design: LockDesign,
+) -> (String, bool) {
+    let drawn: Vec<usize> = spec
+        .syntax
+        .iter()
+        .enumerate()
+        .filter(|(_, piece)| matches!(piece, Piece::Path(_) | Piece::Dev(_)))
+        .map(|(i, _)| i % ARGS)
+        .collect();
+    let mark = pool.mark();
+    let first = text_of(spec, args, pool, handle, binds);
+    if drawn.is_empty() || args[ARGS - 1] & MEANINGFUL_BITS == 0 {
+        return (first, false);
+    }
+    if succeeds_alone(p, earlier, &first, design) {
+        return (first, true);
+    }
+    for k in 1..=MEANINGFUL_TRIES {
+        pool.forget_since(mark);
+        let mut again = *args;
+        for &i in &drawn {
+            again[i] = args[i].wrapping_add(REDRAW_STEP.wrapping_mul(k));
+        }
+        let text = text_of(spec, &again, pool, handle, binds);
+        if succeeds_alone(p, earlier, &text, design) {
+            return (text, true);
+        }
+    }
+    pool.forget_since(mark);
+    (text_of(spec, args, pool, handle, binds), false)
+}
+
 /// Append the calls of one task (`setup`: init's, else the last thread of `p`), each given its
 /// meaning under the calling rules of the operation table's `handle` column: a call that needs
 /// a held handle and has none first gets one (the table's binding call of that class, with the
@@ -263,9 +347,36 @@ fn add_calls(
 ) {
     let mut held = Handles::default();
     pool.start_task();
-    let bind = |p: &mut Program, held: &mut Handles, spec: &OpSpec, args: &[u8; ARGS], class| {
+    // The task's calls that succeed run alone, in order: what a later call is run after when
+    // its arguments are drawn ([`meaningful_text`]).
+    let mut earlier: Vec<Call> = Vec::new();
+    // A call's text, its path and device drawn to mean something in a thread (the setup's calls
+    // must succeed anyway); appended when valid, and remembered when it succeeds alone.
+    let add = |p: &mut Program,
+               earlier: &mut Vec<Call>,
+               spec: &OpSpec,
+               args: &[u8; ARGS],
+               handle: &str,
+               binds: &str| {
+        let (text, alone) = if setup {
+            (text_of(spec, args, pool, handle, binds), false)
+        } else {
+            meaningful_text(spec, args, pool, handle, binds, p, earlier, rules.design)
+        };
+        let pushed = push_text(p, setup, &text, rules);
+        if pushed && alone {
+            earlier.extend(parse_call(&text).ok());
+        }
+        pushed
+    };
+    let bind = |p: &mut Program,
+                earlier: &mut Vec<Call>,
+                held: &mut Handles,
+                spec: &OpSpec,
+                args: &[u8; ARGS],
+                class| {
         let name = format!("h{}", held.0.len());
-        if push_text(p, setup, &text_of(spec, args, pool, "", &name), rules) {
+        if add(p, earlier, spec, args, "", &name) {
             held.0.push(Held {
                 name,
                 class,
@@ -295,11 +406,10 @@ fn add_calls(
         }
         match spec.handle {
             HandleUse::None => {
-                exited = push_text(p, setup, &text_of(spec, &c.args, pool, "", ""), rules)
-                    && spec.kind == OpKind::Exit;
+                exited = add(p, &mut earlier, spec, &c.args, "", "") && spec.kind == OpKind::Exit;
             }
             HandleUse::Binds(class) => {
-                bind(p, &mut held, spec, &c.args, class);
+                bind(p, &mut earlier, &mut held, spec, &c.args, class);
             }
             HandleUse::Locks(class) if held.locks(class) => {
                 // One lock of a class at a time: a second `lock_super` may name the super_block
@@ -317,7 +427,7 @@ fn add_calls(
                             .filter(|s| s.handle == HandleUse::Binds(class))
                             .collect();
                         let binder = binders[usize::from(c.args[ARGS - 1]) % binders.len()];
-                        if !bind(p, &mut held, binder, &c.args, class) {
+                        if !bind(p, &mut earlier, &mut held, binder, &c.args, class) {
                             continue;
                         }
                         held.0.len() - 1
@@ -442,7 +552,7 @@ pub fn calls(p: &Program) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::pool::{is_below, RELATED_SHARE, REUSE_SHARE};
+    use super::pool::{is_below, LAYOUT_SHARE, RELATED_SHARE, REUSE_SHARE};
     use super::*;
     use crate::scenario::check_program;
     use proptest::strategy::ValueTree;
@@ -732,6 +842,52 @@ mod tests {
         );
         assert!(is_below("/a/b/f", "/a") && is_below("/a", "/") && !is_below("/ab", "/a"));
         assert!(!is_below("/a", "/a") && !is_below("a/b", "a"));
+    }
+
+    #[test]
+    fn a_call_that_fails_alone_is_drawn_again_unless_its_last_byte_says_keep() {
+        // /a with ram0 on it, /b without: a plain umount means something on /a only (or /a/.).
+        let layout = vec![(0, Some(0)), (2, None)];
+        let mounted_share = |last: u8| {
+            let hits = (0..=u8::MAX)
+                .filter(|&b| {
+                    let p = realize_with(
+                        layout.clone(),
+                        vec![vec![(OpKind::Umount, [0, b, 0, last])]],
+                        false,
+                        false,
+                        usize::MAX,
+                    );
+                    let mut alone = p.setup.clone();
+                    alone.extend(p.threads[0].iter().cloned());
+                    let alone = Program {
+                        setup: alone,
+                        ..Program::default()
+                    };
+                    run_setup(&alone, LockDesign::Global).is_ok()
+                })
+                .count();
+            hits as f64 / 256.0
+        };
+        let (kept, drawn_again) = (mounted_share(0), mounted_share(MEANINGFUL_BITS));
+        assert!(
+            kept < 0.4 && drawn_again > 0.85,
+            "a umount that unmounts: {kept} of the draws kept, {drawn_again} drawn again"
+        );
+        // What a call is run alone after: the setup and its task's earlier calls that succeeded.
+        let p = realize_with(
+            vec![(0, None)],
+            vec![vec![
+                (OpKind::Mkdir, [LAYOUT_SHARE - 1, 0, 0, MEANINGFUL_BITS]),
+                (OpKind::Rmdir, [REUSE_SHARE - 1, 0, 0, MEANINGFUL_BITS]),
+            ]],
+            false,
+            false,
+            usize::MAX,
+        );
+        // The layout's near paths are /a and /a/f: draw 207 is /a/f; the rmdir reuses it, and
+        // succeeds alone after the mkdir only (alone after the setup it is drawn again).
+        assert_eq!(texts(&p), vec![vec!["mkdir /a/f", "rmdir /a/f"]]);
     }
 
     #[test]

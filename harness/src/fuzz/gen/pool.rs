@@ -153,6 +153,16 @@ impl<'a> Pool<'a> {
         self.others.borrow_mut().extend(mine);
     }
 
+    /// How many paths the current task has drawn: a mark to [`Pool::forget_since`].
+    pub(super) fn mark(&self) -> usize {
+        self.mine.borrow().len()
+    }
+
+    /// Forget the paths the current task drew after `mark` (a draw tried and not kept).
+    pub(super) fn forget_since(&self, mark: usize) {
+        self.mine.borrow_mut().truncate(mark);
+    }
+
     /// The paths related to `p`: `p`, the mountpoints its walk crosses (proper ancestors), and
     /// the layout's paths below it.
     pub(super) fn related(&self, p: &str) -> Vec<String> {
