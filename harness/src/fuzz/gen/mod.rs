@@ -26,7 +26,7 @@
 //! is one the layout mounted (else any of [`DEVICES`]). A thread call that fails run alone after
 //! the setup and its task's earlier calls (the model's own answer: `umount` of a directory nothing
 //! is mounted on, `rmdir` of a mountpoint) has its path and device drawn again, up to
-//! [`MEANINGFUL_TRIES`] times, three calls in four ([`meaningful_text`]): the others keep a first
+//! [`meaningful::MEANINGFUL_TRIES`] times, three calls in four ([`meaningful_text`]): the others keep a first
 //! draw that fails alone, which another thread's call may make meaningful. Half the threads end
 //! with `exit`. Handles follow the calling rules of the table's `handle` column ([`HandleUse`]): a
 //! call that needs a held handle uses one its own task bound (or first binds one with the table's
@@ -49,7 +49,6 @@
 use super::check_of;
 use crate::scenario::Check;
 use mountcheck_model::program::linearizable::run_setup;
-use mountcheck_model::program::syntax::Piece;
 use mountcheck_model::program::{HandleClass, HandleUse, OpKind, OpSpec, OPERATIONS};
 use mountcheck_model::{parse_call, Call, EndState, LockDesign, Program};
 use proptest::collection::vec;
@@ -59,9 +58,11 @@ use proptest::sample::{subsequence, Index};
 use proptest::strategy::BoxedStrategy;
 
 mod handles;
+mod meaningful;
 mod pool;
 
 use handles::{op_doing, Handles, Held};
+use meaningful::meaningful_text;
 use pool::{text_of, Pool, View};
 
 /// The paths calls draw from after the layout's, simplest first (shrinking moves toward the
@@ -99,22 +100,6 @@ pub const CONTEXT_ODDS: f64 = 0.125;
 /// The outer and the inner directory of the nested mounts a context adds to the layout (indices
 /// into [`LAYOUT_DIRS`]: `/a`, and `/a/b` below it).
 const CONTEXT_DIRS: (u8, u8) = (0, 1);
-
-/// Draws of a thread call's path and device bytes tried before its first draw is kept: when the
-/// call fails run alone after the setup and its task's earlier calls (`umount` of a directory no
-/// device is mounted on, `rmdir` of a mountpoint), its path and device bytes are drawn again, up
-/// to this many times, so that most calls mean something (a call that fails alone may still
-/// succeed beside another thread's, so the first draw is kept when none succeeds).
-pub const MEANINGFUL_TRIES: u8 = 3;
-
-/// The bits of a call's last argument byte of which one at least must be set for its arguments
-/// to be drawn again when it fails alone: three calls in four are, the fourth keeps its first
-/// draw (a path that does not exist yet, a mount not made yet: what another thread's call may
-/// make meaningful).
-const MEANINGFUL_BITS: u8 = 0x60;
-
-/// What a redraw adds to each path and device byte (odd, so that the tries differ in every bit).
-const REDRAW_STEP: u8 = 0x5b;
 
 /// The most extra setup calls (any operation of the swarm) after the layout.
 pub const MAX_SETUP_EXTRA: usize = 2;
@@ -266,68 +251,6 @@ fn list(p: &mut Program, setup: bool) -> &mut Vec<Call> {
 /// Parse `text` and append it as [`push_valid`] does.
 fn push_text(p: &mut Program, setup: bool, text: &str, rules: Rules) -> bool {
     parse_call(text).is_ok_and(|c| push_valid(p, setup, c, rules))
-}
-
-/// Whether call `text` returns 0 run alone: by init, after `p`'s setup and `earlier` (the calls
-/// of its task that did), in the fixed protocol under `design`.
-fn succeeds_alone(p: &Program, earlier: &[Call], text: &str, design: LockDesign) -> bool {
-    let Ok(call) = parse_call(text) else {
-        return false;
-    };
-    let mut setup = p.setup.clone();
-    setup.extend(earlier.iter().cloned());
-    setup.push(call);
-    let alone = Program {
-        setup,
-        ..Program::default()
-    };
-    run_setup(&alone, design).is_ok()
-}
-
-/// The text of a thread call of `spec` ([`text_of`]) whose path and device bytes are drawn again
-/// (up to [`MEANINGFUL_TRIES`] times) while it fails run alone ([`succeeds_alone`]), the first
-/// draw kept when no draw succeeds; and whether the text returned is known to succeed alone. A
-/// call with no path or device, or none of [`MEANINGFUL_BITS`] set in its last argument byte, is
-/// drawn once (and not run).
-#[allow(clippy::too_many_arguments)]
-fn meaningful_text(
-    spec: &OpSpec,
-    args: &[u8; ARGS],
-    pool: &Pool<'_>,
-    handle: &str,
-    binds: &str,
-    p: &Program,
-    earlier: &[Call],
-    design: LockDesign,
-) -> (String, bool) {
-    let drawn: Vec<usize> = spec
-        .syntax
-        .iter()
-        .enumerate()
-        .filter(|(_, piece)| matches!(piece, Piece::Path(_) | Piece::Dev(_)))
-        .map(|(i, _)| i % ARGS)
-        .collect();
-    let mark = pool.mark();
-    let first = text_of(spec, args, pool, handle, binds);
-    if drawn.is_empty() || args[ARGS - 1] & MEANINGFUL_BITS == 0 {
-        return (first, false);
-    }
-    if succeeds_alone(p, earlier, &first, design) {
-        return (first, true);
-    }
-    for k in 1..=MEANINGFUL_TRIES {
-        pool.forget_since(mark);
-        let mut again = *args;
-        for &i in &drawn {
-            again[i] = args[i].wrapping_add(REDRAW_STEP.wrapping_mul(k));
-        }
-        let text = text_of(spec, &again, pool, handle, binds);
-        if succeeds_alone(p, earlier, &text, design) {
-            return (text, true);
-        }
-    }
-    pool.forget_since(mark);
-    (text_of(spec, args, pool, handle, binds), false)
 }
 
 /// Append the calls of one task (`setup`: init's, else the last thread of `p`), each given its
@@ -552,6 +475,7 @@ pub fn calls(p: &Program) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::meaningful::MEANINGFUL_BITS;
     use super::pool::{is_below, LAYOUT_SHARE, RELATED_SHARE, REUSE_SHARE};
     use super::*;
     use crate::scenario::check_program;
