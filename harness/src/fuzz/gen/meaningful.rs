@@ -41,7 +41,12 @@ const REDRAW_STEP: u8 = 0x5b;
 
 /// Whether call `text` returns 0 run alone: by init, after `p`'s setup and `earlier` (the calls
 /// of its task that did), in the fixed protocol under `design`.
-fn succeeds_alone(p: &Program, earlier: &[Call], text: &str, design: LockDesign) -> bool {
+pub(super) fn succeeds_alone(
+    p: &Program,
+    earlier: &[Call],
+    text: &str,
+    design: LockDesign,
+) -> bool {
     let Ok(call) = parse_call(text) else {
         return false;
     };

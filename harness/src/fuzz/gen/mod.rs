@@ -286,9 +286,12 @@ fn add_calls(
         } else {
             meaningful_text(spec, args, pool, handle, binds, p, earlier, rules.design)
         };
-        let pushed = push_text(p, setup, &text, rules);
+        let Ok(call) = parse_call(&text) else {
+            return false;
+        };
+        let pushed = push_valid(p, setup, call.clone(), rules);
         if pushed && alone {
-            earlier.extend(parse_call(&text).ok());
+            earlier.push(call);
         }
         pushed
     };
@@ -475,7 +478,7 @@ pub fn calls(p: &Program) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::meaningful::MEANINGFUL_BITS;
+    use super::meaningful::{succeeds_alone, MEANINGFUL_BITS};
     use super::pool::{is_below, LAYOUT_SHARE, RELATED_SHARE, REUSE_SHARE};
     use super::*;
     use crate::scenario::check_program;
@@ -782,13 +785,8 @@ mod tests {
                         false,
                         usize::MAX,
                     );
-                    let mut alone = p.setup.clone();
-                    alone.extend(p.threads[0].iter().cloned());
-                    let alone = Program {
-                        setup: alone,
-                        ..Program::default()
-                    };
-                    run_setup(&alone, LockDesign::Global).is_ok()
+                    let umount = p.threads[0][0].to_string();
+                    succeeds_alone(&p, &[], &umount, LockDesign::Global)
                 })
                 .count();
             hits as f64 / 256.0

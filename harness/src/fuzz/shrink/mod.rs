@@ -433,21 +433,18 @@ mod tests {
         }
     }
 
-    fn texts(p: &Program) -> Vec<String> {
-        std::iter::once(
-            p.setup
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-        .chain(p.threads.iter().map(|t| {
-            t.iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        }))
-        .collect()
+    /// The setup's calls, then each thread's, each list joined with `; ` (also the paths
+    /// tests' view of a program).
+    pub(super) fn texts(p: &Program) -> Vec<String> {
+        std::iter::once(&p.setup)
+            .chain(&p.threads)
+            .map(|l| {
+                l.iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .collect()
     }
 
     #[test]

@@ -143,6 +143,7 @@ fn rewrite(p: &Program, d: &str) -> Option<Program> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::texts;
     use super::*;
 
     fn program(setup: &[&str], threads: &[&[&str]]) -> Program {
@@ -155,18 +156,6 @@ mod tests {
                 .collect(),
             ..Program::default()
         }
-    }
-
-    fn texts(p: &Program) -> Vec<String> {
-        std::iter::once(&p.setup)
-            .chain(&p.threads)
-            .map(|l| {
-                l.iter()
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .collect()
     }
 
     #[test]
