@@ -166,8 +166,48 @@ impl FsTree {
             .any(|k| k != path && k.starts_with(&prefix))
     }
 
+    /// The entries strictly below directory `base`, relative to it (`b/f` for `/a/b/f` below
+    /// `/a`), each directory with a `/` after its name, in path order.
+    pub fn listing(&self, base: &str) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|(p, _)| p.as_str() != base)
+            .filter_map(|(p, &(_, kind))| {
+                let r = relative(p, base)?;
+                let r = r.trim_start_matches('/');
+                Some(match kind {
+                    Kind::Dir => format!("{r}/"),
+                    Kind::File => r.to_string(),
+                })
+            })
+            .collect()
+    }
+
     /// Remove `path`.
     pub fn remove(&mut self, path: &str) {
         self.entries.remove(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(t: &FsTree, path: &str) -> Dentry {
+        t.lookup(path).expect(path).0
+    }
+
+    #[test]
+    fn a_listing_is_relative_to_its_base_and_marks_directories() {
+        let mut t = FsTree::new();
+        t.create(&Dentry::root(), "/a", Kind::Dir).unwrap();
+        t.create(&dir(&t, "/a"), "/a/b", Kind::Dir).unwrap();
+        t.create(&dir(&t, "/a/b"), "/a/b/f", Kind::File).unwrap();
+        t.create(&Dentry::root(), "/g", Kind::File).unwrap();
+        assert_eq!(t.listing("/"), ["a/", "a/b/", "a/b/f", "g"]);
+        assert_eq!(t.listing("/a"), ["b/", "b/f"]);
+        assert_eq!(t.listing("/a/b/f"), Vec::<String>::new());
+        t.remove("/a/b/f");
+        assert_eq!(t.listing("/a"), ["b/"]);
     }
 }

@@ -3,8 +3,9 @@
 //! What it models: what user space can observe once the scenario's threads have ended: every
 //! thread call's result and, for every namespace a task still uses, its mount table as
 //! `/proc/<pid>/mountinfo` would list it (mountpoint from the namespace's root, device, root of
-//! the mount within its filesystem, parent's mountpoint). A namespace is named by the lowest
-//! numbered task using it (init is T0, the threads T1..), never by an object id, so two
+//! the mount within its filesystem, parent's mountpoint), with the entries of the filesystem
+//! below each mount's root (`ls -R`: where a file was created is seen). A namespace is named by
+//! the lowest numbered task using it (init is T0, the threads T1..), never by an object id, so two
 //! executions that built the same tree compare equal. The sequential specification ([`Spec`],
 //! computed by `super::linearizable`) is the set of outcomes of every order of the threads' whole
 //! operations; an execution is linearizable when its outcome is in it, comparing only the results
@@ -41,6 +42,13 @@ pub struct MountRow {
     pub root: String,
     /// The parent mount's mountpoint (empty for the namespace's root mount).
     pub parent: String,
+    /// What `ls -R` of the mount's root lists: every entry of its filesystem below the mount's
+    /// root, relative to it (a directory with a `/` after its name), sorted, hidden ones included
+    /// (what a mount on top covers is still the filesystem's). A file created in a mount that a
+    /// umount had already detached is missing here, where every order that gives the same
+    /// results puts it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 impl fmt::Display for MountRow {
@@ -51,6 +59,9 @@ impl fmt::Display for MountRow {
         }
         if !self.parent.is_empty() {
             write!(f, " (on {})", self.parent)?;
+        }
+        if !self.files.is_empty() {
+            write!(f, " [{}]", self.files.join(" "))?;
         }
         Ok(())
     }
@@ -108,11 +119,13 @@ pub fn namespace_table(tree: &Tree, ns: &Arc<Namespace>) -> Vec<MountRow> {
                 Some(p) => mountpoint_of(tree, &root, p)?,
                 None => String::new(),
             };
+            let files = l.mnt.sb.listing(&l.mnt.root.path);
             Some(MountRow {
                 mountpoint,
                 dev: l.mnt.sb.dev.clone(),
                 root: l.mnt.root.path.clone(),
                 parent,
+                files,
             })
         })
         .collect();
@@ -461,7 +474,28 @@ mod tests {
             dev: dev.into(),
             root: "/".into(),
             parent: if mp == "/" { String::new() } else { "/".into() },
+            files: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_files_under_a_mount_are_part_of_its_row() {
+        let ok = OpResult::Ok;
+        let mut seen = row("/", "rootfs");
+        seen.files = vec!["mnt/".into(), "mnt/f".into()];
+        assert_eq!(seen.to_string(), "/ rootfs [mnt/ mnt/f]");
+        let spec = Spec::new(
+            1,
+            1,
+            vec![SpecOutcome {
+                outcome: outcome(vec![vec![ok]], vec![seen]),
+                order: vec![1],
+            }],
+        );
+        let mut lost = row("/", "rootfs");
+        lost.files = vec!["mnt/".into()];
+        // Same results, same mounts: only the file created in a detached mount is missing.
+        assert!(!spec.admits(&outcome(vec![vec![ok]], vec![lost]), &vec![vec![true]]));
     }
 
     fn outcome(r: Vec<Vec<OpResult>>, rows: Vec<MountRow>) -> Outcome {

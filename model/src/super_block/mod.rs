@@ -102,6 +102,15 @@ impl SuperBlock {
         d.path == "/" || self.fs.lock().unwrap_or_else(|p| p.into_inner()).is_live(d)
     }
 
+    /// The entries below `base` ([`FsTree::listing`]). Read without the ledger: for observers
+    /// (mount tables), not model steps.
+    pub fn listing(&self, base: &str) -> Vec<String> {
+        self.fs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .listing(base)
+    }
+
     /// The filesystem's contents, after an access check.
     pub fn contents(&self, k: &Kernel, ctx: &Ctx, what: &str) -> std::sync::MutexGuard<'_, FsTree> {
         self.touch_fs(k, ctx, what);
