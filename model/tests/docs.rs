@@ -43,7 +43,7 @@ fn the_readme_tables_are_the_operation_table() {
             return;
         }
         panic!(
-            "scenarios/README.md's tables differ from model/src/program/ops.rs; run \
+            "scenarios/README.md's tables differ from model/src/program/ops/mod.rs; run \
              `MOUNTCHECK_BLESS=1 cargo test -p mountcheck-model --test docs` to regenerate them.\n\
              Expected operations table:\n{}\nExpected atomicity table:\n{}",
             operations_markdown(),

@@ -29,7 +29,7 @@
 //! raised); `object` the objects' identities, kinds, states and counts; `refs` every get, put
 //! and free; `quiescence` the checks once every task exited; `finding` the reported forms;
 //! `ctx` a thread's context (its operation and held locks); [`lockdep`] the lock rules and
-//! order; [`trace`] the tape's records and their rendering.
+//! order; [`trace`] the tape's records and rendering; `capacity` a new ledger's room.
 
 mod ctx;
 mod finding;
@@ -253,7 +253,7 @@ impl Ledger {
             labels: vec![(step, label)],
             state: ObjState::Alive,
             counts: [None; 5],
-            holders: Vec::with_capacity(HOLDERS_CAPACITY),
+            holders: Vec::with_capacity(capacity::HOLDERS_CAPACITY),
         });
         g.push(ctx, Ev::Alloc(oid));
         oid
@@ -469,58 +469,9 @@ impl Ledger {
     }
 }
 
-/// How far one execution's ledger grew (steps, objects, holder tags, operation texts): the
-/// ledger of the next execution of the same exploration starts with that much room
-/// ([`Ledger::in_exploration_sized`]), so that the executions after the first do not grow their
-/// tables one push at a time again. Room only: what a ledger records does not depend on it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Capacity {
-    recs: usize,
-    objects: usize,
-    tags: usize,
-    ops: usize,
-}
-
-/// The room a new object's holder list starts with: the objects of the bundled scenarios hold
-/// at most this many references at once, so their lists are allocated once.
-const HOLDERS_CAPACITY: usize = 8;
-
 // The hot path's helpers sit below the finding code on purpose: a finding's panic message names
 // the line of the `panic!` in `Ledger::fail`, and reports stay byte-identical when it does not move.
 impl Ledger {
-    /// [`Ledger::in_exploration`] with room for `capacity` (what an earlier execution's ledger
-    /// reached, [`Ledger::capacity`]). Records exactly what `in_exploration` would.
-    pub fn in_exploration_sized(order: &LockOrder, capacity: Capacity) -> Self {
-        let execution = order.next_execution();
-        let mut ops = Vec::with_capacity(capacity.ops.max(1));
-        ops.push(Arc::from(""));
-        let hasher = rustc_hash::FxBuildHasher;
-        let inner = Inner {
-            execution,
-            objects: Vec::with_capacity(capacity.objects),
-            recs: Vec::with_capacity(capacity.recs),
-            ops,
-            op_index: FxHashMap::with_capacity_and_hasher(capacity.ops, hasher),
-            tags: FxHashSet::with_capacity_and_hasher(capacity.tags, hasher),
-            ..Inner::default()
-        };
-        Ledger {
-            inner: Arc::new(Mutex::new(inner)),
-            order: order.clone(),
-        }
-    }
-
-    /// How far this ledger's tables grew so far (see [`Capacity`]).
-    pub fn capacity(&self) -> Capacity {
-        let g = lock(&self.inner);
-        Capacity {
-            recs: g.recs.len(),
-            objects: g.objects.len(),
-            tags: g.tags.len(),
-            ops: g.ops.len(),
-        }
-    }
-
     /// [`Ledger::access_with`], then the ledger locked for the caller's record: one lock when
     /// the object is not freed (the common case); when it is, the finding exactly as
     /// `access_with` raises it (and, with the use-after-free oracle off, the lock taken again).
@@ -534,6 +485,10 @@ impl Ledger {
         lock(&self.inner)
     }
 }
+
+// Below the finding code for the same reason as the hot path's helpers above.
+mod capacity;
+pub use capacity::Capacity;
 
 #[cfg(test)]
 mod tests {
