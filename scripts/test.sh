@@ -5,7 +5,7 @@
 # - loom model tests (model/tests/loom.rs, model/tests/lock_designs.rs) explore with a preemption
 #   bound of 3 set in each file (LOOM_PREEMPTION_BOUND there) and a branch bound; the grace-period
 #   test under crossbeam_loom (model/src/rcu_hash.rs) uses preemption bound 2; the CLI's loom explorations default to
-#   preemption bound 2, 200 000 executions and 20 s per exploration (harness/src/run.rs);
+#   preemption bound 2, 200 000 executions and 20 s per exploration (engine/src/bounds.rs);
 # - shuttle tests use PCT and DFS with fixed iteration counts;
 # - the catalog test runs a scaled-down catalog (harness/tests/catalog.rs).
 set -euo pipefail
