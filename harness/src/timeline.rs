@@ -327,6 +327,22 @@ impl Timeline {
         self.preemptions().count()
     }
 
+    /// The locks still held when the execution stopped, one text each
+    /// (`T1 holds sb#4.s_umount(w) (since step 12)`, the step numbered as in `trace`): what a
+    /// report shows when no step made the finding (a deadlock, a checker's own stop).
+    pub fn held_at_stop(&self, trace: &[mountcheck_model::oracle::Step]) -> Vec<String> {
+        self.holds
+            .iter()
+            .filter(|h| h.to.is_none())
+            .map(|h| {
+                format!(
+                    "T{} holds {} (since step {})",
+                    h.thread, h.lock, trace[h.from].seq
+                )
+            })
+            .collect()
+    }
+
     /// The rows of the interleaving: every step (`focused == false`, folded groups still one
     /// row each) or only the kept ones with the hidden ones counted (a single hidden step
     /// between two rows is shown instead: its row costs the same as the count's).

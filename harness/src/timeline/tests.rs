@@ -155,7 +155,16 @@ fn the_summary_has_results_the_failing_operation_and_what_never_ran() {
 
 #[test]
 fn a_deadlock_marks_blocked_operations() {
-    let t = Timeline::from_report(&fixtures::deadlock());
+    let r = fixtures::deadlock();
+    let t = Timeline::from_report(&r);
+    // T2 took and gave back sb_lock; T1's s_umount was never given back.
+    assert_eq!(
+        t.held_at_stop(&r.trace),
+        vec![format!(
+            "T1 holds sb#4.s_umount(r) (since step {})",
+            r.trace[5].seq
+        )]
+    );
     let t2 = &t.summary[2].ops;
     assert_eq!(t2[0].outcome, Outcome::Blocked);
     assert!(t2[0].failing, "the finding names T2's umount");

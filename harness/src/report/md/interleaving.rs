@@ -186,17 +186,7 @@ pub(super) fn focused(o: &mut String, r: &Report, t: &Timeline) {
                 "No step made the finding: the checker reported it ({}).\n",
                 f.finding.class
             );
-            let held: Vec<String> = t
-                .holds
-                .iter()
-                .filter(|h| h.to.is_none())
-                .map(|h| {
-                    format!(
-                        "T{} holds {} (since step {})",
-                        h.thread, h.lock, r.trace[h.from].seq
-                    )
-                })
-                .collect();
+            let held = t.held_at_stop(&r.trace);
             if !held.is_empty() {
                 let _ = writeln!(
                     o,
