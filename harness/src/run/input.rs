@@ -1,11 +1,14 @@
-//! The input of `run` (and of `catalog`, `fuzz` and `replay`, which share it), checked before
-//! anything is explored: scenario arguments resolved to files and loaded (each a
-//! [`Scenario`] that parsed and validated, `crate::scenario`), names unique, the reports directory
-//! writable, then `--variant` and the lock design applied and the sequential specifications
-//! attached ([`prepare`]).
+//! The input of `run` and `catalog` (and of `fuzz`, which probes its reports directories and
+//! prepares the scenario files it writes the same way), checked before anything is explored:
+//! scenario arguments resolved to files and loaded (each a [`Scenario`] that parsed and
+//! validated, `crate::scenario`), names unique, the reports directory writable, then `--variant`
+//! and the lock design applied and the sequential specifications attached ([`prepare`]).
+//! [`BadInput`] is also what `replay` refuses a report with.
 //!
-//! Invariant: every refusal is a [`BadInput`] naming the file (with line and column where there
-//! is one) and the command exits 2 before any worker starts or any report is written.
+//! Invariant: a scenario or reports directory that cannot be used is a [`BadInput`] naming the
+//! file (with line and column where there is one) or the directory; `run` finds every one of them,
+//! and computes every specification, before any worker starts or any report is written, and
+//! exits 2 on any of them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,9 @@
 //! them).
 //!
 //! Invariant: a program that passes [`check_program`] can be handed to every backend: nothing in
-//! it makes an exploration fail for a reason that is the scenario's, not the protocol's.
+//! it makes an exploration fail for a reason that is the scenario's, not the protocol's. (How many
+//! sequential orders its specification may take is bounded where the specification is computed,
+//! `crate::specs` and `fuzz`, not here.)
 
 use mountcheck_model::program::linearizable::{run_setup, SpecError};
 use mountcheck_model::program::ProgramError;

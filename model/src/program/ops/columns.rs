@@ -6,9 +6,9 @@
 //! that decide how the linearizability check and `mountcheck fuzz` treat each operation;
 //! every value is named in one row of [`super::OPERATIONS`] and read from there.
 //!
-//! Invariant: a column only describes; deciding (compare a result, check a program for
-//! linearizability, release a handle before `exit`) is done by the methods here, so every
-//! reader of the table decides the same way.
+//! Invariant: a column only describes the kernel's behaviour; the decisions more than one reader
+//! makes from it (whether a result is compared, whether two calls' steps meet, whether a handle
+//! must be given back before `exit`) are the methods here, so those readers decide alike.
 
 use crate::error::{MountError, OpResult};
 

@@ -9,8 +9,8 @@
 //! example. From it come the [`Op`] enum, [`OpKind`], [`OPERATIONS`], parsing, `Display`,
 //! [`Op::binds`] / [`Op::uses`] (which validation reads), the tables of `scenarios/README.md`
 //! ([`operations_markdown`], [`atomicity_markdown`]) and the round-trip test of every example.
-//! Running an operation is `super::exec::apply`'s exhaustive match onto the
-//! [`crate::task::Task`] method.
+//! Running an operation is `super::exec`'s exhaustive match (`run_op`, behind
+//! [`super::exec::apply`]) onto the [`crate::task::Task`] method.
 //!
 //! Invariant: [`OPERATIONS`] is in [`OpKind`] order (`OPERATIONS[k as usize].kind == k`); every
 //! entry's example parses to that operation and prints back identically (tested).
