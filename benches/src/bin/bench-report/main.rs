@@ -248,3 +248,23 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Options;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn the_options_parse_into_their_types_and_a_misspelt_one_is_refused() {
+        Options::command().debug_assert();
+        let o = Options::try_parse_from(["bench-report", "--skip-criterion", "--baseline", "/b"])
+            .expect("valid options");
+        assert!(o.skip_criterion && !o.skip_throughput && !o.skip_loom_bounds);
+        assert_eq!(o.baseline.as_deref(), Some(std::path::Path::new("/b")));
+        let e = Options::try_parse_from(["bench-report", "--skip-critrion"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        assert_eq!(e.exit_code(), 2);
+        let e = Options::try_parse_from(["bench-report", "--baseline"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "--baseline needs its directory");
+    }
+}
