@@ -23,13 +23,9 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Bencher, BenchmarkId, Criterion};
 use mountcheck_benches::{
     lookup_plain, lookup_quiet, mount_chain, mount_farm, sb_writer, super_farm, tree_writer,
-    walk_plain, walk_quiet, with_fxhash, Writer, PACED,
+    walk_plain, walk_quiet, with_fxhash, Writer, DEPTHS, MOUNTS, PACED, SUPERS,
 };
 use mountcheck_model::LockDesign;
-
-const MOUNTS: [usize; 3] = [10, 1_000, 100_000];
-const DEPTHS: [usize; 3] = [1, 4, 16];
-const SUPERS: [usize; 3] = [10, 1_000, 10_000];
 
 type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
 

@@ -43,6 +43,14 @@ pub type Key = (Oid, u64);
 /// The thread number of the writer thread.
 pub const WRITER: usize = 2;
 
+/// The mount counts the `lookup_mnt` benchmarks run at (the `lookups` bench and the report read
+/// this one list).
+pub const MOUNTS: [usize; 3] = [10, 1_000, 100_000];
+/// The mount crossings the path-walk benchmarks run at.
+pub const DEPTHS: [usize; 3] = [1, 4, 16];
+/// The `super_blocks` lengths the `get_super` benchmarks run at.
+pub const SUPERS: [usize; 3] = [10, 1_000, 10_000];
+
 /// A booted kernel of one lock design.
 pub fn boot(design: LockDesign) -> Task {
     Task::boot(

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use mountcheck_benches::cli_runs::{self, SpeedRow};
+use mountcheck_benches::{DEPTHS, MOUNTS, SUPERS};
 use mountcheck_model::LockDesign;
 
 use super::criterion::{cell, lookup_table, model_table, pct, ratio, x, Crit, Writers, FX_ANCHOR};
@@ -143,7 +144,7 @@ fn lookups(md: &mut String, crit: &Crit, writers: &Writers) {
         writers,
         "lookup_mnt",
         "mounts",
-        &[10, 1_000, 100_000],
+        &MOUNTS,
         &[FX_ANCHOR],
     );
     let _ = writeln!(
@@ -156,7 +157,7 @@ fn lookups(md: &mut String, crit: &Crit, writers: &Writers) {
         writers,
         "walk",
         "crossings",
-        &[1, 4, 16],
+        &DEPTHS,
         &[FX_ANCHOR],
     );
     let _ = writeln!(
@@ -169,7 +170,7 @@ fn lookups(md: &mut String, crit: &Crit, writers: &Writers) {
         writers,
         "get_super",
         "super_blocks",
-        &[10, 1_000, 10_000],
+        &SUPERS,
         &[
             FX_ANCHOR,
             (
@@ -181,23 +182,11 @@ fn lookups(md: &mut String, crit: &Crit, writers: &Writers) {
     let _ = writeln!(md, "\n### The same operations through the model's entry points (oracle recording every step)\n");
     let _ = writeln!(md, "`Kernel::lookup_mnt` + `mntput`, `Kernel::path_walk` + `path_release` of `/c/…/c`, `Kernel::get_super` + `drop_super`; no writer.\n");
     let _ = writeln!(md, "`lookup_mnt`:\n");
-    model_table(
-        md,
-        crit,
-        "model_lookup_mnt",
-        "mounts",
-        &[10, 1_000, 100_000],
-    );
+    model_table(md, crit, "model_lookup_mnt", "mounts", &MOUNTS);
     let _ = writeln!(md, "\n`path_walk`:\n");
-    model_table(md, crit, "model_walk", "crossings", &[1, 4, 16]);
+    model_table(md, crit, "model_walk", "crossings", &DEPTHS);
     let _ = writeln!(md, "\n`get_super`:\n");
-    model_table(
-        md,
-        crit,
-        "model_get_super",
-        "super_blocks",
-        &[10, 1_000, 10_000],
-    );
+    model_table(md, crit, "model_get_super", "super_blocks", &SUPERS);
 }
 
 /// The checker's throughput: runner, direct and toy rates per scenario and checker.
@@ -349,58 +338,43 @@ fn targets(md: &mut String, m: &Measurements) {
     }
     let rm = LockDesign::ReadMostly.name();
     for (group, sizes) in [
-        ("lookup_mnt", [10usize, 1_000, 100_000]),
-        ("walk", [1, 4, 16]),
-        ("get_super", [10, 1_000, 10_000]),
+        ("lookup_mnt", MOUNTS),
+        ("walk", DEPTHS),
+        ("get_super", SUPERS),
     ] {
-        let ratios: Vec<String> = sizes
-            .iter()
-            .map(|&n| {
-                let r = ratio(cell(crit, group, rm, n), cell(crit, group, "hashmap", n));
-                format!("{n}: {}", x(r))
-            })
-            .collect();
-        let met = sizes.iter().all(|&n| {
-            ratio(cell(crit, group, rm, n), cell(crit, group, "hashmap", n))
-                .is_some_and(|r| r <= 1.5)
-        });
+        // Each size's read-mostly time over that of `anchor`, measured once.
+        let against = |anchor: &str| -> Vec<(usize, Option<f64>)> {
+            sizes
+                .iter()
+                .map(|&n| {
+                    (
+                        n,
+                        ratio(cell(crit, group, rm, n), cell(crit, group, anchor, n)),
+                    )
+                })
+                .collect()
+        };
+        let show = |rs: &[(usize, Option<f64>)], f: fn(Option<f64>) -> String| -> String {
+            rs.iter()
+                .map(|&(n, r)| format!("{n}: {}", f(r)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let to_map = against("hashmap");
+        let met = to_map.iter().all(|(_, r)| r.is_some_and(|r| r <= 1.5));
         lines.push(format!(
             "- Read-mostly `{group}` within 1.5x of the plain HashMap at every size: **{}** ({}).",
             if met { "met" } else { "not met" },
-            ratios.join(", ")
+            show(&to_map, x)
         ));
-        let kept: Vec<String> = sizes
-            .iter()
-            .map(|&n| {
-                let k = ratio(
-                    cell(crit, group, rm, n),
-                    cell(crit, group, &format!("{rm}+writer"), n),
-                );
-                format!("{n}: {}", pct(k))
-            })
-            .collect();
-        let met = sizes.iter().all(|&n| {
-            ratio(
-                cell(crit, group, rm, n),
-                cell(crit, group, &format!("{rm}+writer"), n),
-            )
-            .is_some_and(|k| k >= 0.9)
-        });
-        let paced: Vec<String> = sizes
-            .iter()
-            .map(|&n| {
-                let k = ratio(
-                    cell(crit, group, rm, n),
-                    cell(crit, group, &format!("{rm}+writer-1k"), n),
-                );
-                format!("{n}: {}", pct(k))
-            })
-            .collect();
+        let kept = against(&format!("{rm}+writer"));
+        let met = kept.iter().all(|(_, k)| k.is_some_and(|k| k >= 0.9));
+        let paced = against(&format!("{rm}+writer-1k"));
         lines.push(format!(
             "- Read-mostly `{group}` read throughput with a concurrent writer at least 90% of it without one: **{}** with the writer in a tight loop ({}); with the writer at ~1 000 cycles/s: {}.",
             if met { "met" } else { "not met" },
-            kept.join(", "),
-            paced.join(", ")
+            show(&kept, pct),
+            show(&paced, pct)
         ));
     }
     if let Some(tp) = &tp {
